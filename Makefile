@@ -1,0 +1,41 @@
+# The README's commands. Every target installs what it needs into .venv first.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+export AECORE_CACHE_DIR ?= $(CURDIR)/cache
+export NUMBA_CACHE_DIR ?= $(AECORE_CACHE_DIR)/numba
+
+.PHONY: setup setup-dev browser run test bench lint clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+setup-dev: $(VENV)/.installed-dev
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+# Debian's Chromium for the browser tests (Playwright cannot download its own browser here).
+browser:
+	@bash scripts/ensure-chromium.sh
+
+run: setup
+	$(VENV)/bin/streamlit run app.py
+
+test: setup-dev browser
+	$(PY) -m pytest
+
+bench: setup-dev browser
+	$(VENV)/bin/aecore bench
+
+lint: setup-dev
+	$(VENV)/bin/ruff check aecore pages tests app.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,3 @@
+from aecore.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,190 @@
+"""`aecore ...`: everything the dashboard does, without a browser.
+
+stdout carries the result (one JSON object with --json); progress and messages go to stderr.
+An error is one line on stderr and a non-zero exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+
+from aecore.config import DATASETS, HEADS, METHODS, MODELS, HeadConfig, ProjectionConfig, TrainConfig
+from aecore.errors import AecoreError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, not argparse's usage block
+        self.exit(2, f"aecore: error: {message} (see `aecore {self.prog.split()[-1]} --help`)\n")
+
+
+def _emit(args, result: dict, text: str) -> None:
+    print(json.dumps(result) if args.json else text)
+
+
+def cmd_train(args) -> int:
+    from tqdm import tqdm
+
+    from aecore import lab
+    from aecore.train import BatchEvent, EpochEvent
+
+    cfg = TrainConfig(dataset=args.dataset, model=args.model, latent_dim=args.latent_dim,
+                      epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
+    bar = None
+    ready = None
+    start = time.perf_counter()
+    for event in lab.train(cfg, device=args.device, force=args.force):
+        if isinstance(event, BatchEvent):
+            if bar is None:
+                bar = tqdm(total=cfg.epochs, desc="epochs", file=sys.stderr, leave=False,
+                           disable=None)
+            if event.step % 50 == 0:
+                bar.set_postfix(loss=f"{event.loss:.4f}", refresh=False)
+        elif isinstance(event, EpochEvent):
+            bar.update(1)
+            bar.write(f"epoch {event.epoch}: train {event.train_loss:.4f}  "
+                      f"test {event.test_loss:.4f}  ({event.seconds:.2f} s)", file=sys.stderr)
+        else:
+            ready = event
+    if bar is not None:
+        bar.close()
+    run, m = ready.run, ready.run.metrics
+    result = {
+        "run_id": run.run_id, "dataset": cfg.dataset, "model": cfg.model,
+        "latent_dim": cfg.latent_dim, "epochs": m["epochs_done"], "train_loss": m["train_loss"],
+        "test_loss": m["test_loss"],
+        "seconds": m["seconds"] if not ready.cached else time.perf_counter() - start,
+        "seconds_per_epoch": m["seconds_per_epoch"], "cached": ready.cached,
+    }
+    _emit(args, result, f"run {run.run_id}: test BCE {m['test_loss']:.4f} after "
+          f"{m['epochs_done']} epochs, {m['seconds_per_epoch']:.2f} s/epoch"
+          + (" (cached)" if ready.cached else ""))
+    return 0
+
+
+def cmd_embed(args) -> int:
+    from aecore import lab
+
+    start = time.perf_counter()
+    res = lab.embed(lab.load_run(args.run_id), ProjectionConfig(method=args.method))
+    result = {"run_id": args.run_id, "method": args.method,
+              "n_points": len(res.map.embedding),
+              "seconds": time.perf_counter() - start if res.cached else res.map.seconds,
+              "knn_accuracy_2d": res.knn_accuracy_2d, "cached": res.cached}
+    _emit(args, result, f"{args.method} map of {result['n_points']} test codes: 2-D 5-NN "
+          f"accuracy {res.knn_accuracy_2d:.3f}, {result['seconds']:.1f} s"
+          + (" (cached)" if res.cached else ""))
+    return 0
+
+
+def cmd_classify(args) -> int:
+    from aecore import lab
+
+    start = time.perf_counter()
+    res = lab.classify(lab.load_run(args.run_id), HeadConfig(head=args.head))
+    r = res.report
+    result = {"run_id": args.run_id, "head": args.head, "test_accuracy": r["test_accuracy"],
+              "train_accuracy": r["train_accuracy"], "per_class": r["per_class"],
+              "confusion": r["confusion"], "baselines": r["baselines"],
+              "seconds": time.perf_counter() - start if res.cached else r["seconds"],
+              "cached": res.cached}
+    b = r["baselines"]
+    _emit(args, result, f"{args.head} head: test accuracy {r['test_accuracy']:.4f} (train "
+          f"{r['train_accuracy']:.4f}); same head on pixels {b['pixels']:.4f}, "
+          f"on PCA {b['pca']:.4f}")
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from aecore import lab
+    from aecore.preprocess import load_image
+
+    run = lab.load_run(args.run_id)
+    head = lab.classify(run, HeadConfig(head=args.head)).head
+    predictions, failed = [], False
+    for file in args.images:
+        try:
+            p = lab.predict(run, head, load_image(file))
+            predictions.append({"file": file, "digit": p.digit, "probabilities": p.probabilities})
+        except AecoreError as exc:
+            failed = True
+            predictions.append({"file": file, "error": str(exc)})
+            print(f"aecore: {file}: {exc}", file=sys.stderr)
+    lines = [f"{p['file']}: {p['digit']} ({max(p['probabilities']):.2f})"
+             for p in predictions if "digit" in p]
+    _emit(args, {"run_id": args.run_id, "head": args.head, "predictions": predictions},
+          "\n".join(lines))
+    return 1 if failed else 0
+
+
+def cmd_runs(args) -> int:
+    from aecore import lab
+
+    rows = lab.list_runs()
+    lines = [f"{r['run_id']}  {r['config']['dataset']:<7} {r['config']['model']:<5} "
+             f"k={r['config']['latent_dim']:<3} epochs={r['metrics']['epochs_done']:<3} "
+             f"test BCE {r['metrics']['test_loss']:.4f}"
+             + ("  (stopped)" if r["metrics"].get("stopped") else "") for r in rows]
+    _emit(args, {"runs": rows}, "\n".join(lines) or "no runs yet: try `aecore train`")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="aecore", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    d = TrainConfig()
+
+    p = sub.add_parser("train", help="train an autoencoder (or load it from the cache)")
+    p.add_argument("--dataset", choices=DATASETS, default=d.dataset)
+    p.add_argument("--model", choices=MODELS, default=d.model)
+    p.add_argument("--latent-dim", type=int, default=d.latent_dim)
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--force", action="store_true", help="retrain even if cached")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("embed", help="2-D map of a run's test codes")
+    p.add_argument("run_id")
+    p.add_argument("--method", choices=METHODS, default="umap")
+    p.set_defaults(func=cmd_embed)
+
+    p = sub.add_parser("classify", help="train and score a head on a run's codes")
+    p.add_argument("run_id")
+    p.add_argument("--head", choices=HEADS, default="linear")
+    p.set_defaults(func=cmd_classify)
+
+    p = sub.add_parser("predict", help="classify image files with a run and a head")
+    p.add_argument("run_id")
+    p.add_argument("images", nargs="+")
+    p.add_argument("--head", choices=HEADS, default="mlp")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("runs", help="list the cached runs")
+    p.set_defaults(func=cmd_runs)
+
+    p = sub.add_parser("bench", help="measure the fast paths on this machine")
+    p.add_argument("--quick", action="store_true", help="a reduced run, under a minute")
+    p.set_defaults(func=lambda a: __import__("aecore.bench", fromlist=["main"]).main(a))
+
+    for p in sub.choices.values():
+        p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="aecore: %(message)s", stream=sys.stderr)
+    try:
+        return args.func(args)
+    except AecoreError as exc:
+        print(f"aecore: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("aecore: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,40 @@
+"""Typed errors of the engine. Each message is one sentence a user can act on."""
+
+
+class AecoreError(Exception):
+    """Base of every error the engine raises on purpose."""
+
+
+class InvalidConfig(AecoreError, ValueError):
+    """A setting is out of range or unknown."""
+
+
+class DatasetUnavailable(AecoreError):
+    """The dataset is neither on disk nor downloadable."""
+
+
+class DatasetCorrupt(AecoreError):
+    """A dataset file on disk is truncated or altered."""
+
+
+class CacheCorrupt(AecoreError):
+    """A cached artefact failed its checksum or could not be parsed."""
+
+
+class RunNotFound(AecoreError, KeyError):
+    """No cached run has this id."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class TrainingDiverged(AecoreError):
+    """The loss became NaN or infinite."""
+
+
+class InvalidImage(AecoreError, ValueError):
+    """An uploaded or drawn image cannot be used."""
+
+
+class EmptyImage(InvalidImage):
+    """The image holds no ink."""

@@ -1,0 +1,246 @@
+"""The cached pipeline the app and the CLI share: train or load a run, its codes, maps, heads.
+
+Every result is a pure function of its config and inputs, stored under its key; a key that
+exists on disk is never computed twice (DESIGN.md, "How data flows").
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from aecore import data as datasets
+from aecore import latents, projection, store
+from aecore.classify import Head, fit_and_score, pca_features
+from aecore.config import HeadConfig, ProjectionConfig, TrainConfig
+from aecore.errors import CacheCorrupt, RunNotFound
+from aecore.models import Autoencoder, build
+from aecore.train import DoneEvent, Event, History, pick_device
+from aecore.train import run as train_loop
+
+
+@dataclass(frozen=True)
+class Run:
+    run_id: str
+    config: TrainConfig
+    model: Autoencoder  # on the CPU, in eval mode; shared, so never train it in place
+    history: History
+    metrics: dict
+
+
+@dataclass(frozen=True)
+class RunReady:
+    """The last event of lab.train: the saved (or cached) run."""
+    run: Run
+    cached: bool
+
+
+# --- runs ---------------------------------------------------------------------------------------
+
+def _run_files(cfg: TrainConfig, done: DoneEvent, device: str) -> store.Files:
+    epochs = done.history.epochs
+    metrics = {
+        "train_loss": epochs[-1]["train_loss"], "test_loss": epochs[-1]["test_loss"],
+        "epochs_done": len(epochs), "stopped": done.stopped, "seconds": done.seconds,
+        "seconds_per_epoch": float(np.median([e["seconds"] for e in epochs])),
+        "device": device, "created": time.time(),
+    }
+    return {
+        "config.json": store.json_bytes(cfg.to_dict()),
+        "weights.safetensors": store.tensor_bytes(done.model.state_dict()),
+        "history.json": store.json_bytes(done.history.to_dict()),
+        "metrics.json": store.json_bytes(metrics),
+    }
+
+
+def train(cfg: TrainConfig, stop: threading.Event | None = None, device: str = "auto",
+          force: bool = False) -> Iterator[Event | RunReady]:
+    """Train events, then RunReady. A complete cached run is returned at once unless `force`.
+
+    A stopped training is saved only if at least one epoch finished (its metrics say where it
+    stopped); asking for the same config again retrains it.
+    """
+    run_id = cfg.key()
+    if not force and (cached := find_complete(run_id)) is not None:
+        yield RunReady(cached, True)
+        return
+    with store.lock(f"run-{run_id}"):
+        if not force and (cached := find_complete(run_id)) is not None:
+            yield RunReady(cached, True)
+            return
+        dev = pick_device(device)
+        data = datasets.load(cfg.dataset)
+        for event in train_loop(cfg, data, stop, str(dev)):
+            if isinstance(event, DoneEvent):
+                if event.epochs_done == 0:
+                    return
+                store.write_artefact(store.run_dir(run_id), _run_files(cfg, event, str(dev)))
+                yield RunReady(load_run(run_id), False)
+                return
+            yield event
+
+
+def find_complete(run_id: str) -> Run | None:
+    """The run if it is stored and finished all its epochs, else None."""
+    try:
+        run = load_run(run_id)
+    except RunNotFound:
+        return None
+    return None if run.metrics.get("stopped") else run
+
+
+def load_run(run_id: str) -> Run:
+    folder = store.run_dir(run_id)
+    files = store.read_artefact(folder)
+    if files is None:
+        raise RunNotFound(f"no run {run_id} in {store.runs_dir()} (see `aecore runs`)")
+    return _parse_run(run_id, files)
+
+
+def _parse_run(run_id: str, files: store.Files) -> Run:
+    folder = store.run_dir(run_id)
+    try:
+        cfg = TrainConfig.from_dict(store.parse_json(files, "config.json", folder))
+        model = build(cfg.model, cfg.latent_dim)
+        model.load_state_dict(store.parse_tensors(files, "weights.safetensors", folder))
+        history = History.from_dict(store.parse_json(files, "history.json", folder))
+        metrics = store.parse_json(files, "metrics.json", folder)
+    except (CacheCorrupt, ValueError, KeyError, TypeError, RuntimeError) as exc:
+        store.quarantine(folder, str(exc))
+        raise RunNotFound(f"run {run_id} was unreadable and was moved aside: {exc}") from exc
+    return Run(run_id, cfg, model.eval(), history, metrics)
+
+
+def list_runs() -> list[dict]:
+    """Every stored run, newest first: run_id, config and metrics, for pickers and `aecore runs`."""
+    rows = []
+    for run_id in store.list_run_ids():
+        try:
+            run = load_run(run_id)
+        except RunNotFound:
+            continue
+        rows.append({"run_id": run_id, "config": run.config.to_dict(), "metrics": run.metrics})
+    return rows
+
+
+# --- codes, maps, heads ------------------------------------------------------------------------
+
+def codes(run: Run) -> tuple[torch.Tensor, torch.Tensor]:
+    """(train codes [60000, k], test codes [10000, k]), float32, cached per run."""
+    def compute() -> store.Files:
+        data = datasets.load(run.config.dataset)
+        return {"codes.safetensors": store.tensor_bytes({
+            "train": latents.encode(run.model, data.train_x),
+            "test": latents.encode(run.model, data.test_x)})}
+
+    folder = store.run_dir(run.run_id) / "latents"
+    files, _ = store.get_or_compute(folder, compute)
+    tensors = store.parse_tensors(files, "codes.safetensors", folder)
+    return tensors["train"], tensors["test"]
+
+
+@dataclass(frozen=True)
+class MapResult:
+    map: projection.Map
+    knn_accuracy_2d: float
+    cached: bool
+
+
+def embed(run: Run, cfg: ProjectionConfig | None = None) -> MapResult:
+    """The 2-D map of the 10,000 test codes, cached per (run, projection config)."""
+    cfg = cfg or ProjectionConfig()
+    _, test_codes = codes(run)
+
+    def compute() -> store.Files:
+        fitted = projection.fit(test_codes, cfg)
+        labels = datasets.load(run.config.dataset).test_y.numpy()
+        meta = {"config": cfg.to_dict(), "seconds": fitted.seconds,
+                "knn_accuracy_2d": projection.knn_accuracy_2d(fitted.embedding, labels)}
+        return {"embedding.safetensors": store.tensor_bytes(
+                    {"embedding": torch.from_numpy(fitted.embedding)}),
+                "meta.json": store.json_bytes(meta)}
+
+    folder = store.run_dir(run.run_id) / f"map-{cfg.key()}"
+    files, cached = store.get_or_compute(folder, compute)
+    meta = store.parse_json(files, "meta.json", folder)
+    emb = store.parse_tensors(files, "embedding.safetensors", folder)["embedding"].numpy()
+    fitted = projection.Map(cfg, test_codes, emb, meta["seconds"])
+    return MapResult(fitted, meta["knn_accuracy_2d"], cached)
+
+
+@dataclass(frozen=True)
+class HeadResult:
+    head: Head
+    report: dict
+    cached: bool
+
+
+def _pixels(images: torch.Tensor) -> torch.Tensor:
+    return images.reshape(len(images), -1).float() / 255.0
+
+
+def _baselines(dataset: str, k: int, cfg: HeadConfig) -> dict:
+    """The same head on raw pixels and on k principal components; shared by a dataset's runs."""
+    data = datasets.load(dataset)
+    train_px, test_px = _pixels(data.train_x), _pixels(data.test_x)
+    out = {}
+    for name, features in (("pixels", lambda: (train_px, test_px)),
+                           (f"pca{k}", lambda: pca_features(train_px, test_px, k))):
+        folder = store.cache_dir() / "baselines" / dataset / f"{name}-{cfg.key()}"
+
+        def compute(features=features) -> store.Files:
+            tr, te = features()
+            _, report = fit_and_score(tr, data.train_y, te, data.test_y, cfg)
+            return {"report.json": store.json_bytes(report)}
+
+        files, _ = store.get_or_compute(folder, compute)
+        out[name] = store.parse_json(files, "report.json", folder)["test_accuracy"]
+    return {"pixels": out["pixels"], "pca": out[f"pca{k}"]}
+
+
+def classify(run: Run, cfg: HeadConfig | None = None) -> HeadResult:
+    """A head trained on the run's training codes, scored on its test codes, with baselines."""
+    cfg = cfg or HeadConfig()
+    train_codes, test_codes = codes(run)
+
+    def compute() -> store.Files:
+        data = datasets.load(run.config.dataset)
+        start = time.perf_counter()
+        head, report = fit_and_score(train_codes, data.train_y, test_codes, data.test_y, cfg)
+        report["seconds"] = time.perf_counter() - start
+        report["baselines"] = _baselines(run.config.dataset, run.config.latent_dim, cfg)
+        report["config"] = cfg.to_dict()
+        return {"weights.safetensors": store.tensor_bytes(head.state_dict()),
+                "report.json": store.json_bytes(report)}
+
+    folder = store.run_dir(run.run_id) / f"head-{cfg.key()}"
+    files, cached = store.get_or_compute(folder, compute)
+    head = Head(run.config.latent_dim, cfg)
+    head.load_state_dict(store.parse_tensors(files, "weights.safetensors", folder))
+    return HeadResult(head.eval(), store.parse_json(files, "report.json", folder), cached)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    digit: int
+    probabilities: list[float]  # 10 floats
+    image: np.ndarray           # float32 [28, 28]: what the model saw
+    reconstruction: np.ndarray  # float32 [28, 28]
+    code: torch.Tensor          # float32 [k]
+
+
+def predict(run: Run, head: Head, image) -> Prediction:
+    """A drawn or uploaded image (PIL image or array) -> digit, probabilities, reconstruction."""
+    from aecore.preprocess import to_mnist
+
+    pixels = torch.from_numpy(to_mnist(image)).reshape(1, -1)
+    code = latents.encode(run.model, pixels)
+    probs = head.probabilities(code)[0]
+    recon = latents.decode(run.model, code)[0].numpy()
+    return Prediction(int(probs.argmax()), [round(float(p), 6) for p in probs],
+                      pixels.reshape(28, 28).numpy(), recon, code[0])

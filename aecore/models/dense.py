@@ -1,0 +1,21 @@
+"""The classic recipe (Keras blog, 2016): Dense 784 -> k (ReLU) -> 784 (sigmoid)."""
+
+from torch import nn
+
+from aecore.models.base import PIXELS, Autoencoder
+
+
+class Dense(Autoencoder):
+    def __init__(self, latent_dim: int) -> None:
+        super().__init__(latent_dim)
+        self.encoder = nn.Sequential(nn.Linear(PIXELS, latent_dim), nn.ReLU())
+        self.decoder = nn.Linear(latent_dim, PIXELS)
+        # A positive bias keeps every code unit alive at the start: with zero bias a few of
+        # the k ReLUs die early under a one-cycle peak and the test BCE misses 0.092 by seed.
+        nn.init.constant_(self.encoder[0].bias, 0.3)
+
+    def encode(self, x):
+        return self.encoder(x)
+
+    def decode(self, z):
+        return self.decoder(z)

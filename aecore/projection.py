@@ -1,0 +1,105 @@
+"""2-D maps of latent codes (UMAP or PCA), placing new codes on a map, decoding map points.
+
+UMAP gets the exact 15 nearest neighbours from torch (cdist + topk) as `precomputed_knn`,
+so pynndescent's index is never built (its numba compile is most of a cold fit), and runs
+100 layout epochs: on 10k dense-32 codes ~2.5 s warm against ~8 s for the defaults, with the
+same 2-D kNN accuracy.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from aecore.config import ProjectionConfig
+
+KNN_CHUNK = 2_048
+
+
+@dataclass(frozen=True)
+class Map:
+    config: ProjectionConfig
+    codes: torch.Tensor       # float32 [N, k]: the codes the map was fitted on
+    embedding: np.ndarray     # float32 [N, 2]
+    seconds: float
+
+
+def exact_knn(queries: torch.Tensor, points: torch.Tensor, k: int,
+              skip_self: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """(indices int64 [Q, k], distances float32 [Q, k]) of the k nearest points, Euclidean."""
+    extra = 1 if skip_self else 0
+    k_eff = min(k + extra, len(points))
+    idx, dist = [], []
+    for start in range(0, len(queries), KNN_CHUNK):
+        d = torch.cdist(queries[start:start + KNN_CHUNK], points)
+        values, indices = torch.topk(d, k_eff, largest=False)  # sorted, nearest first
+        idx.append(indices[:, extra:])
+        dist.append(values[:, extra:])
+    return torch.cat(idx), torch.cat(dist)
+
+
+def _fit_umap(codes: torch.Tensor, cfg: ProjectionConfig) -> np.ndarray:
+    from aecore.paths import set_numba_cache
+
+    set_numba_cache()
+    import umap  # heavy (numba): imported only when a map is fitted
+
+    # UMAP's kNN lists each point as its own first neighbour at distance 0.
+    idx, dist = exact_knn(codes, codes, cfg.n_neighbors)
+    reducer = umap.UMAP(
+        n_neighbors=cfg.n_neighbors, min_dist=cfg.min_dist, n_epochs=cfg.n_epochs,
+        random_state=cfg.seed, precomputed_knn=(idx.numpy(), dist.numpy()))
+    with warnings.catch_warnings():
+        # "no search index, transform unavailable" and "random_state disables n_jobs": both
+        # known and wanted, since place() does its own transform.
+        warnings.simplefilter("ignore", UserWarning)
+        return reducer.fit_transform(codes.numpy()).astype(np.float32)
+
+
+def _fit_pca(codes: torch.Tensor) -> np.ndarray:
+    centred = codes - codes.mean(0)
+    _, _, v = torch.linalg.svd(centred, full_matrices=False)
+    return (centred @ v[:2].T).numpy().astype(np.float32)
+
+
+def fit(codes: torch.Tensor, cfg: ProjectionConfig) -> Map:
+    """Fit a 2-D map of codes float32 [N, k]."""
+    codes = codes.float().contiguous()
+    start = time.perf_counter()
+    embedding = _fit_umap(codes, cfg) if cfg.method == "umap" else _fit_pca(codes)
+    return Map(cfg, codes, embedding, time.perf_counter() - start)
+
+
+def place(new_codes: torch.Tensor, fitted: Map, k: int | None = None) -> np.ndarray:
+    """Map positions float32 [Q, 2] for new codes [Q, k]: the inverse-distance weighted mean of
+    the positions of their nearest fitted codes (UMAP's own starting point for transform)."""
+    k = k or fitted.config.n_neighbors
+    idx, dist = exact_knn(new_codes.float(), fitted.codes, k)
+    weights = 1.0 / (dist + 1e-6)
+    weights = (weights / weights.sum(1, keepdim=True)).numpy()
+    return np.einsum("qk,qkd->qd", weights, fitted.embedding[idx.numpy()]).astype(np.float32)
+
+
+def codes_at(points: np.ndarray, fitted: Map, k: int = 8) -> torch.Tensor:
+    """Codes float32 [Q, k] for 2-D map points [Q, 2]: the inverse-distance blend of the codes
+    of the nearest map points, so a place between clusters decodes to what lives there."""
+    emb = torch.from_numpy(fitted.embedding)
+    idx, dist = exact_knn(torch.as_tensor(points, dtype=torch.float32), emb, k)
+    weights = 1.0 / (dist + 1e-6)
+    weights = weights / weights.sum(1, keepdim=True)
+    return torch.einsum("qk,qkd->qd", weights, fitted.codes[idx])
+
+
+def knn_accuracy_2d(embedding: np.ndarray, labels: np.ndarray, k: int = 5, folds: int = 5,
+                    seed: int = 0) -> float:
+    """Mean 5-fold accuracy of a 5-NN classifier in the 2-D map: how well the map keeps classes."""
+    from sklearn.model_selection import cross_val_score
+    from sklearn.model_selection import KFold
+    from sklearn.neighbors import KNeighborsClassifier
+
+    cv = KFold(folds, shuffle=True, random_state=seed)
+    return float(cross_val_score(KNeighborsClassifier(k), embedding, labels, cv=cv).mean())

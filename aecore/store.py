@@ -1,0 +1,205 @@
+"""The cache on disk: artefact folders written atomically, verified on read, computed once.
+
+An artefact is a folder of files plus manifest.json (sha256 of each file), written last:
+a folder without its manifest is not a result. A folder is built under a temp name and
+renamed into place, so readers never see half of one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import logging
+import os
+import re
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import torch
+from filelock import FileLock
+from safetensors.torch import load as load_tensors_bytes
+from safetensors.torch import save as save_tensors_bytes
+
+from aecore import FORMAT_VERSION
+from aecore.errors import CacheCorrupt, RunNotFound
+from aecore.paths import cache_dir
+
+log = logging.getLogger("aecore")
+MANIFEST = "manifest.json"
+TMP_PREFIX = ".tmp-"
+STALE_TMP_SECONDS = 3600
+_RUN_ID = re.compile(r"[0-9a-f]{12}")
+
+Files = dict[str, bytes]
+
+
+def runs_dir() -> Path:
+    return cache_dir() / "runs"
+
+
+def run_dir(run_id: str) -> Path:
+    """The folder of a run; the id is checked first, so nothing can point outside the cache."""
+    if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id):
+        raise RunNotFound(f"{run_id!r} is not a run id (12 hex characters; see `aecore runs`)")
+    return runs_dir() / run_id
+
+
+# --- encoding helpers -------------------------------------------------------------------------
+
+def json_bytes(obj) -> bytes:
+    return json.dumps(obj, indent=1, sort_keys=True).encode()
+
+
+def tensor_bytes(tensors: dict[str, torch.Tensor]) -> bytes:
+    return save_tensors_bytes({k: v.detach().cpu().contiguous() for k, v in tensors.items()})
+
+
+def parse_json(files: Files, name: str, folder: Path):
+    try:
+        return json.loads(files[name])
+    except (KeyError, ValueError, UnicodeDecodeError) as exc:
+        raise CacheCorrupt(f"{folder / name} is not valid JSON") from exc
+
+
+def parse_tensors(files: Files, name: str, folder: Path) -> dict[str, torch.Tensor]:
+    try:
+        return load_tensors_bytes(files[name])
+    except Exception as exc:  # safetensors raises its own SafetensorError and others
+        raise CacheCorrupt(f"{folder / name} is not a valid safetensors file") from exc
+
+
+# --- writing and reading ----------------------------------------------------------------------
+
+def _sha256(blob: bytes) -> str:
+    return hashlib.sha256(blob).hexdigest()
+
+
+def _write_synced(path: Path, blob: bytes) -> None:
+    with open(path, "wb") as fh:
+        fh.write(blob)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_artefact(folder: Path, files: Files) -> None:
+    """Write files into a temp sibling, manifest last, then rename it to `folder`.
+
+    An existing folder is replaced (retraining with --force); its old content is removed.
+    """
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = folder.parent / f"{TMP_PREFIX}{folder.name}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        for name, blob in files.items():
+            _write_synced(tmp / name, blob)
+        manifest = {"format": FORMAT_VERSION, "files": {n: _sha256(b) for n, b in files.items()}}
+        _write_synced(tmp / MANIFEST, json_bytes(manifest))
+        _fsync_dir(tmp)
+        old = None
+        if folder.exists():
+            old = folder.parent / f"{TMP_PREFIX}old-{folder.name}-{uuid.uuid4().hex[:8]}"
+            folder.rename(old)
+        tmp.rename(folder)
+        _fsync_dir(folder.parent)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def verify_artefact(folder: Path) -> Files:
+    """The files of a complete artefact, checked against its manifest; CacheCorrupt if not."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_bytes())
+        expected = manifest["files"]
+        if manifest.get("format") != FORMAT_VERSION:
+            raise CacheCorrupt(f"{folder} was written by another format version")
+        files = {name: (folder / name).read_bytes() for name in expected}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CacheCorrupt(f"{folder} is incomplete or unreadable ({type(exc).__name__})") from exc
+    for name, digest in expected.items():
+        if _sha256(files[name]) != digest:
+            raise CacheCorrupt(f"{folder / name} does not match its checksum")
+    return files
+
+
+def quarantine(folder: Path, reason: str) -> None:
+    """Move a bad artefact aside (kept for inspection) so it is recomputed."""
+    target = folder.with_name(f"{folder.name}.corrupt-{int(time.time())}")
+    with contextlib.suppress(OSError):
+        folder.rename(target)
+    log.warning("moved aside %s (%s); it will be recomputed", folder, reason)
+
+
+def read_artefact(folder: Path) -> Files | None:
+    """None when there is no complete artefact; a corrupt one is moved aside, then None."""
+    if not (folder / MANIFEST).is_file():
+        return None
+    try:
+        return verify_artefact(folder)
+    except CacheCorrupt as exc:
+        quarantine(folder, str(exc))
+        return None
+
+
+@contextlib.contextmanager
+def lock(key: str) -> Iterator[None]:
+    """A per-key file lock: two threads or processes computing one key take turns."""
+    folder = cache_dir() / "locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(folder / f"{key}.lock")):
+        yield
+
+
+def get_or_compute(folder: Path, compute: Callable[[], Files]) -> tuple[Files, bool]:
+    """(files, cached): the stored artefact, or compute it once under the folder's lock."""
+    if (files := read_artefact(folder)) is not None:
+        return files, True
+    key = hashlib.sha256(str(folder).encode()).hexdigest()[:16]
+    with lock(key):
+        if (files := read_artefact(folder)) is not None:
+            return files, True
+        files = compute()
+        write_artefact(folder, files)
+        return files, False
+
+
+def sweep_temp(root: Path | None = None, older_than: float = STALE_TMP_SECONDS) -> int:
+    """Remove temp folders left by killed writers; young ones may belong to a live writer."""
+    root = root or cache_dir()
+    removed = 0
+    now = time.time()
+    for tmp in root.rglob(f"{TMP_PREFIX}*"):
+        with contextlib.suppress(OSError):
+            if now - tmp.stat().st_mtime > older_than:
+                shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()
+                removed += 1
+    return removed
+
+
+def list_run_ids() -> list[str]:
+    """Ids of complete runs, newest first."""
+    folder = runs_dir()
+    if not folder.is_dir():
+        return []
+    found = [(p.stat().st_mtime, p.parent.name) for p in folder.glob(f"*/{MANIFEST}")
+             if _RUN_ID.fullmatch(p.parent.name)]
+    return [run_id for _, run_id in sorted(found, reverse=True)]
+
+
+def new_buffer() -> io.BytesIO:
+    return io.BytesIO()

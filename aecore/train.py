@@ -1,0 +1,146 @@
+"""The training loop: a generator of events (the page draws them, the CLI prints them).
+
+The whole dataset stays on the device as uint8; each epoch draws one permutation and slices
+batches from it, so no DataLoader and no per-image transform runs (DESIGN.md, "Speed").
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import torch
+
+from aecore.config import TrainConfig
+from aecore.data import Dataset
+from aecore.errors import InvalidConfig, TrainingDiverged
+from aecore.models import PIXELS, Autoencoder, build
+
+EVAL_CHUNK = 2_000
+
+
+@dataclass
+class BatchEvent:
+    step: int
+    epoch: int
+    loss: float
+
+
+@dataclass
+class EpochEvent:
+    epoch: int  # 1-based
+    train_loss: float
+    test_loss: float
+    seconds: float
+
+
+@dataclass
+class History:
+    batch_loss: list[float] = field(default_factory=list)
+    epochs: list[dict] = field(default_factory=list)  # EpochEvent fields, one dict per epoch
+
+    def to_dict(self) -> dict:
+        return {"batch_loss": self.batch_loss, "epochs": self.epochs}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> History:
+        return cls(list(data["batch_loss"]), list(data["epochs"]))
+
+
+@dataclass
+class DoneEvent:
+    model: Autoencoder
+    history: History
+    stopped: bool  # True when the stop flag ended training early
+    seconds: float
+
+    @property
+    def epochs_done(self) -> int:
+        return len(self.history.epochs)
+
+
+Event = BatchEvent | EpochEvent | DoneEvent
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        return torch.device("mps" if mps is not None and mps.is_available() else "cpu")
+    try:
+        return torch.device(device)
+    except RuntimeError as exc:
+        raise InvalidConfig(f"unknown device {device!r}: use auto, cpu, cuda or mps") from exc
+
+
+def as_pixels(images: torch.Tensor) -> torch.Tensor:
+    """uint8 [B, 28, 28] -> float [B, 784] in [0, 1]."""
+    return images.reshape(len(images), PIXELS).float().div_(255.0)
+
+
+@torch.inference_mode()
+def mean_loss(model: Autoencoder, images: torch.Tensor) -> float:
+    """Mean per-pixel BCE over all images (weighted by chunk size)."""
+    total = 0.0
+    for start in range(0, len(images), EVAL_CHUNK):
+        chunk = images[start:start + EVAL_CHUNK]
+        total += model.loss(as_pixels(chunk))["loss"].item() * len(chunk)
+    return total / len(images)
+
+
+def run(cfg: TrainConfig, data: Dataset, stop: threading.Event | None = None,
+        device: str = "auto") -> Iterator[Event]:
+    """Train from scratch; yields a BatchEvent per step, an EpochEvent per epoch, one DoneEvent.
+
+    Raises TrainingDiverged on a non-finite loss (nothing is yielded as done then).
+    """
+    dev = pick_device(device)
+    torch.manual_seed(cfg.seed)
+    model = build(cfg.model, cfg.latent_dim).to(dev)
+    train_x = data.train_x.to(dev)
+    test_x = data.test_x.to(dev)
+    n = len(train_x)
+    if cfg.batch_size > n:
+        raise InvalidConfig(f"batch size {cfg.batch_size} is larger than the {n} training images")
+    steps_per_epoch = math.ceil(n / cfg.batch_size)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    history = History()
+    started = time.perf_counter()
+    step = 0
+    for epoch in range(1, cfg.epochs + 1):
+        epoch_start = time.perf_counter()
+        model.train()
+        perm = torch.randperm(n, generator=gen).to(dev)
+        running = 0.0
+        for i in range(0, n, cfg.batch_size):
+            if stop is not None and stop.is_set():
+                yield DoneEvent(model.eval(), history, True, time.perf_counter() - started)
+                return
+            batch = as_pixels(train_x[perm[i:i + cfg.batch_size]])
+            loss = model.loss(batch)["loss"]
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            value = loss.item()
+            if not math.isfinite(value):
+                raise TrainingDiverged(
+                    f"the loss became {value} at epoch {epoch}, step {step + 1}: lower the "
+                    f"learning rate (now {cfg.lr:g}); nothing was saved")
+            opt.step()
+            sched.step()
+            step += 1
+            running += value * len(batch)
+            history.batch_loss.append(value)
+            yield BatchEvent(step, epoch, value)
+        model.eval()
+        record = EpochEvent(epoch, running / n, mean_loss(model, test_x),
+                            time.perf_counter() - epoch_start)
+        history.epochs.append(vars(record).copy())
+        yield record
+    yield DoneEvent(model, history, False, time.perf_counter() - started)
