@@ -28,14 +28,18 @@ class Map:
     seconds: float
 
 
-def exact_knn(queries: torch.Tensor, points: torch.Tensor, k: int,
-              skip_self: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """(indices int64 [Q, k], distances float32 [Q, k]) of the k nearest points, Euclidean."""
+def exact_knn(queries: torch.Tensor, points: torch.Tensor, k: int, skip_self: bool = False,
+              precise: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """(indices int64 [Q, k], distances float32 [Q, k]) of the k nearest points, Euclidean.
+
+    The default matmul form of cdist is fast but loses ~1e-3 near zero; `precise` computes the
+    differences directly, for placing a few queries where an exact hit must weigh most."""
+    mode = "donot_use_mm_for_euclid_dist" if precise else "use_mm_for_euclid_dist_if_necessary"
     extra = 1 if skip_self else 0
     k_eff = min(k + extra, len(points))
     idx, dist = [], []
     for start in range(0, len(queries), KNN_CHUNK):
-        d = torch.cdist(queries[start:start + KNN_CHUNK], points)
+        d = torch.cdist(queries[start:start + KNN_CHUNK], points, compute_mode=mode)
         values, indices = torch.topk(d, k_eff, largest=False)  # sorted, nearest first
         idx.append(indices[:, extra:])
         dist.append(values[:, extra:])
@@ -78,7 +82,7 @@ def place(new_codes: torch.Tensor, fitted: Map, k: int | None = None) -> np.ndar
     """Map positions float32 [Q, 2] for new codes [Q, k]: the inverse-distance weighted mean of
     the positions of their nearest fitted codes (UMAP's own starting point for transform)."""
     k = k or fitted.config.n_neighbors
-    idx, dist = exact_knn(new_codes.float(), fitted.codes, k)
+    idx, dist = exact_knn(new_codes.float(), fitted.codes, k, precise=len(new_codes) <= 64)
     weights = 1.0 / (dist + 1e-6)
     weights = (weights / weights.sum(1, keepdim=True)).numpy()
     return np.einsum("qk,qkd->qd", weights, fitted.embedding[idx.numpy()]).astype(np.float32)

@@ -1,0 +1,70 @@
+"""Shared fixtures: a private cache per test, tiny seeded datasets, the real MNIST when present."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from aecore import data as datasets
+from aecore.errors import DatasetUnavailable
+
+ROOT = Path(__file__).resolve().parents[1]
+# numba's compile cache is shared by every test run, so UMAP compiles once per machine.
+os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / "cache" / "numba"))
+
+
+def make_tiny(n_train: int = 600, n_test: int = 200, seed: int = 0,
+              name: str = "mnist") -> datasets.Dataset:
+    """Ten classes of 28x28 uint8 'digits': class c is a bar at a class-specific place, jittered
+    and noisy, so an autoencoder can learn it in a few epochs and a head can separate it."""
+    gen = torch.Generator().manual_seed(seed)
+
+    def split(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        labels = torch.arange(n) % 10
+        images = torch.rand(n, 28, 28, generator=gen) * 40
+        shift = torch.randint(-1, 2, (n,), generator=gen)
+        for i, (c, s) in enumerate(zip(labels.tolist(), shift.tolist(), strict=True)):
+            row = 4 + 2 * c + s
+            if c % 2:
+                images[i, 4:24, row:row + 3] = 255
+            else:
+                images[i, row:row + 3, 4:24] = 255
+        return images.to(torch.uint8), labels
+
+    train_x, train_y = split(n_train)
+    test_x, test_y = split(n_test)
+    return datasets.Dataset(name, train_x, train_y, test_x, test_y)
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch) -> Path:
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("AECORE_CACHE_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture
+def tiny(monkeypatch, cache) -> datasets.Dataset:
+    """Tiny data served in place of every dataset the engine loads, with a private cache."""
+    tiny_data = make_tiny()
+    monkeypatch.setattr(datasets, "load", lambda name="mnist", download=True: tiny_data)
+    return tiny_data
+
+
+@pytest.fixture(scope="session")
+def mnist() -> datasets.Dataset:
+    if not os.environ.get("AECORE_DATA_DIR"):
+        pytest.skip("real MNIST needed: set AECORE_DATA_DIR to a folder holding MNIST/raw/")
+    try:
+        return datasets.load("mnist", download=False)
+    except DatasetUnavailable as exc:
+        pytest.skip(f"real MNIST not available: {exc}")
+
+
+@pytest.fixture(scope="session")
+def session_cache(tmp_path_factory) -> Path:
+    """One cache for the real-data tests, so a run trained once serves several tests."""
+    return tmp_path_factory.mktemp("mnist-cache")

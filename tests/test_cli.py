@@ -1,0 +1,77 @@
+"""The command line: errors as one line on stderr, and every subcommand's JSON on tiny data."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from aecore import cli
+
+
+def run_cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "aecore", *args], capture_output=True,
+                          text=True, env={**os.environ, **(env or {})}, timeout=300)
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["train", "--latent-dim", "0"], "latent size"),
+    (["train", "--latent-dim", "10000"], "latent size"),
+    (["train", "--epochs", "0"], "epochs"),
+    (["train", "--lr", "nan"], "learning rate"),
+    (["train", "--lr", "-1"], "learning rate"),
+    (["train", "--batch-size", "70000"], "batch size"),
+    (["train", "--model", "resnet"], "invalid choice"),
+    (["embed", "../../etc"], "not a run id"),
+    (["embed", "0123456789ab"], "no run"),
+    (["classify", "0123456789ab"], "no run"),
+    (["predict", "0123456789ab", "x.png"], "no run"),
+    (["frobnicate"], "invalid choice"),
+])
+def test_bad_arguments_fail_with_one_line(args, needle, cache):
+    proc = run_cli(*args)
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert needle in lines[0] and lines[0].startswith("aecore")
+    assert proc.stdout == ""
+
+
+def test_subcommands_on_tiny_data(tiny, tmp_path, capsys):
+    def call(*args):
+        code = cli.main([*args, "--json"])
+        return code, json.loads(capsys.readouterr().out)
+
+    tiny_args = ["--latent-dim", "8", "--epochs", "2", "--batch-size", "32", "--lr", "0.03"]
+    code, out = call("train", *tiny_args, "--device", "cpu")
+    assert code == 0
+    assert set(out) == {"run_id", "dataset", "model", "latent_dim", "epochs", "train_loss",
+                        "test_loss", "seconds", "seconds_per_epoch", "cached"}
+    assert out["cached"] is False and out["epochs"] == 2
+    run_id = out["run_id"]
+    assert call("train", *tiny_args, "--device", "cpu")[1]["cached"] is True
+
+    code, out = call("embed", run_id, "--method", "pca")
+    assert set(out) == {"run_id", "method", "n_points", "seconds", "knn_accuracy_2d", "cached"}
+    assert out["n_points"] == 200
+
+    code, out = call("classify", run_id, "--head", "linear")
+    assert {"test_accuracy", "train_accuracy", "per_class", "confusion", "baselines",
+            "seconds", "cached"} <= set(out)
+    assert set(out["baselines"]) == {"pixels", "pca"}
+
+    good = tmp_path / "digit.png"
+    Image.fromarray(np.kron(tiny.test_x[0].numpy(), np.ones((4, 4), np.uint8))).save(good)
+    bad = tmp_path / "fake.png"
+    bad.write_text("not an image")
+    code, out = call("predict", run_id, str(good), str(bad), "--head", "linear")
+    assert code == 1  # one file failed, the other is still predicted
+    ok, failed = out["predictions"]
+    assert ok["file"] == str(good) and 0 <= ok["digit"] <= 9 and len(ok["probabilities"]) == 10
+    assert failed["file"] == str(bad) and "not a PNG" in failed["error"]
+
+    code, out = call("runs")
+    assert [r["run_id"] for r in out["runs"]] == [run_id]

@@ -1,0 +1,45 @@
+import math
+
+import pytest
+
+from aecore.config import HeadConfig, ProjectionConfig, TrainConfig
+from aecore.errors import InvalidConfig
+
+
+@pytest.mark.parametrize("field,value", [
+    ("latent_dim", 0), ("latent_dim", 1), ("latent_dim", 10_000), ("latent_dim", 3.5),
+    ("epochs", 0), ("lr", -1.0), ("lr", math.nan), ("lr", math.inf), ("lr", 0.0),
+    ("batch_size", 60_001), ("batch_size", 0), ("model", "resnet"), ("dataset", "cifar"),
+    ("seed", -1),
+])
+def test_train_config_refuses_bad_values(field, value):
+    with pytest.raises(InvalidConfig) as info:
+        TrainConfig(**{field: value})
+    assert str(value) in str(info.value) or "must be" in str(info.value)
+
+
+def test_key_is_stable_and_depends_on_every_field():
+    base = TrainConfig()
+    assert base.key() == TrainConfig().key()
+    assert len(base.key()) == 12
+    variants = [TrainConfig(latent_dim=16), TrainConfig(epochs=3), TrainConfig(lr=1e-3),
+                TrainConfig(seed=1), TrainConfig(model="deep"), TrainConfig(dataset="fashion"),
+                TrainConfig(batch_size=64)]
+    keys = {v.key() for v in variants}
+    assert base.key() not in keys and len(keys) == len(variants)
+
+
+def test_round_trip_and_format_guard():
+    cfg = TrainConfig(latent_dim=8, epochs=2)
+    assert TrainConfig.from_dict(cfg.to_dict()) == cfg
+    old = {**cfg.to_dict(), "format": 0}
+    with pytest.raises(InvalidConfig, match="format"):
+        TrainConfig.from_dict(old)
+
+
+def test_other_configs_validate():
+    with pytest.raises(InvalidConfig):
+        ProjectionConfig(method="tsne")
+    with pytest.raises(InvalidConfig):
+        HeadConfig(head="svm")
+    assert ProjectionConfig().key() != ProjectionConfig(method="pca").key()

@@ -1,0 +1,93 @@
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from aecore import lab, store
+from aecore.config import HeadConfig, ProjectionConfig, TrainConfig
+from aecore.errors import RunNotFound
+from aecore.train import BatchEvent, EpochEvent
+
+TINY = TrainConfig(latent_dim=8, epochs=3, batch_size=32, lr=3e-2)
+TINY_HEAD = dict(epochs=30, batch_size=32, lr=1e-2)
+
+
+def finish(cfg=TINY, **kw) -> lab.RunReady:
+    events = list(lab.train(cfg, device="cpu", **kw))
+    return events[-1]
+
+
+def test_train_saves_then_loads_from_cache(tiny):
+    first = finish()
+    assert isinstance(first, lab.RunReady) and not first.cached
+    folder = store.run_dir(TINY.key())
+    assert {p.name for p in folder.iterdir()} >= {"config.json", "weights.safetensors",
+                                                  "history.json", "metrics.json",
+                                                  "manifest.json"}
+    second = list(lab.train(TINY, device="cpu"))
+    assert len(second) == 1 and second[0].cached
+    x = torch.rand(4, 784)
+    assert torch.equal(first.run.model.encode(x), second[0].run.model.encode(x))
+    assert first.run.metrics["epochs_done"] == 3
+    assert [r["run_id"] for r in lab.list_runs()] == [TINY.key()]
+
+
+def test_force_retrains(tiny):
+    finish()
+    events = list(lab.train(TINY, device="cpu", force=True))
+    assert any(isinstance(e, EpochEvent) for e in events)
+    assert not events[-1].cached
+
+
+def test_stopped_run_kept_only_after_an_epoch(tiny):
+    stop = threading.Event()
+    for event in lab.train(TINY, stop=stop, device="cpu"):
+        if isinstance(event, BatchEvent) and event.step == 3:
+            stop.set()
+    assert lab.list_runs() == []  # stopped inside epoch 1: nothing kept
+
+    stop.clear()
+    for event in lab.train(TINY, stop=stop, device="cpu"):
+        if isinstance(event, EpochEvent):
+            stop.set()
+    runs = lab.list_runs()
+    assert len(runs) == 1 and runs[0]["metrics"]["stopped"]
+    assert runs[0]["metrics"]["epochs_done"] == 1
+    # asking for the same config again retrains it in full
+    again = finish()
+    assert not again.cached and not again.run.metrics["stopped"]
+
+
+def test_unknown_run(tiny):
+    with pytest.raises(RunNotFound, match="no run"):
+        lab.load_run("0123456789ab")
+
+
+def test_codes_maps_heads_are_cached(tiny):
+    run = finish().run
+    train_codes, test_codes = lab.codes(run)
+    assert train_codes.shape == (600, 8) and test_codes.shape == (200, 8)
+    pca = lab.embed(run, ProjectionConfig(method="pca"))
+    assert pca.map.embedding.shape == (200, 2) and not pca.cached
+    assert 0.0 <= pca.knn_accuracy_2d <= 1.0
+    assert lab.embed(run, ProjectionConfig(method="pca")).cached
+    head = lab.classify(run, HeadConfig(head="mlp", **TINY_HEAD))
+    rep = head.report
+    assert rep["test_accuracy"] > 0.5  # ten bars; chance is 0.1
+    assert rep["baselines"]["pixels"] > 0.9
+    assert set(rep["baselines"]) == {"pixels", "pca"}
+    assert np.array(rep["confusion"]).sum() == 200
+    assert lab.classify(run, HeadConfig(head="mlp", **TINY_HEAD)).cached
+
+
+def test_predict_on_a_drawn_bar(tiny):
+    run = finish().run
+    head = lab.classify(run, HeadConfig(head="mlp", **TINY_HEAD)).head
+    image = tiny.test_x[3].numpy()  # class 3
+    big = np.kron(image, np.ones((10, 10), dtype=np.uint8))  # 280x280, like the canvas
+    p = lab.predict(run, head, big)
+    assert len(p.probabilities) == 10 and abs(sum(p.probabilities) - 1) < 1e-4
+    assert p.image.shape == (28, 28) and p.reconstruction.shape == (28, 28)
+    assert p.code.shape == (8,)
+    assert p.image.max() == pytest.approx(1.0)

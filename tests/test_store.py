@@ -1,0 +1,96 @@
+import threading
+import time
+
+import pytest
+
+from aecore import store
+from aecore.errors import RunNotFound
+
+
+def test_round_trip_and_manifest(cache):
+    folder = cache / "x" / "a"
+    store.write_artefact(folder, {"one.json": b"{}", "two.bin": b"\x00\x01"})
+    assert (folder / "manifest.json").is_file()
+    assert store.read_artefact(folder) == {"one.json": b"{}", "two.bin": b"\x00\x01"}
+    assert not list(folder.parent.glob(".tmp-*"))
+
+
+def test_missing_manifest_is_not_a_result(cache):
+    folder = cache / "x" / "half"
+    folder.mkdir(parents=True)
+    (folder / "one.json").write_bytes(b"{}")
+    assert store.read_artefact(folder) is None
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "delete"])
+def test_corrupt_artefact_is_moved_aside(cache, damage, caplog):
+    folder = cache / "x" / "a"
+    store.write_artefact(folder, {"data.bin": b"0123456789"})
+    target = folder / "data.bin"
+    if damage == "flip":
+        target.write_bytes(b"0123456780")
+    elif damage == "truncate":
+        target.write_bytes(b"01234")
+    else:
+        target.unlink()
+    assert store.read_artefact(folder) is None
+    assert not folder.exists()
+    assert list(folder.parent.glob("a.corrupt-*"))
+    assert "moved aside" in caplog.text
+
+
+def test_failed_write_leaves_nothing(cache):
+    folder = cache / "x" / "a"
+    with pytest.raises(TypeError):
+        store.write_artefact(folder, {"ok.bin": b"1", "bad.bin": "not bytes"})
+    assert not folder.exists()
+    assert not list((cache / "x").iterdir())
+
+
+def test_rewrite_replaces_old_content(cache):
+    folder = cache / "x" / "a"
+    store.write_artefact(folder, {"old.bin": b"1"})
+    (folder / "derived").mkdir()
+    store.write_artefact(folder, {"new.bin": b"2"})
+    assert store.read_artefact(folder) == {"new.bin": b"2"}
+    assert not (folder / "derived").exists()
+
+
+def test_get_or_compute_computes_once_across_threads(cache):
+    calls = []
+
+    def compute():
+        calls.append(1)
+        time.sleep(0.2)
+        return {"v.bin": b"42"}
+
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(
+        store.get_or_compute(cache / "k", compute))) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1
+    assert sorted(cached for _, cached in results) == [False, True, True, True]
+    assert all(files == {"v.bin": b"42"} for files, _ in results)
+
+
+@pytest.mark.parametrize("bad", ["../etc", "..", "abc", "6FAB52393735", "6fab52393735/..",
+                                 "", "6fab5239373x"])
+def test_run_ids_are_checked(cache, bad):
+    with pytest.raises(RunNotFound, match="not a run id"):
+        store.run_dir(bad)
+
+
+def test_sweep_removes_only_stale_temp(cache):
+    (cache / "runs").mkdir(parents=True)
+    old = cache / "runs" / ".tmp-old"
+    young = cache / "runs" / ".tmp-young"
+    old.mkdir()
+    young.mkdir()
+    past = time.time() - 2 * store.STALE_TMP_SECONDS
+    import os
+    os.utime(old, (past, past))
+    assert store.sweep_temp() == 1
+    assert not old.exists() and young.exists()

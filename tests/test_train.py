@@ -1,0 +1,77 @@
+import threading
+
+import pytest
+import torch
+
+from aecore import train
+from aecore.config import TrainConfig
+from aecore.errors import TrainingDiverged
+from aecore.models.base import Autoencoder
+
+TINY = dict(latent_dim=8, epochs=3, batch_size=64, lr=1e-2)
+
+
+def collect(cfg, data, stop=None):
+    events = list(train.run(cfg, data, stop, device="cpu"))
+    return events, events[-1]
+
+
+def test_events_and_loss_falls(tiny):
+    events, done = collect(TrainConfig(**TINY), tiny)
+    batches = [e for e in events if isinstance(e, train.BatchEvent)]
+    epochs = [e for e in events if isinstance(e, train.EpochEvent)]
+    assert isinstance(done, train.DoneEvent) and not done.stopped
+    assert len(batches) == 3 * 10  # 600 images / 64 -> 10 steps per epoch (last one short)
+    assert [e.epoch for e in epochs] == [1, 2, 3]
+    assert [b.step for b in batches] == list(range(1, 31))
+    assert epochs[-1].test_loss < epochs[0].test_loss * 0.9
+    assert done.history.batch_loss == [b.loss for b in batches]
+    assert len(done.history.epochs) == 3
+
+
+def test_same_seed_same_numbers(tiny):
+    _, a = collect(TrainConfig(**TINY), tiny)
+    _, b = collect(TrainConfig(**TINY), tiny)
+    _, c = collect(TrainConfig(**{**TINY, "seed": 1}), tiny)
+    assert a.history.batch_loss == b.history.batch_loss
+    assert a.history.batch_loss != c.history.batch_loss
+
+
+def test_stop_flag_is_honoured_within_one_batch(tiny):
+    stop = threading.Event()
+    seen = []
+    for event in train.run(TrainConfig(**TINY), tiny, stop, device="cpu"):
+        seen.append(event)
+        if isinstance(event, train.BatchEvent) and event.step == 12:
+            stop.set()
+    done = seen[-1]
+    assert isinstance(done, train.DoneEvent) and done.stopped
+    assert len(done.history.batch_loss) == 12  # no batch ran after the flag
+    assert done.epochs_done == 1
+
+
+def test_non_finite_loss_raises(tiny, monkeypatch):
+    real = Autoencoder.loss
+    calls = {"n": 0}
+
+    def poisoned(self, x):
+        calls["n"] += 1
+        out = real(self, x)
+        return {"loss": out["loss"] * float("nan")} if calls["n"] == 5 else out
+
+    monkeypatch.setattr(Autoencoder, "loss", poisoned)
+    with pytest.raises(TrainingDiverged, match="learning rate"):
+        collect(TrainConfig(**TINY), tiny)
+
+
+def test_as_pixels_scales_to_unit_range():
+    x = torch.zeros(2, 28, 28, dtype=torch.uint8)
+    x[0, 0, 0], x[1, 27, 27] = 255, 51
+    px = train.as_pixels(x)
+    assert px.shape == (2, 784) and px.dtype == torch.float32
+    assert px[0, 0] == 1.0 and px[1, 783] == pytest.approx(0.2) and px.sum() == pytest.approx(1.2)
+
+
+def test_pick_device():
+    assert train.pick_device("cpu").type == "cpu"
+    assert train.pick_device("auto").type in ("cpu", "cuda", "mps")
