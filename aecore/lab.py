@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -144,6 +145,19 @@ def codes(run: Run) -> tuple[torch.Tensor, torch.Tensor]:
     return tensors["train"], tensors["test"]
 
 
+def map_folder(run: Run, cfg: ProjectionConfig) -> Path:
+    return store.run_dir(run.run_id) / f"map-{cfg.key()}"
+
+
+def head_folder(run: Run, cfg: HeadConfig) -> Path:
+    return store.run_dir(run.run_id) / f"head-{cfg.key()}"
+
+
+def is_stored(folder: Path) -> bool:
+    """True when a complete artefact is on disk (checked in full when it is read)."""
+    return (folder / store.MANIFEST).is_file()
+
+
 @dataclass(frozen=True)
 class MapResult:
     map: projection.Map
@@ -165,7 +179,7 @@ def embed(run: Run, cfg: ProjectionConfig | None = None) -> MapResult:
                     {"embedding": torch.from_numpy(fitted.embedding)}),
                 "meta.json": store.json_bytes(meta)}
 
-    folder = store.run_dir(run.run_id) / f"map-{cfg.key()}"
+    folder = map_folder(run, cfg)
     files, cached = store.get_or_compute(folder, compute)
     meta = store.parse_json(files, "meta.json", folder)
     emb = store.parse_tensors(files, "embedding.safetensors", folder)["embedding"].numpy()
@@ -218,7 +232,7 @@ def classify(run: Run, cfg: HeadConfig | None = None) -> HeadResult:
         return {"weights.safetensors": store.tensor_bytes(head.state_dict()),
                 "report.json": store.json_bytes(report)}
 
-    folder = store.run_dir(run.run_id) / f"head-{cfg.key()}"
+    folder = head_folder(run, cfg)
     files, cached = store.get_or_compute(folder, compute)
     head = Head(run.config.latent_dim, cfg)
     head.load_state_dict(store.parse_tensors(files, "weights.safetensors", folder))

@@ -107,3 +107,12 @@ def knn_accuracy_2d(embedding: np.ndarray, labels: np.ndarray, k: int = 5, folds
 
     cv = KFold(folds, shuffle=True, random_state=seed)
     return float(cross_val_score(KNeighborsClassifier(k), embedding, labels, cv=cv).mean())
+
+
+def warm_up(n: int = 600, seed: int = 0) -> float:
+    """Fit a small UMAP so numba compiles (and caches to NUMBA_CACHE_DIR) the same kernels a
+    real map uses; the app runs this in the background at start. Returns seconds taken."""
+    start = time.perf_counter()
+    gen = torch.Generator().manual_seed(seed)
+    fit(torch.randn(n, 8, generator=gen), ProjectionConfig(n_epochs=10))
+    return time.perf_counter() - start

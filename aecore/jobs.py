@@ -1,0 +1,247 @@
+"""Background work for the app: a training queue (one job at a time) and keyed tasks.
+
+No streamlit here: the app keeps one TrainingQueue and one Tasks per server (cache_resource)
+and polls snapshots; a closed or refreshed tab never owns the work, so it goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from aecore import lab
+from aecore.config import TRAIN_SIZE, TrainConfig
+from aecore.errors import AecoreError
+from aecore.train import BatchEvent, EpochEvent
+
+log = logging.getLogger("aecore")
+MAX_CURVE_POINTS = 2_000
+
+
+class Curve:
+    """(step, loss) pairs kept under a bound by averaging neighbours when it fills up."""
+
+    def __init__(self, limit: int = MAX_CURVE_POINTS) -> None:
+        self.limit = limit
+        self.steps: list[float] = []
+        self.values: list[float] = []
+        self._pending: list[tuple[int, float]] = []
+        self.stride = 1
+
+    def add(self, step: int, value: float) -> None:
+        self._pending.append((step, value))
+        if len(self._pending) < self.stride:
+            return
+        self.steps.append(sum(s for s, _ in self._pending) / len(self._pending))
+        self.values.append(sum(v for _, v in self._pending) / len(self._pending))
+        self._pending = []
+        if len(self.values) > self.limit:
+            self.steps = [(a + b) / 2 for a, b in zip(self.steps[::2], self.steps[1::2])]
+            self.values = [(a + b) / 2 for a, b in zip(self.values[::2], self.values[1::2])]
+            self.stride *= 2
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """A copy of a job's state that a page can read without locks."""
+    job_id: str
+    config: TrainConfig
+    state: str  # queued, running, done, stopped, cancelled, failed
+    position: int  # 0 while running, n when n-th in the queue
+    step: int = 0
+    total_steps: int = 0
+    epoch: int = 0
+    batch_steps: list[float] = field(default_factory=list)
+    batch_losses: list[float] = field(default_factory=list)
+    epochs: list[dict] = field(default_factory=list)
+    elapsed: float = 0.0
+    message: str = ""
+    run_id: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.state in ("done", "stopped", "cancelled", "failed")
+
+    @property
+    def fraction(self) -> float:
+        return self.step / self.total_steps if self.total_steps else 0.0
+
+    @property
+    def seconds_left(self) -> float | None:
+        if self.step == 0 or self.finished:
+            return None
+        return self.elapsed * (self.total_steps - self.step) / self.step
+
+
+class TrainingJob:
+    def __init__(self, cfg: TrainConfig, device: str) -> None:
+        self.job_id = uuid.uuid4().hex[:10]
+        self.config, self.device = cfg, device
+        self.stop_event = threading.Event()
+        self.curve = Curve()
+        self.lock = threading.Lock()
+        self.started = 0.0
+        self.status = JobStatus(self.job_id, cfg, "queued", 1,
+                                total_steps=cfg.epochs * math.ceil(TRAIN_SIZE / cfg.batch_size))
+
+    def update(self, **changes: Any) -> None:
+        with self.lock:
+            self.status = replace(self.status, **changes)
+
+    def snapshot(self, position: int) -> JobStatus:
+        with self.lock:
+            elapsed = time.perf_counter() - self.started if self.started else 0.0
+            live = {} if self.status.finished else {"elapsed": elapsed}
+            return replace(self.status, position=position, batch_steps=list(self.curve.steps),
+                           batch_losses=list(self.curve.values), **live)
+
+
+class TrainingQueue:
+    """Runs training jobs one at a time, first come first served, in a daemon thread."""
+
+    def __init__(self, trainer: Callable = lab.train) -> None:
+        self._trainer = trainer
+        self._cond = threading.Condition()
+        self._waiting: deque[TrainingJob] = deque()
+        self._jobs: dict[str, TrainingJob] = {}
+        self._running: TrainingJob | None = None
+        threading.Thread(target=self._work, name="aecore-training", daemon=True).start()
+
+    def submit(self, cfg: TrainConfig, device: str = "auto") -> str:
+        """Queue a training; the same config already queued or running is joined, not repeated."""
+        with self._cond:
+            for job in [self._running, *self._waiting]:
+                if job is not None and job.config == cfg:
+                    return job.job_id
+            job = TrainingJob(cfg, device)
+            self._jobs[job.job_id] = job
+            self._waiting.append(job)
+            self._cond.notify()
+            return job.job_id
+
+    def stop(self, job_id: str) -> None:
+        with self._cond:
+            job = self._jobs.get(job_id)
+            if job is None:
+                return
+            if job in self._waiting:
+                self._waiting.remove(job)
+                job.update(state="cancelled", message="cancelled before it started")
+            job.stop_event.set()
+
+    def status(self, job_id: str) -> JobStatus | None:
+        with self._cond:
+            job = self._jobs.get(job_id)
+            if job is None:
+                return None
+            position = (0 if job is self._running else
+                        list(self._waiting).index(job) + 1 if job in self._waiting else 0)
+        return job.snapshot(position)
+
+    def current(self) -> JobStatus | None:
+        """The running job, else the first queued one: what a fresh tab should show."""
+        with self._cond:
+            job = self._running or (self._waiting[0] if self._waiting else None)
+        return self.status(job.job_id) if job else None
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                while not self._waiting:
+                    self._cond.wait()
+                job = self._running = self._waiting.popleft()
+            try:
+                self._run(job)
+            except AecoreError as exc:
+                job.update(state="failed", message=str(exc))
+            except Exception as exc:  # a bug or a fault (out of memory ...): say it, keep serving
+                log.exception("training job %s failed", job.job_id)
+                job.update(state="failed", message=f"{type(exc).__name__}: {exc}")
+            finally:
+                with self._cond:
+                    self._running = None
+
+    def _run(self, job: TrainingJob) -> None:
+        job.started = time.perf_counter()
+        job.update(state="running")
+        for event in self._trainer(job.config, stop=job.stop_event, device=job.device):
+            if isinstance(event, BatchEvent):
+                with job.lock:
+                    job.curve.add(event.step, event.loss)
+                job.update(step=event.step, epoch=event.epoch)
+            elif isinstance(event, EpochEvent):
+                job.update(epochs=[*job.status.epochs, vars(event).copy()])
+            elif isinstance(event, lab.RunReady):
+                self._finish(job, event)
+                return
+        job.update(state="stopped", elapsed=time.perf_counter() - job.started,
+                   message="stopped before the first epoch ended: nothing was kept")
+
+    @staticmethod
+    def _finish(job: TrainingJob, ready: lab.RunReady) -> None:
+        metrics, elapsed = ready.run.metrics, time.perf_counter() - job.started
+        if ready.cached:
+            history = ready.run.history
+            for step, loss in enumerate(history.batch_loss, 1):
+                job.curve.add(step, loss)
+            job.update(state="done", run_id=ready.run.run_id, epochs=history.epochs,
+                       step=job.status.total_steps, elapsed=elapsed,
+                       message="loaded from the cache: this config was trained before")
+        elif metrics.get("stopped"):
+            job.update(state="stopped", run_id=ready.run.run_id, elapsed=elapsed,
+                       message=f"stopped after epoch {metrics['epochs_done']} of "
+                               f"{job.config.epochs}; the finished epochs were kept")
+        else:
+            job.update(state="done", run_id=ready.run.run_id, elapsed=elapsed,
+                       message=f"trained {metrics['epochs_done']} epochs: test BCE "
+                               f"{metrics['test_loss']:.4f}")
+
+
+@dataclass
+class Task:
+    key: str
+    state: str = "running"  # running, done, failed
+    result: Any = None
+    error: str = ""
+    started: float = field(default_factory=time.perf_counter)
+
+
+class Tasks:
+    """Keyed background computations (a map fit, a head): each key runs once at a time."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tasks: dict[str, Task] = {}
+
+    def start(self, key: str, fn: Callable[[], Any]) -> Task:
+        """The task for key; started now unless it is running or done (a failed one reruns)."""
+        with self._lock:
+            task = self._tasks.get(key)
+            if task is not None and task.state != "failed":
+                return task
+            task = self._tasks[key] = Task(key)
+        threading.Thread(target=self._run, args=(task, fn), name=f"aecore-{key}",
+                         daemon=True).start()
+        return task
+
+    def get(self, key: str) -> Task | None:
+        with self._lock:
+            return self._tasks.get(key)
+
+    @staticmethod
+    def _run(task: Task, fn: Callable[[], Any]) -> None:
+        try:
+            task.result = fn()
+            task.state = "done"
+        except AecoreError as exc:
+            task.error, task.state = str(exc), "failed"
+        except Exception as exc:
+            log.exception("background task %s failed", task.key)
+            task.error, task.state = f"{type(exc).__name__}: {exc}", "failed"

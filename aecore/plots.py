@@ -1,0 +1,164 @@
+"""Pure functions that return Plotly figures and image arrays: testable without a browser."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+           "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+GRID_SIZE = 48  # invisible click targets per side over the map, for "decode this place"
+
+
+def _layout(fig: go.Figure, title: str = "", height: int = 360) -> go.Figure:
+    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40, b=10),
+                      template="plotly_white", legend=dict(orientation="h", y=-0.15))
+    return fig
+
+
+def ema(values: list[float], alpha: float = 0.05) -> np.ndarray:
+    """Exponential moving average: the batch loss is noisy, its trend is what a person reads."""
+    out = np.empty(len(values))
+    acc = values[0] if values else 0.0
+    for i, v in enumerate(values):
+        acc = alpha * v + (1 - alpha) * acc
+        out[i] = acc
+    return out
+
+
+def decimate(steps: list[float], values: list[float], limit: int = 2_000
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """At most about `limit` points, each the mean of a block: long runs stay light to draw."""
+    steps, values = np.asarray(steps, float), np.asarray(values, float)
+    block = max(1, int(np.ceil(len(values) / limit)))
+    if block == 1:
+        return steps, values
+    usable = len(values) // block * block
+    return (steps[:usable].reshape(-1, block).mean(1),
+            values[:usable].reshape(-1, block).mean(1))
+
+
+def loss_figure(batch_steps: list[float], batch_losses: list[float], epochs: list[dict],
+                steps_per_epoch: int) -> go.Figure:
+    """Smoothed batch loss and train/test loss per epoch, against epochs."""
+    fig = go.Figure()
+    if len(batch_losses):
+        steps, losses = decimate(batch_steps, batch_losses)
+        x = steps / steps_per_epoch
+        fig.add_scatter(x=x, y=losses, mode="lines", name="batch loss",
+                        line=dict(color="#c7c7c7", width=1))
+        fig.add_scatter(x=x, y=ema(list(losses)), mode="lines", name="batch loss (smoothed)",
+                        line=dict(color="#1f77b4", width=2))
+    if epochs:
+        ep = [e["epoch"] for e in epochs]
+        fig.add_scatter(x=ep, y=[e["train_loss"] for e in epochs], mode="lines+markers",
+                        name="train loss (epoch)", line=dict(color="#ff7f0e"))
+        fig.add_scatter(x=ep, y=[e["test_loss"] for e in epochs], mode="lines+markers",
+                        name="test loss (epoch)", line=dict(color="#2ca02c"))
+    fig.update_xaxes(title="epoch", rangemode="tozero")
+    fig.update_yaxes(title="binary cross-entropy per pixel", type="log")
+    return _layout(fig, "Loss")
+
+
+def map_figure(embedding: np.ndarray, labels: np.ndarray, label_names: list[str],
+               colour: str = "label", values: np.ndarray | None = None,
+               marks: np.ndarray | None = None, title: str = "") -> go.Figure:
+    """The test set as one point per digit. customdata holds each point's test index.
+
+    colour: "label" (a trace per class, so the legend toggles classes), "error" (continuous
+    values), or "correct" (values are booleans). marks: extra points [M, 2] drawn as stars.
+    An invisible grid of click targets lets a click on an empty place report its position.
+    """
+    fig = go.Figure()
+    index = np.arange(len(embedding))
+    hover = "%{text}<br>index %{customdata}<extra></extra>"
+    names = np.asarray(label_names)[labels]
+    if colour == "label":
+        for c, name in enumerate(label_names):
+            sel = labels == c
+            fig.add_scattergl(x=embedding[sel, 0], y=embedding[sel, 1], mode="markers",
+                              name=name, customdata=index[sel], text=names[sel],
+                              hovertemplate=hover, marker=dict(size=4, color=PALETTE[c]))
+    else:
+        text = [f"{n} · {'right' if v else 'wrong'}" if colour == "correct" else
+                f"{n} · error {v:.3f}" for n, v in zip(names, values, strict=True)]
+        marker = (dict(size=4, color=np.where(values, "#9ecae1", "#d62728"))
+                  if colour == "correct" else
+                  dict(size=4, color=values, colorscale="Viridis", showscale=True,
+                       colorbar=dict(title="error")))
+        fig.add_scattergl(x=embedding[:, 0], y=embedding[:, 1], mode="markers", name=colour,
+                          customdata=index, text=text, hovertemplate=hover, marker=marker)
+    gx, gy = _grid(embedding)
+    fig.add_scattergl(x=gx, y=gy, mode="markers", name="empty place", showlegend=False,
+                      customdata=np.full(len(gx), -1), hoverinfo="none",
+                      marker=dict(size=8, opacity=0))
+    if marks is not None and len(marks):
+        fig.add_scatter(x=marks[:, 0], y=marks[:, 1], mode="markers", name="your digit",
+                        marker=dict(symbol="star", size=22, color="black",
+                                    line=dict(color="white", width=2)))
+    fig.update_xaxes(showticklabels=False, title=None)
+    fig.update_yaxes(showticklabels=False, title=None, scaleanchor="x")
+    fig.update_layout(dragmode="lasso", clickmode="event+select")
+    return _layout(fig, title, height=560)
+
+
+def _grid(embedding: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    lo, hi = embedding.min(0), embedding.max(0)
+    xs = np.linspace(lo[0], hi[0], GRID_SIZE)
+    ys = np.linspace(lo[1], hi[1], GRID_SIZE)
+    gx, gy = np.meshgrid(xs, ys)
+    return gx.ravel(), gy.ravel()
+
+
+def probability_bars(probabilities: list[float], label_names: list[str]) -> go.Figure:
+    best = int(np.argmax(probabilities))
+    colours = [PALETTE[0] if i != best else PALETTE[3] for i in range(len(probabilities))]
+    fig = go.Figure(go.Bar(x=label_names, y=probabilities, marker_color=colours))
+    fig.update_yaxes(range=[0, 1], title="probability")
+    fig.update_xaxes(type="category")
+    return _layout(fig, "Prediction", height=280)
+
+
+def accuracy_bars(report: dict, latent_dim: int) -> go.Figure:
+    b = report["baselines"]
+    names = [f"codes (k={latent_dim})", "raw pixels (784)", f"PCA (k={latent_dim})"]
+    values = [report["test_accuracy"], b["pixels"], b["pca"]]
+    fig = go.Figure(go.Bar(x=names, y=values, text=[f"{v:.2%}" for v in values],
+                           textposition="outside", marker_color=[PALETTE[0], "#aaa", "#777"]))
+    fig.update_yaxes(range=[min(values) - 0.05, 1.0], title="test accuracy")
+    return _layout(fig, "Test accuracy against baselines (same head)", height=320)
+
+
+def confusion_heatmap(confusion: list[list[int]], label_names: list[str]) -> go.Figure:
+    fig = go.Figure(go.Heatmap(z=confusion, x=label_names, y=label_names, colorscale="Blues",
+                               text=confusion, texttemplate="%{text}",
+                               hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>"))
+    fig.update_xaxes(title="predicted", type="category")
+    fig.update_yaxes(title="true", type="category", autorange="reversed")
+    return _layout(fig, "Confusion matrix (test set)", height=440)
+
+
+def per_class_bars(per_class: list[float], label_names: list[str]) -> go.Figure:
+    fig = go.Figure(go.Bar(x=label_names, y=per_class, marker_color=PALETTE[0]))
+    fig.update_yaxes(range=[min(per_class) - 0.05, 1.0], title="accuracy")
+    fig.update_xaxes(type="category")
+    return _layout(fig, "Per-class accuracy", height=280)
+
+
+def side_by_side(original: np.ndarray, reconstruction: np.ndarray, gap: int = 2) -> np.ndarray:
+    """Two [28, 28] images in [0, 1] -> one uint8 [28, 58] image with a grey gap."""
+    sep = np.full((original.shape[0], gap), 0.5, dtype=np.float32)
+    return to_uint8(np.hstack([original, sep, reconstruction]))
+
+
+def strip(images: np.ndarray, gap: int = 2) -> np.ndarray:
+    """[N, 28, 28] in [0, 1] -> one uint8 row [28, N*28 + gaps]."""
+    sep = np.full((images.shape[1], gap), 0.5, dtype=np.float32)
+    parts = []
+    for i, img in enumerate(images):
+        parts.extend([sep, img] if i else [img])
+    return to_uint8(np.hstack(parts))
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    return (np.clip(image, 0, 1) * 255).round().astype(np.uint8)

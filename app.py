@@ -1,0 +1,47 @@
+"""The latent-space lab: page config, the shared sidebar, and the navigation."""
+
+import streamlit as st
+
+from aecore.data import LABEL_NAMES
+from dashboard import state
+
+st.set_page_config(page_title="Latent-space lab", page_icon=":material/scatter_plot:",
+                   layout="wide")
+state.startup()
+
+DATASET_NAMES = {"mnist": "MNIST (digits)", "fashion": "Fashion-MNIST (clothes)"}
+
+
+def run_label(row: dict) -> str:
+    c, m = row["config"], row["metrics"]
+    stopped = f" · stopped at {m['epochs_done']}" if m.get("stopped") else ""
+    return (f"{c['model']} · k={c['latent_dim']} · {c['epochs']} ep · BCE {m['test_loss']:.4f}"
+            f"{stopped} · {row['run_id'][:6]}")
+
+
+with st.sidebar:
+    dataset = st.selectbox("Dataset", list(DATASET_NAMES), format_func=DATASET_NAMES.get,
+                           key="dataset")
+    rows = [r for r in state.runs_listing() if r["config"]["dataset"] == dataset]
+    labels = {r["run_id"]: run_label(r) for r in rows}
+    pending = st.session_state.pop("activate_run", None)
+    if pending in labels:
+        st.session_state["run_id"] = pending
+    elif st.session_state.get("run_id") not in labels:
+        st.session_state["run_id"] = rows[0]["run_id"] if rows else None
+    if rows:
+        st.selectbox("Active run (newest first)", list(labels), format_func=labels.get,
+                     key="run_id")
+    else:
+        st.caption("No trained run for this dataset yet.")
+    st.caption(f"Device: **{state.device_name()}** · classes: "
+               f"{', '.join(LABEL_NAMES[dataset][:3])} ...")
+
+pages = [
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:", default=True),
+    st.Page("pages/explore.py", title="Explore", icon=":material/scatter_plot:"),
+    st.Page("pages/reconstruct.py", title="Reconstructions", icon=":material/compare:"),
+    st.Page("pages/classify.py", title="Classifier", icon=":material/category:"),
+    st.Page("pages/draw.py", title="Draw", icon=":material/draw:"),
+]
+st.navigation(pages).run()

@@ -1,0 +1,140 @@
+"""Server-wide resources (st.cache_resource) and per-session choices (st.session_state).
+
+Cached objects are shared by every session: they are read, never trained or changed in place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import numpy as np
+import streamlit as st
+import torch
+
+from aecore import data as datasets
+from aecore import lab, latents, projection, store
+from aecore.config import HeadConfig, ProjectionConfig
+from aecore.errors import AecoreError
+from aecore.jobs import Tasks, TrainingQueue
+from aecore.train import pick_device
+
+UMAP = ProjectionConfig(method="umap")
+PCA = ProjectionConfig(method="pca")
+
+
+@st.cache_resource
+def training_queue() -> TrainingQueue:
+    return TrainingQueue()
+
+
+@st.cache_resource
+def tasks() -> Tasks:
+    return Tasks()
+
+
+@st.cache_resource
+def device_name() -> str:
+    return str(pick_device("auto"))
+
+
+@st.cache_resource
+def startup() -> int:
+    """Once per server: sweep temp files of killed writers, warm numba's compile in the
+    background so the first UMAP map after a training is not also the first compile."""
+    tasks().start("warm-umap", projection.warm_up)
+    return store.sweep_temp()
+
+
+@st.cache_data(ttl=3, show_spinner=False)
+def runs_listing() -> list[dict]:
+    return lab.list_runs()
+
+
+@st.cache_resource(max_entries=2, show_spinner="Loading the dataset ...")
+def dataset(name: str) -> datasets.Dataset:
+    return datasets.load(name)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def run(run_id: str) -> lab.Run:
+    return lab.load_run(run_id)
+
+
+@st.cache_resource(max_entries=4, show_spinner="Encoding the digits ...")
+def codes(run_id: str) -> tuple[torch.Tensor, torch.Tensor]:
+    return lab.codes(run(run_id))
+
+
+@st.cache_resource(max_entries=4, show_spinner="Reconstructing the test digits ...")
+def test_reconstructions(run_id: str) -> tuple[np.ndarray, np.ndarray]:
+    """(images [10000, 28, 28] in [0, 1], per-image BCE [10000])."""
+    r = run(run_id)
+    test_x = dataset(r.config.dataset).test_x
+    recon = latents.decode(r.model, codes(run_id)[1]).numpy()
+    errors = latents.reconstruction_error(r.model, test_x).numpy()
+    return recon, errors
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def map_result(run_id: str, method: str) -> lab.MapResult:
+    return lab.embed(run(run_id), UMAP if method == "umap" else PCA)
+
+
+def current_map(r: lab.Run) -> tuple[lab.MapResult, bool]:
+    """(map, final): the UMAP map when stored; else the PCA map at once while a background
+    task fits UMAP."""
+    if lab.is_stored(lab.map_folder(r, UMAP)):
+        return map_result(r.run_id, "umap"), True
+    task = tasks().start(f"umap-{r.run_id}", lambda: lab.embed(r, UMAP))
+    if task.state == "failed":
+        st.error(f"The UMAP map failed: {task.error}")
+    return map_result(r.run_id, "pca"), False
+
+
+def stored_head(r: lab.Run, name: str | None = None) -> lab.HeadResult | None:
+    """A head trained before (mlp preferred when no name is given), without training one."""
+    for head in ([name] if name else ["mlp", "linear"]):
+        if lab.is_stored(lab.head_folder(r, HeadConfig(head=head))):
+            return head_result(r.run_id, head)
+    return None
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def head_result(run_id: str, head: str) -> lab.HeadResult:
+    return lab.classify(run(run_id), HeadConfig(head=head))
+
+
+def start_head(r: lab.Run, head: str):
+    return tasks().start(f"head-{r.run_id}-{head}",
+                         lambda: lab.classify(r, HeadConfig(head=head)))
+
+
+def active_run() -> lab.Run | None:
+    run_id = st.session_state.get("run_id")
+    if not run_id:
+        return None
+    try:
+        return run(run_id)
+    except AecoreError as exc:
+        st.error(str(exc))
+        return None
+
+
+def require_run() -> lab.Run:
+    """The active run, or a note that points to Train and stops the page."""
+    r = active_run()
+    if r is None:
+        st.info("There is no trained run for this dataset yet: train one first.")
+        st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+        st.stop()
+    return r
+
+
+@contextlib.contextmanager
+def errors_shown() -> Iterator[None]:
+    """The engine's typed errors become an error box; the app keeps running."""
+    try:
+        yield
+    except AecoreError as exc:
+        st.error(str(exc))

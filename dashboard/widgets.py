@@ -1,0 +1,27 @@
+"""Small drawing helpers shared by pages."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from aecore import plots
+
+PAIR_WIDTH = 116
+
+
+def pairs_grid(indices, test_images: np.ndarray, recon: np.ndarray, captions: list[str],
+               width: int = PAIR_WIDTH) -> None:
+    """Each test digit beside its reconstruction, in one st.image call (fast to send)."""
+    images = [plots.side_by_side(test_images[i], recon[i]) for i in indices]
+    if images:
+        st.image(images, caption=captions, width=width, clamp=True)
+
+
+def digits_grid(images: np.ndarray, captions: list[str], width: int = 64) -> None:
+    if len(images):
+        st.image([plots.to_uint8(img) for img in images], caption=captions, width=width)
+
+
+def row(images: np.ndarray, caption: str) -> None:
+    st.image(plots.strip(images), caption=caption, width="stretch")

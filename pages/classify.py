@@ -1,0 +1,60 @@
+"""Classifier: a head on the codes, trained on demand, against pixel and PCA baselines."""
+
+import numpy as np
+import streamlit as st
+
+from aecore import lab, plots
+from aecore.config import HeadConfig
+from dashboard import state, widgets
+
+st.title("Classify from the codes")
+run = state.require_run()
+with state.errors_shown():
+    data = state.dataset(run.config.dataset)
+    names = data.label_names
+    head_name = st.radio("Head", ["linear", "mlp"], horizontal=True, key="head",
+                         format_func={"linear": "linear (softmax, the classic recipe)",
+                                      "mlp": "MLP (one hidden layer of 256)"}.get)
+    st.caption("Trained on the 60,000 training codes, scored on the 10,000 test codes (the "
+               "classic recipe trains and scores on the test set; we never do). Baselines: "
+               "the same head on raw pixels and on PCA with the same k.")
+    stored = lab.is_stored(lab.head_folder(run, HeadConfig(head=head_name)))
+    task = state.tasks().get(f"head-{run.run_id}-{head_name}")
+
+    if not stored:
+        running = task is not None and task.state == "running"
+        if st.button("Train classifier", type="primary", key="train_head", disabled=running):
+            task = state.start_head(run, head_name)
+        if task is not None and task.state == "failed":
+            st.error(f"Training the classifier failed: {task.error}")
+        elif task is not None:
+            @st.fragment(run_every=1.0)
+            def wait() -> None:
+                with st.spinner("Training the head and its baselines (about half a minute "
+                                "the first time) ..."):
+                    if task.state != "running":
+                        st.rerun()
+
+            wait()
+        st.stop()
+
+    result = state.head_result(run.run_id, head_name)
+    r = result.report
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Test accuracy", f"{r['test_accuracy']:.2%}")
+    c2.metric("Raw pixels, same head", f"{r['baselines']['pixels']:.2%}",
+              f"{(r['test_accuracy'] - r['baselines']['pixels']) * 100:+.2f} pts (codes)")
+    c3.metric(f"PCA k={run.config.latent_dim}, same head", f"{r['baselines']['pca']:.2%}",
+              f"{(r['test_accuracy'] - r['baselines']['pca']) * 100:+.2f} pts (codes)")
+    left, right = st.columns(2)
+    left.plotly_chart(plots.accuracy_bars(r, run.config.latent_dim), key="accuracy_chart")
+    left.plotly_chart(plots.per_class_bars(r["per_class"], names), key="per_class_chart")
+    right.plotly_chart(plots.confusion_heatmap(r["confusion"], names), key="confusion_chart")
+
+    predicted = result.head.probabilities(state.codes(run.run_id)[1]).argmax(1).numpy()
+    labels = data.test_y.numpy()
+    wrong = np.flatnonzero(predicted != labels)
+    st.subheader(f"Misclassified test digits: {len(wrong)} of {len(labels):,}")
+    shown = wrong[:48]
+    widgets.digits_grid(data.test_x.numpy()[shown] / 255.0,
+                        [f"#{i}: {names[labels[i]]} → {names[predicted[i]]}" for i in shown])

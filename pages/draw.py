@@ -1,0 +1,83 @@
+"""Draw: a digit drawn or uploaded is classified, reconstructed, placed on the map."""
+
+import streamlit as st
+from streamlit_drawable_canvas import st_canvas
+
+from aecore import lab, plots, projection
+from aecore.errors import AecoreError, EmptyImage
+from aecore.preprocess import load_image
+from dashboard import state, widgets
+
+st.title("Draw a digit")
+run = state.require_run()
+with state.errors_shown():
+    data = state.dataset(run.config.dataset)
+    names = data.label_names
+    draw_col, result_col = st.columns([1, 2])
+
+    with draw_col:
+        width = st.slider("Stroke width", 5, 40, 20, key="stroke_width")
+        version = st.session_state.setdefault("canvas_version", 0)
+        canvas = st_canvas(stroke_width=width, stroke_color="#FFFFFF", background_color="#000000",
+                           height=280, width=280, drawing_mode="freedraw",
+                           return_image_data=True, key=f"canvas-{version}")
+        if st.button("Clear", key="clear"):
+            st.session_state["canvas_version"] = version + 1
+            st.rerun()
+        upload = st.file_uploader("... or upload a PNG or JPEG", type=["png", "jpg", "jpeg"],
+                                  key="upload")
+
+    head = state.stored_head(run)
+    if head is None:
+        task = state.start_head(run, "mlp")
+        if task.state == "failed":
+            st.error(f"Training the classifier failed: {task.error}")
+
+    with result_col:
+        try:
+            source = (load_image(upload.getvalue()) if upload is not None
+                      else canvas.image_data if canvas is not None else None)
+            if source is None:
+                raise EmptyImage("the canvas is empty: draw a digit first")
+            guess = lab.predict(run, head.head, source) if head else None
+            image = guess.image if guess else None
+        except EmptyImage as exc:
+            st.info(f"{str(exc)[:1].upper()}{str(exc)[1:]}. Draw on the black canvas with the "
+                    "mouse, or upload an image.")
+            st.stop()
+        except AecoreError as exc:
+            st.error(f"That image cannot be used: {exc}")
+            st.stop()
+
+        if guess is None:
+            st.info("The classifier for this run is training in the background (about half "
+                    "a minute, once); the prediction appears when it is ready.")
+
+            @st.fragment(run_every=1.0)
+            def wait_for_head() -> None:
+                if state.stored_head(run) is not None:
+                    st.rerun()
+
+            wait_for_head()
+            st.stop()
+
+        st.plotly_chart(plots.probability_bars(guess.probabilities, names), key="probabilities")
+        st.markdown(f"### It looks like **{names[guess.digit]}** "
+                    f"({max(guess.probabilities):.0%})")
+        a, b = st.columns(2)
+        a.image(plots.side_by_side(image, guess.reconstruction), width=232,
+                caption="what the model saw (28x28) | its reconstruction")
+        test_codes = state.codes(run.run_id)[1]
+        idx, _ = projection.exact_knn(guess.code[None], test_codes, 8, precise=True)
+        near = idx[0].numpy()
+        labels = data.test_y.numpy()
+        with b:
+            st.caption("Its 8 nearest test digits in the latent space")
+            widgets.digits_grid(data.test_x.numpy()[near] / 255.0,
+                                [f"{names[labels[i]]} #{i}" for i in near], width=56)
+
+    result, final = state.current_map(run)
+    where = projection.place(guess.code[None], result.map)
+    fig = plots.map_figure(result.map.embedding, labels, names, marks=where,
+                           title=f"Your digit on the {'UMAP' if final else 'PCA'} map")
+    st.plotly_chart(fig, key="draw_map")

@@ -1,0 +1,90 @@
+"""Explore: the test digits on a 2-D map of their codes; select regions, decode empty places."""
+
+import numpy as np
+import streamlit as st
+
+from aecore import latents, plots, projection
+from dashboard import state, widgets
+
+MAX_SHOWN = 60
+
+st.title("Explore the latent map")
+run = state.require_run()
+with state.errors_shown():
+    data = state.dataset(run.config.dataset)
+    names = data.label_names
+    test_images = data.test_x.numpy() / 255.0
+    labels = data.test_y.numpy()
+    result, final = state.current_map(run)
+    fitted = result.map
+
+    colour = st.radio("Colour by", ["label", "error", "correct"], horizontal=True,
+                      key="colour", format_func={"label": "label",
+                                                 "error": "reconstruction error",
+                                                 "correct": "classifier right / wrong"}.get)
+    values = None
+    if colour == "error":
+        values = state.test_reconstructions(run.run_id)[1]
+    elif colour == "correct":
+        head = state.stored_head(run)
+        if head is None:
+            st.info("No classifier is trained for this run yet (see the Classifier page): "
+                    "colouring by label.")
+            colour = "label"
+        else:
+            probs = head.head.probabilities(state.codes(run.run_id)[1])
+            values = (probs.argmax(1).numpy() == labels)
+
+    method = "UMAP" if final else "PCA"
+    if not final:
+        st.info("UMAP is fitting the map of this run for the first time (a few seconds); "
+                "this is the PCA map meanwhile, it is swapped when UMAP is ready.")
+
+        @st.fragment(run_every=1.0)
+        def wait_for_umap() -> None:
+            task = state.tasks().get(f"umap-{run.run_id}")
+            if task is not None and task.state != "running":
+                st.rerun()
+
+        wait_for_umap()
+
+    st.caption(f"{len(fitted.embedding):,} test digits, {method} of their {run.config.latent_dim}"
+               f"-d codes · 2-D 5-NN label accuracy {result.knn_accuracy_2d:.3f} · "
+               "drag a box or lasso to select, click an empty place to decode it")
+    fig = plots.map_figure(fitted.embedding, labels, names, colour, values,
+                           title=f"{method} map of the codes")
+    event = st.plotly_chart(fig, key="map", on_select="rerun",
+                            selection_mode=("points", "box", "lasso"))
+
+    points = event.selection.points if event and event.selection else []
+    chosen = [int(p["customdata"]) for p in points
+              if p.get("customdata") is not None and int(p["customdata"]) >= 0]
+    places = [(p["x"], p["y"]) for p in points
+              if p.get("customdata") is not None and int(p["customdata"]) < 0]
+
+    if chosen:
+        recon, errors = state.test_reconstructions(run.run_id)
+        shown = chosen[:MAX_SHOWN]
+        more = f" (the first {MAX_SHOWN} shown)" if len(chosen) > MAX_SHOWN else ""
+        st.subheader(f"{len(chosen)} selected digits{more}: original | reconstruction")
+        counts = np.bincount(labels[chosen], minlength=len(names))
+        st.caption("Labels in the selection: " + ", ".join(
+            f"{names[c]}: {n}" for c, n in enumerate(counts) if n))
+        widgets.pairs_grid(shown, test_images, recon,
+                           [f"#{i} · {names[labels[i]]} · {errors[i]:.3f}" for i in shown])
+    elif places:
+        x, y = places[0]
+        code = projection.codes_at(np.array([[x, y]], dtype=np.float32), fitted)
+        image = latents.decode(run.model, code)[0].numpy()
+        st.subheader(f"What lives at ({x:.2f}, {y:.2f})")
+        st.image(plots.to_uint8(image), width=168,
+                 caption="decoded from the blend of the 8 nearest codes")
+
+    with st.expander("Decode any place of the map"):
+        lo, hi = fitted.embedding.min(0), fitted.embedding.max(0)
+        c1, c2 = st.columns(2)
+        x = c1.slider("x", float(lo[0]), float(hi[0]), float((lo[0] + hi[0]) / 2), key="place_x")
+        y = c2.slider("y", float(lo[1]), float(hi[1]), float((lo[1] + hi[1]) / 2), key="place_y")
+        code = projection.codes_at(np.array([[x, y]], dtype=np.float32), fitted)
+        st.image(plots.to_uint8(latents.decode(run.model, code)[0].numpy()), width=140,
+                 caption=f"decoded at ({x:.2f}, {y:.2f})")

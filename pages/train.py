@@ -1,0 +1,107 @@
+"""Train: sliders for the config, a background job, a live loss chart, stop, the queue."""
+
+import math
+
+import streamlit as st
+
+from aecore import lab, plots
+from aecore.config import MODELS, TRAIN_SIZE, TrainConfig
+from aecore.errors import AecoreError
+from dashboard import state
+
+st.title("Train an autoencoder")
+st.caption("The classic recipe is a dense 784 → 32 → 784 autoencoder; choose the code size, "
+           "the model and the epochs, and watch the loss fall.")
+
+left, mid, right = st.columns(3)
+latent = left.slider("Latent size k", 2, 128, 32, key="latent_dim")
+epochs = mid.slider("Epochs", 1, 100, 10, key="epochs")
+model = right.selectbox("Model", MODELS, key="model",
+                        format_func={"dense": "dense (784-k-784, the classic)",
+                                     "deep": "deep (784-256-128-k)",
+                                     "conv": "conv (small CNN)"}.get)
+with st.expander("Advanced"):
+    a, b, c = st.columns(3)
+    batch = a.select_slider("Batch size", [32, 64, 128, 256, 512, 1024], 128, key="batch_size")
+    lr = b.number_input("Peak learning rate (one-cycle, Adam)", 1e-5, 1.0, TrainConfig.lr,
+                        format="%.4f", step=1e-3, key="lr")
+    seed = c.number_input("Seed", 0, 2**31 - 1, 0, key="seed")
+
+try:
+    cfg = TrainConfig(dataset=st.session_state.get("dataset", "mnist"), model=model,
+                      latent_dim=latent, epochs=epochs, batch_size=batch, lr=float(lr),
+                      seed=int(seed))
+except AecoreError as exc:
+    st.error(str(exc))
+    st.stop()
+
+queue = state.training_queue()
+steps_per_epoch = math.ceil(TRAIN_SIZE / cfg.batch_size)
+cached = lab.find_complete(cfg.key())
+
+job_id = st.session_state.get("job_id")
+if job_id is None or queue.status(job_id) is None:
+    current = queue.current()  # a refreshed tab finds the running job again
+    job_id = st.session_state["job_id"] = current.job_id if current else None
+status = queue.status(job_id) if job_id else None
+just_trained = cached is not None and status is not None and status.run_id == cached.run_id
+
+if cached is None:
+    if st.button("Train", type="primary", key="train"):
+        job_id = st.session_state["job_id"] = queue.submit(cfg, "auto")
+        status = queue.status(job_id)
+elif not just_trained:
+    st.success(f"This config was trained before (run {cached.run_id}): its stored curves are "
+               "below, nothing is retrained.")
+    if st.button("Use this run", type="primary", key="train"):
+        st.session_state["activate_run"] = cached.run_id
+        st.rerun()
+
+
+def show(status) -> None:
+    if status.state == "queued":
+        st.info(f"Waiting for the trainer: place {status.position} in the queue "
+                "(one training at a time on this server).")
+    elif status.state == "running":
+        left = status.seconds_left
+        eta = f", about {left:.0f} s left" if left is not None else ""
+        st.progress(min(status.fraction, 1.0),
+                    text=f"Epoch {max(status.epoch, 1)} of {status.config.epochs}{eta}")
+    elif status.state == "failed":
+        st.error(f"Training failed: {status.message}")
+    elif status.state in ("stopped", "cancelled"):
+        st.warning(status.message)
+    else:
+        st.success(status.message)
+    if status.config != cfg:
+        c = status.config
+        st.caption(f"Showing the job for {c.model}, k={c.latent_dim}, {c.epochs} epochs.")
+    st.plotly_chart(plots.loss_figure(status.batch_steps, status.batch_losses, status.epochs,
+                                      math.ceil(TRAIN_SIZE / status.config.batch_size)),
+                    key="loss_chart")
+
+
+@st.fragment(run_every=0.5)
+def live(job_id: str) -> None:
+    status = queue.status(job_id)
+    if st.button("Stop", key="stop"):
+        queue.stop(job_id)
+    show(status)
+    if status.finished:
+        if status.run_id:
+            st.session_state["activate_run"] = status.run_id
+            state.runs_listing.clear()
+        st.rerun()
+
+
+if status is not None and not status.finished:
+    live(job_id)
+elif status is not None and status.config == cfg and (cached is None or just_trained):
+    show(status)
+elif cached is not None:
+    st.plotly_chart(plots.loss_figure(list(range(1, len(cached.history.batch_loss) + 1)),
+                                      cached.history.batch_loss, cached.history.epochs,
+                                      steps_per_epoch), key="loss_chart")
+    m = cached.metrics
+    st.caption(f"Test BCE {m['test_loss']:.4f} · train BCE {m['train_loss']:.4f} · "
+               f"{m['seconds_per_epoch']:.2f} s per epoch on {m['device']}")
