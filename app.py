@@ -38,10 +38,10 @@ with st.sidebar:
                f"{', '.join(LABEL_NAMES[dataset][:3])} ...")
 
 pages = [
-    st.Page("pages/train.py", title="Train", icon=":material/model_training:", default=True),
-    st.Page("pages/explore.py", title="Explore", icon=":material/scatter_plot:"),
-    st.Page("pages/reconstruct.py", title="Reconstructions", icon=":material/compare:"),
-    st.Page("pages/classify.py", title="Classifier", icon=":material/category:"),
-    st.Page("pages/draw.py", title="Draw", icon=":material/draw:"),
+    st.Page("views/train.py", title="Train", icon=":material/model_training:", default=True),
+    st.Page("views/explore.py", title="Explore", icon=":material/scatter_plot:"),
+    st.Page("views/reconstruct.py", title="Reconstructions", icon=":material/compare:"),
+    st.Page("views/classify.py", title="Classifier", icon=":material/category:"),
+    st.Page("views/draw.py", title="Draw", icon=":material/draw:"),
 ]
 st.navigation(pages).run()

@@ -98,7 +98,6 @@ def map_figure(embedding: np.ndarray, labels: np.ndarray, label_names: list[str]
                                     line=dict(color="white", width=2)))
     fig.update_xaxes(showticklabels=False, title=None)
     fig.update_yaxes(showticklabels=False, title=None, scaleanchor="x")
-    fig.update_layout(dragmode="lasso", clickmode="event+select")
     return _layout(fig, title, height=560)
 
 

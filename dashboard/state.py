@@ -6,6 +6,7 @@ Cached objects are shared by every session: they are read, never trained or chan
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 
 import numpy as np
@@ -42,7 +43,8 @@ def device_name() -> str:
 def startup() -> int:
     """Once per server: sweep temp files of killed writers, warm numba's compile in the
     background so the first UMAP map after a training is not also the first compile."""
-    tasks().start("warm-umap", projection.warm_up)
+    if os.environ.get("AECORE_WARMUP", "1") != "0":  # tests turn it off to keep CPUs free
+        tasks().start("warm-umap", projection.warm_up)
     return store.sweep_temp()
 
 
@@ -126,7 +128,7 @@ def require_run() -> lab.Run:
     r = active_run()
     if r is None:
         st.info("There is no trained run for this dataset yet: train one first.")
-        st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+        st.page_link("views/train.py", label="Go to Train", icon=":material/model_training:")
         st.stop()
     return r
 

@@ -49,8 +49,9 @@ with state.errors_shown():
         wait_for_umap()
 
     st.caption(f"{len(fitted.embedding):,} test digits, {method} of their {run.config.latent_dim}"
-               f"-d codes · 2-D 5-NN label accuracy {result.knn_accuracy_2d:.3f} · "
-               "drag a box or lasso to select, click an empty place to decode it")
+               f"-d codes · 2-D 5-NN label accuracy {result.knn_accuracy_2d:.3f}. "
+               "Click a digit, or an empty place to decode it; pick the box or lasso tool "
+               "(top right of the map) to select a region.")
     fig = plots.map_figure(fitted.embedding, labels, names, colour, values,
                            title=f"{method} map of the codes")
     event = st.plotly_chart(fig, key="map", on_select="rerun",
@@ -66,7 +67,8 @@ with state.errors_shown():
         recon, errors = state.test_reconstructions(run.run_id)
         shown = chosen[:MAX_SHOWN]
         more = f" (the first {MAX_SHOWN} shown)" if len(chosen) > MAX_SHOWN else ""
-        st.subheader(f"{len(chosen)} selected digits{more}: original | reconstruction")
+        noun = "digit" if len(chosen) == 1 else "digits"
+        st.subheader(f"{len(chosen)} selected {noun}{more}: original | reconstruction")
         counts = np.bincount(labels[chosen], minlength=len(names))
         st.caption("Labels in the selection: " + ", ".join(
             f"{names[c]}: {n}" for c, n in enumerate(counts) if n))
