@@ -199,9 +199,10 @@ class TrainingQueue:
                        message=f"stopped after epoch {metrics['epochs_done']} of "
                                f"{job.config.epochs}; the finished epochs were kept")
         else:
+            n = metrics["epochs_done"]
             job.update(state="done", run_id=ready.run.run_id, elapsed=elapsed,
-                       message=f"trained {metrics['epochs_done']} epochs: test BCE "
-                               f"{metrics['test_loss']:.4f}")
+                       message=f"trained {n} epoch{'s' * (n != 1)}: test BCE "
+                               f"{metrics['test_loss']:.4f} in {elapsed:.1f} s")
 
 
 @dataclass

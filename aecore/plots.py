@@ -51,10 +51,12 @@ def loss_figure(batch_steps: list[float], batch_losses: list[float], epochs: lis
                         line=dict(color="#1f77b4", width=2))
     if epochs:
         ep = [e["epoch"] for e in epochs]
-        fig.add_scatter(x=ep, y=[e["train_loss"] for e in epochs], mode="lines+markers",
-                        name="train loss (epoch)", line=dict(color="#ff7f0e"))
+        # The train loss is the mean over an epoch's batches: drawn at the epoch's middle.
+        fig.add_scatter(x=[e - 0.5 for e in ep], y=[e["train_loss"] for e in epochs],
+                        mode="lines+markers", name="train loss (epoch mean)",
+                        line=dict(color="#ff7f0e"))
         fig.add_scatter(x=ep, y=[e["test_loss"] for e in epochs], mode="lines+markers",
-                        name="test loss (epoch)", line=dict(color="#2ca02c"))
+                        name="test loss (end of epoch)", line=dict(color="#2ca02c"))
     fig.update_xaxes(title="epoch", rangemode="tozero")
     fig.update_yaxes(title="binary cross-entropy per pixel", type="log")
     return _layout(fig, "Loss")

@@ -88,12 +88,16 @@ def live(job_id: str) -> None:
         queue.stop(job_id)
     show(status)
     if status.finished:
-        if status.run_id:
-            st.session_state["activate_run"] = status.run_id
-            state.runs_listing.clear()
         st.rerun()
 
 
+if status is not None and status.finished and status.run_id and \
+        st.session_state.get("activated_job") != status.job_id:
+    # The finished job's run becomes the active run, once per job and session.
+    st.session_state["activated_job"] = status.job_id
+    st.session_state["activate_run"] = status.run_id
+    state.runs_listing.clear()
+    st.rerun()
 if status is not None and not status.finished:
     live(job_id)
 elif status is not None and status.config == cfg and (cached is None or just_trained):

@@ -1,0 +1,149 @@
+"""Every page under Streamlit's AppTest, with the real engine on tiny data."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from aecore import data as datasets
+from aecore import lab
+from aecore.config import HeadConfig, TrainConfig
+from aecore.errors import DatasetUnavailable
+
+PAGES = ["views/train.py", "views/explore.py", "views/reconstruct.py", "views/classify.py",
+         "views/draw.py"]
+TINY = TrainConfig(latent_dim=8, epochs=2, batch_size=32, lr=3e-2)
+
+
+@pytest.fixture
+def app(tiny, monkeypatch):
+    """A fresh AppTest of app.py; the server-wide caches are emptied between tests."""
+    monkeypatch.setenv("AECORE_WARMUP", "0")
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    at = AppTest.from_file("../app.py", default_timeout=120)
+    yield at
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+
+def visit(at: AppTest, page: str) -> AppTest:
+    at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def poll(at: AppTest, done, tries: int = 200) -> AppTest:
+    """Rerun until done(at) holds (bounded in count, not a time limit on the code)."""
+    for _ in range(tries):
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        if done(at):
+            return at
+        time.sleep(0.1)
+    raise AssertionError("the condition never held")
+
+
+def texts(at: AppTest) -> str:
+    parts = [e.value for kind in ("info", "success", "warning", "error", "markdown",
+                                  "caption", "subheader", "title")
+             for e in getattr(at, kind)]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_every_page_without_a_run(app):
+    for page in PAGES:
+        visit(app, page)
+    for page in PAGES[1:]:
+        visit(app, page)
+        assert "no trained run" in texts(app)
+    assert app.sidebar.selectbox(key="dataset").value == "mnist"
+
+
+def test_train_one_epoch_through_the_job(app):
+    visit(app, "views/train.py")
+    app.slider(key="latent_dim").set_value(8)
+    app.slider(key="epochs").set_value(1)
+    app.select_slider(key="batch_size").set_value(32)
+    app.button(key="train").click().run()
+    poll(app, lambda a: "trained 1 epoch:" in texts(a))
+    cfg = TrainConfig(latent_dim=8, epochs=1, batch_size=32)
+    assert app.sidebar.selectbox(key="run_id").value == cfg.key()  # the new run is active
+    assert len(app.get("plotly_chart")) >= 1
+    # the same config again is shown from the cache, not retrained
+    visit(app, "views/train.py")
+    assert "trained before" in texts(app) or "trained 1 epoch:" in texts(app)
+
+
+def test_stop_ends_training_and_keeps_nothing_before_an_epoch(app):
+    visit(app, "views/train.py")
+    app.slider(key="latent_dim").set_value(8)
+    app.slider(key="epochs").set_value(100)
+    app.select_slider(key="batch_size").set_value(32)
+    app.button(key="train").click().run()
+    poll(app, lambda a: _has(a, "stop"))
+    app.button(key="stop").click().run()
+    poll(app, lambda a: "stopped" in texts(a))
+    stopped = [r for r in lab.list_runs() if r["metrics"].get("stopped")]
+    assert all(r["metrics"]["epochs_done"] >= 1 for r in stopped)
+
+
+def _has(at: AppTest, key: str) -> bool:
+    try:
+        at.button(key=key)
+        return True
+    except KeyError:
+        return False
+
+
+@pytest.fixture
+def trained(tiny):
+    return list(lab.train(TINY, device="cpu"))[-1].run
+
+
+def test_pages_with_a_run(app, trained):
+    visit(app, "views/explore.py")
+    assert app.radio(key="colour").value == "label"
+    assert "PCA" in texts(app) or "UMAP" in texts(app)
+    app.radio(key="colour").set_value("error").run()
+    assert not app.exception
+    app.radio(key="colour").set_value("correct").run()
+    assert "No classifier" in texts(app)
+
+    visit(app, "views/reconstruct.py")
+    for mode in ("random", "per digit", "worst"):
+        app.radio(key="recon_mode").set_value(mode).run()
+        assert not app.exception
+        assert len(app.get("image")) >= 1
+    app.number_input(key="interp_b").set_value(5).run()
+    app.slider(key="trav_dim").set_value(3).run()
+    assert not app.exception
+
+    visit(app, "views/draw.py")
+    assert app.slider(key="stroke_width").value == 20
+    assert "draw a digit" in texts(app).lower()
+
+
+def test_classifier_page_trains_a_head(app, trained):
+    visit(app, "views/classify.py")
+    app.radio(key="head").set_value("linear").run()
+    app.button(key="train_head").click().run()
+    poll(app, lambda a: any(m.label == "Test accuracy" for m in a.metric))
+    assert lab.is_stored(lab.head_folder(trained, HeadConfig(head="linear")))
+    assert "Misclassified" in texts(app)
+    visit(app, "views/explore.py")
+    app.radio(key="colour").set_value("correct").run()
+    assert "No classifier" not in texts(app)
+
+
+def test_missing_dataset_is_an_error_box(app, trained, monkeypatch):
+    def unavailable(name="mnist", download=True):
+        raise DatasetUnavailable("MNIST is not available: set AECORE_DATA_DIR")
+
+    monkeypatch.setattr(datasets, "load", unavailable)
+    for page in PAGES[1:]:
+        visit(app, page)
+        assert "AECORE_DATA_DIR" in "\n".join(e.value for e in app.error)

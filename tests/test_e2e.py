@@ -1,0 +1,119 @@
+"""End to end in Chromium: train from the Train page, see the map, draw a digit, every page."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import pytest
+
+from tests.e2e import browser, chromium_missing, exceptions_on, screenshot, streamlit_server
+
+pytestmark = [pytest.mark.e2e, pytest.mark.mnist, pytest.mark.slow]
+PAGES = ["train", "explore", "reconstruct", "classify", "draw"]
+
+
+@pytest.fixture(scope="module")
+def server(mnist, tmp_path_factory):
+    if reason := chromium_missing():
+        pytest.skip(reason)
+    with streamlit_server(tmp_path_factory.mktemp("e2e") / "cache") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    with browser() as b:
+        pg = b.new_page(viewport={"width": 1400, "height": 1000})
+        pg.set_default_timeout(120_000)
+        yield pg
+
+
+def chart_points(page) -> int:
+    """How many points the first Plotly chart on the page holds."""
+    return page.evaluate("""() => {
+        const gd = document.querySelector('.js-plotly-plot');
+        return gd && gd._fullData ? gd._fullData.reduce((n, t) => n + (t._length || 0), 0) : 0;
+    }""")
+
+
+def set_slider(page, label: str, key: str) -> None:
+    thumb = page.get_by_role("slider", name=label)
+    thumb.focus()
+    page.keyboard.press(key)
+
+
+def test_train_one_epoch_and_watch_the_chart_grow(server, page):
+    page.goto(server)
+    page.get_by_text("Train an autoencoder").wait_for()
+    set_slider(page, "Epochs", "Home")  # 1 epoch
+    page.locator("[data-testid=stSelectbox]").filter(has_text="Model").click()
+    page.get_by_role("option", name="conv (small CNN)").click()  # a few seconds an epoch
+    page.get_by_role("button", name="Train").click()
+    seen = []
+    for _ in range(600):  # bounded polling while the job runs
+        seen.append(chart_points(page))
+        if page.get_by_text("trained 1 epoch:").count():
+            break
+        time.sleep(0.2)
+    grew = sorted(set(n for n in seen if n))
+    assert len(grew) >= 3, f"the chart did not grow while training: {grew}"
+    screenshot(page, "train")
+    active = page.get_by_role("combobox", name="Active run (newest first)").input_value()
+    assert active.startswith("conv · k=32 · 1 ep"), active  # the new run is active
+    assert not exceptions_on(page)
+
+
+def test_explore_shows_the_map(server, page):
+    page.goto(f"{server}/explore")
+    page.get_by_text("map of the codes").first.wait_for()
+    for _ in range(600):
+        if page.get_by_text("UMAP map of the codes").count():
+            break
+        time.sleep(0.2)
+    page.get_by_text("UMAP map of the codes").wait_for()
+    time.sleep(1)
+    assert chart_points(page) >= 10_000
+    # a click on a point shows it beside its reconstruction
+    box = page.locator(".js-plotly-plot .nsewdrag").first.bounding_box()
+    page.locator(".modebar-btn[data-title='Lasso Select']").first.click()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(cx - 250, cy - 150)
+    page.mouse.down()
+    for i in range(41):
+        a = 2 * math.pi * i / 40
+        page.mouse.move(cx + 250 * math.cos(a + math.pi) , cy + 150 * math.sin(a + math.pi))
+    page.mouse.up()
+    page.get_by_text("selected digits").wait_for()
+    screenshot(page, "explore")
+    assert not exceptions_on(page)
+
+
+def test_draw_a_seven(server, page):
+    page.goto(f"{server}/draw")
+    canvas = page.locator("canvas.upper-canvas").first
+    canvas.wait_for()
+    box = canvas.bounding_box()
+    x0, y0 = box["x"], box["y"]
+    page.mouse.move(x0 + 70, y0 + 60)
+    page.mouse.down()
+    for i in range(20):
+        page.mouse.move(x0 + 70 + i * 7, y0 + 60)
+    for i in range(30):
+        page.mouse.move(x0 + 210 - i * 3, y0 + 60 + i * 6.5)
+    page.mouse.up()
+    verdict = page.get_by_text("It looks like")
+    verdict.wait_for(timeout=240_000)  # the first time, the classifier trains in the background
+    time.sleep(1)
+    screenshot(page, "draw")
+    assert "7" in verdict.inner_text()
+    assert not exceptions_on(page)
+
+
+def test_every_page_renders_without_an_exception(server, page):
+    for name in PAGES:
+        page.goto(f"{server}/{name}")
+        page.locator("h1").first.wait_for()
+        time.sleep(2)
+        assert not exceptions_on(page), name
+        screenshot(page, f"page-{name}")
