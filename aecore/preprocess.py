@@ -43,10 +43,11 @@ def load_image(source: bytes | str | Path) -> Image.Image:
             image.load()
     except InvalidImage:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError,
-            Image.DecompressionBombWarning) as exc:
-        raise InvalidImage("the file is not a PNG, JPEG, GIF, BMP, WebP or TIFF image, or it "
-                           "is too large to decode safely") from exc
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise InvalidImage("the image is too large to decode safely (a decompression bomb?); "
+                           f"the limit is {MAX_PIXELS:,} pixels") from exc
+    except UnidentifiedImageError as exc:
+        raise InvalidImage("the file is not a PNG, JPEG, GIF, BMP, WebP or TIFF image") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise InvalidImage(f"the image is damaged or truncated ({type(exc).__name__})") from exc
     return image
