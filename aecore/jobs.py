@@ -22,7 +22,7 @@ from aecore.errors import AecoreError
 from aecore.train import BatchEvent, EpochEvent
 
 log = logging.getLogger("aecore")
-MAX_CURVE_POINTS = 2_000
+MAX_CURVE_POINTS = 1_000
 
 
 class Curve:

@@ -18,6 +18,7 @@ import torch
 from aecore.config import ProjectionConfig
 
 KNN_CHUNK = 2_048
+KNN_MARGIN = 8  # extra candidates re-ranked with exact distances
 
 
 @dataclass(frozen=True)
@@ -28,21 +29,25 @@ class Map:
     seconds: float
 
 
-def exact_knn(queries: torch.Tensor, points: torch.Tensor, k: int, skip_self: bool = False,
-              precise: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+def exact_knn(queries: torch.Tensor, points: torch.Tensor, k: int,
+              skip_self: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """(indices int64 [Q, k], distances float32 [Q, k]) of the k nearest points, Euclidean.
 
-    The default matmul form of cdist is fast but loses ~1e-3 near zero; `precise` computes the
-    differences directly, for placing a few queries where an exact hit must weigh most."""
-    mode = "donot_use_mm_for_euclid_dist" if precise else "use_mm_for_euclid_dist_if_necessary"
+    cdist's matmul form (|a|^2 + |b|^2 - 2ab) is fast but loses precision on long vectors:
+    a point's distance to itself came out near 1.5 instead of 0 on dense-32 codes, which skews
+    UMAP's local radius. So it only picks candidates; their distances are then recomputed as
+    plain differences, and the candidates re-ranked."""
     extra = 1 if skip_self else 0
-    k_eff = min(k + extra, len(points))
+    want = min(k + extra, len(points))
+    pool = min(want + KNN_MARGIN, len(points))
     idx, dist = [], []
     for start in range(0, len(queries), KNN_CHUNK):
-        d = torch.cdist(queries[start:start + KNN_CHUNK], points, compute_mode=mode)
-        values, indices = torch.topk(d, k_eff, largest=False)  # sorted, nearest first
-        idx.append(indices[:, extra:])
-        dist.append(values[:, extra:])
+        q = queries[start:start + KNN_CHUNK]
+        _, cand = torch.topk(torch.cdist(q, points), pool, largest=False)   # [B, pool]
+        exact = (points[cand] - q[:, None, :]).norm(dim=2)                   # [B, pool]
+        values, order = torch.sort(exact, dim=1)
+        idx.append(cand.gather(1, order)[:, extra:want])
+        dist.append(values[:, extra:want])
     return torch.cat(idx), torch.cat(dist)
 
 
@@ -82,7 +87,7 @@ def place(new_codes: torch.Tensor, fitted: Map, k: int | None = None) -> np.ndar
     """Map positions float32 [Q, 2] for new codes [Q, k]: the inverse-distance weighted mean of
     the positions of their nearest fitted codes (UMAP's own starting point for transform)."""
     k = k or fitted.config.n_neighbors
-    idx, dist = exact_knn(new_codes.float(), fitted.codes, k, precise=len(new_codes) <= 64)
+    idx, dist = exact_knn(new_codes.float(), fitted.codes, k)
     weights = 1.0 / (dist + 1e-6)
     weights = (weights / weights.sum(1, keepdim=True)).numpy()
     return np.einsum("qk,qkd->qd", weights, fitted.embedding[idx.numpy()]).astype(np.float32)

@@ -34,7 +34,8 @@ class EpochEvent:
     epoch: int  # 1-based
     train_loss: float
     test_loss: float
-    seconds: float
+    seconds: float        # the whole epoch, test evaluation included
+    train_seconds: float  # the batches alone
 
 
 @dataclass
@@ -107,7 +108,8 @@ def run(cfg: TrainConfig, data: Dataset, stop: threading.Event | None = None,
     if cfg.batch_size > n:
         raise InvalidConfig(f"batch size {cfg.batch_size} is larger than the {n} training images")
     steps_per_epoch = math.ceil(n / cfg.batch_size)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    # fused Adam: one kernel per step instead of a handful per parameter (~15% of an epoch).
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=dev.type in ("cpu", "cuda"))
     sched = torch.optim.lr_scheduler.OneCycleLR(
         opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch)
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -117,13 +119,15 @@ def run(cfg: TrainConfig, data: Dataset, stop: threading.Event | None = None,
     for epoch in range(1, cfg.epochs + 1):
         epoch_start = time.perf_counter()
         model.train()
-        perm = torch.randperm(n, generator=gen).to(dev)
+        # One shuffled copy per epoch (47 MB of uint8), then every batch is a contiguous slice:
+        # cheaper than gathering 128 scattered rows per step.
+        shuffled = train_x[torch.randperm(n, generator=gen).to(dev)]
         running = 0.0
         for i in range(0, n, cfg.batch_size):
             if stop is not None and stop.is_set():
                 yield DoneEvent(model.eval(), history, True, time.perf_counter() - started)
                 return
-            batch = as_pixels(train_x[perm[i:i + cfg.batch_size]])
+            batch = as_pixels(shuffled[i:i + cfg.batch_size])
             loss = model.loss(batch)["loss"]
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -138,9 +142,10 @@ def run(cfg: TrainConfig, data: Dataset, stop: threading.Event | None = None,
             running += value * len(batch)
             history.batch_loss.append(value)
             yield BatchEvent(step, epoch, value)
+        train_seconds = time.perf_counter() - epoch_start
         model.eval()
         record = EpochEvent(epoch, running / n, mean_loss(model, test_x),
-                            time.perf_counter() - epoch_start)
+                            time.perf_counter() - epoch_start, train_seconds)
         history.epochs.append(vars(record).copy())
         yield record
     yield DoneEvent(model, history, False, time.perf_counter() - started)

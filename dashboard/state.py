@@ -14,10 +14,11 @@ import streamlit as st
 import torch
 
 from aecore import data as datasets
-from aecore import lab, latents, projection, store
+from aecore import lab, latents, store
 from aecore.config import HeadConfig, ProjectionConfig
 from aecore.errors import AecoreError
 from aecore.jobs import Tasks, TrainingQueue
+from aecore.worker import Worker
 from aecore.train import pick_device
 
 UMAP = ProjectionConfig(method="umap")
@@ -26,7 +27,20 @@ PCA = ProjectionConfig(method="pca")
 
 @st.cache_resource
 def training_queue() -> TrainingQueue:
-    return TrainingQueue()
+    """Training runs in a child process (aecore/worker.py); AECORE_TRAINER=thread keeps it in
+    this process, which AppTest needs to train on its tiny in-process data."""
+    if os.environ.get("AECORE_TRAINER") == "thread":
+        return TrainingQueue()
+    return TrainingQueue(trainer=Worker().start().train)
+
+
+@st.cache_resource
+def mapper() -> Worker | None:
+    """The process that fits UMAP maps; it compiles numba's kernels as soon as it starts.
+    None under AECORE_TRAINER=thread (AppTest), where maps are fitted in this process."""
+    if os.environ.get("AECORE_TRAINER") == "thread":
+        return None
+    return Worker(warm=os.environ.get("AECORE_WARMUP", "1") != "0").start()
 
 
 @st.cache_resource
@@ -41,10 +55,9 @@ def device_name() -> str:
 
 @st.cache_resource
 def startup() -> int:
-    """Once per server: sweep temp files of killed writers, warm numba's compile in the
-    background so the first UMAP map after a training is not also the first compile."""
-    if os.environ.get("AECORE_WARMUP", "1") != "0":  # tests turn it off to keep CPUs free
-        tasks().start("warm-umap", projection.warm_up)
+    """Once per server: sweep temp files of killed writers, start the map worker (it warms
+    numba's compile, so the first UMAP map after a training is not also the first compile)."""
+    mapper()
     return store.sweep_temp()
 
 
@@ -88,10 +101,18 @@ def current_map(r: lab.Run) -> tuple[lab.MapResult, bool]:
     task fits UMAP."""
     if lab.is_stored(lab.map_folder(r, UMAP)):
         return map_result(r.run_id, "umap"), True
-    task = tasks().start(f"umap-{r.run_id}", lambda: lab.embed(r, UMAP))
+    task = start_map(r)
     if task.state == "failed":
         st.error(f"The UMAP map failed: {task.error}")
     return map_result(r.run_id, "pca"), False
+
+
+def start_map(r: lab.Run):
+    """Fit the run's UMAP map in the background (once); the Train page starts it as soon as a
+    training ends, so the map is usually ready when Explore opens."""
+    worker = mapper()
+    fit = (lambda: worker.embed(r, UMAP)) if worker else (lambda: lab.embed(r, UMAP))
+    return tasks().start(f"umap-{r.run_id}", fit)
 
 
 def stored_head(r: lab.Run, name: str | None = None) -> lab.HeadResult | None:

@@ -22,6 +22,7 @@ TINY = TrainConfig(latent_dim=8, epochs=2, batch_size=32, lr=3e-2)
 def app(tiny, monkeypatch):
     """A fresh AppTest of app.py; the server-wide caches are emptied between tests."""
     monkeypatch.setenv("AECORE_WARMUP", "0")
+    monkeypatch.setenv("AECORE_TRAINER", "thread")  # the tiny data lives in this process
     st.cache_resource.clear()
     st.cache_data.clear()
     at = AppTest.from_file("../app.py", default_timeout=120)

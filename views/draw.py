@@ -68,7 +68,7 @@ with state.errors_shown():
         a.image(plots.side_by_side(image, guess.reconstruction), width=232,
                 caption="what the model saw (28x28) | its reconstruction")
         test_codes = state.codes(run.run_id)[1]
-        idx, _ = projection.exact_knn(guess.code[None], test_codes, 8, precise=True)
+        idx, _ = projection.exact_knn(guess.code[None], test_codes, 8)
         near = idx[0].numpy()
         labels = data.test_y.numpy()
         with b:

@@ -81,7 +81,7 @@ def show(status) -> None:
                     key="loss_chart")
 
 
-@st.fragment(run_every=0.5)
+@st.fragment(run_every=1.0)
 def live(job_id: str) -> None:
     status = queue.status(job_id)
     if st.button("Stop", key="stop"):
@@ -97,6 +97,7 @@ if status is not None and status.finished and status.run_id and \
     st.session_state["activated_job"] = status.job_id
     st.session_state["activate_run"] = status.run_id
     state.runs_listing.clear()
+    state.start_map(state.run(status.run_id))
     st.rerun()
 if status is not None and not status.finished:
     live(job_id)

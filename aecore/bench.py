@@ -1,0 +1,230 @@
+"""`aecore bench`: the fast paths measured on this machine, each against a baseline run in the
+same process at the same time (absolute seconds on shared machines move from run to run)."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from aecore import data as datasets
+from aecore import latents, projection, train
+from aecore.classify import train_head
+from aecore.config import HeadConfig, ProjectionConfig, TrainConfig
+from aecore.models import build
+from aecore.paths import set_numba_cache
+
+QUALITY_BAR = 0.092
+
+
+def naive_epoch(model, opt, root: Path, batch_size: int) -> float:
+    """One epoch the textbook way: torchvision's dataset, ToTensor, a shuffling DataLoader."""
+    from torch.utils.data import DataLoader
+    from torchvision import datasets as tv
+    from torchvision.transforms import ToTensor
+
+    loader = DataLoader(tv.MNIST(str(root), train=True, transform=ToTensor(), download=False),
+                        batch_size=batch_size, shuffle=True)
+    start = time.perf_counter()
+    model.train()
+    for x, _ in loader:
+        loss = model.loss(x.view(len(x), -1))["loss"]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return time.perf_counter() - start
+
+
+def bench_train(data: datasets.Dataset, epochs: int) -> dict:
+    """Our loop's epochs and the naive loop's, alternated, on the same model and batch size."""
+    cfg = TrainConfig(epochs=epochs)
+    root = datasets.locate("mnist").parent.parent
+    naive_model = build(cfg.model, cfg.latent_dim)
+    naive_opt = torch.optim.Adam(naive_model.parameters(), lr=1e-3)
+    ours, naive = [], []
+    for event in train.run(cfg, data, device="cpu"):
+        if isinstance(event, train.EpochEvent):
+            ours.append(event.train_seconds)
+            naive.append(naive_epoch(naive_model, naive_opt, root, cfg.batch_size))
+    fast, slow = statistics.median(ours), statistics.median(naive)
+    return {"seconds_per_epoch": fast, "naive_seconds_per_epoch": slow,
+            "speedup_vs_naive": slow / fast, "epochs_each": epochs}
+
+
+def time_to_quality(data: datasets.Dataset) -> tuple[dict, torch.nn.Module]:
+    """Wall seconds of the default run until its test BCE first reaches the bar; the run goes
+    on to its 10 epochs, and its model serves the map and prediction benchmarks."""
+    start = time.perf_counter()
+    out = {"time_to_quality_s": None}
+    for event in train.run(TrainConfig(), data, device="auto"):
+        if isinstance(event, train.EpochEvent) and event.test_loss <= QUALITY_BAR \
+                and out["time_to_quality_s"] is None:
+            out = {"time_to_quality_s": time.perf_counter() - start,
+                   "epochs_to_quality": event.epoch}
+        if isinstance(event, train.DoneEvent):
+            out["final_test_loss"] = event.history.epochs[-1]["test_loss"]
+            return out, event.model.cpu()
+    raise RuntimeError("training ended without a DoneEvent")
+
+
+_COLD_FIT = """
+import sys, time, numpy as np, torch
+start = time.perf_counter()
+from aecore import projection
+from aecore.config import ProjectionConfig
+codes = torch.from_numpy(np.load(sys.argv[1]))
+projection.fit(codes, ProjectionConfig())
+print(time.perf_counter() - start)
+"""
+
+
+def bench_umap(codes: torch.Tensor, labels: np.ndarray, defaults: bool) -> dict:
+    set_numba_cache()
+    projection.warm_up()  # compile (or load from the cache) before timing the warm fit
+    start = time.perf_counter()
+    fitted = projection.fit(codes, ProjectionConfig())
+    warm = time.perf_counter() - start
+    out = {"warm_fit_s": warm,
+           "knn_accuracy_2d": projection.knn_accuracy_2d(fitted.embedding, labels)}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "codes.npy"
+        np.save(path, codes.numpy())
+        proc = subprocess.run([sys.executable, "-c", _COLD_FIT, str(path)], capture_output=True,
+                              text=True, env={**os.environ}, timeout=600)
+        out["cold_fit_s"] = float(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0 \
+            else None
+    times = []
+    gen = torch.Generator().manual_seed(0)
+    for i in range(300):
+        new = codes[i % len(codes)][None] + 0.05 * torch.randn(1, codes.shape[1], generator=gen)
+        t = time.perf_counter()
+        projection.place(new, fitted)
+        times.append((time.perf_counter() - t) * 1000)
+    out["place_ms_p50"], out["place_ms_p95"] = np.percentile(times, [50, 95]).tolist()
+    if defaults:  # UMAP as it comes: pynndescent's kNN, 200 layout epochs for 10k points
+        import umap
+
+        umap.UMAP(random_state=0).fit_transform(codes[:600].numpy())  # compile first
+        start = time.perf_counter()
+        emb = umap.UMAP(random_state=0).fit_transform(codes.numpy())
+        out["umap_defaults_fit_s"] = time.perf_counter() - start
+        out["umap_defaults_knn_accuracy_2d"] = projection.knn_accuracy_2d(emb, labels)
+    return out, fitted
+
+
+def bench_predict(model, data: datasets.Dataset, train_codes: torch.Tensor,
+                  fitted: projection.Map) -> dict:
+    """A canvas image (280x280 RGBA) to digit and map position, as the Draw page does it."""
+    from aecore.preprocess import to_mnist
+
+    head = train_head(train_codes, data.train_y, HeadConfig(head="mlp", epochs=1))
+    canvases = []
+    for img in data.test_x[:100].numpy():
+        big = np.kron(img, np.ones((10, 10), np.uint8))
+        canvases.append(np.dstack([big, big, big, np.full_like(big, 255)]))
+    times = []
+    for canvas in canvases:
+        t = time.perf_counter()
+        pixels = torch.from_numpy(to_mnist(canvas)).reshape(1, -1)
+        code = latents.encode(model, pixels)
+        head.probabilities(code)
+        projection.place(code, fitted)
+        times.append((time.perf_counter() - t) * 1000)
+    p50, p95 = np.percentile(times, [50, 95]).tolist()
+    return {"predict_ms_p50": p50, "predict_ms_p95": p95}
+
+
+def bench_app_start() -> dict:
+    """From `streamlit run` to the Train page's title rendered in Chromium."""
+    try:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        from tests.e2e import browser, chromium_missing, streamlit_server
+    except ImportError:
+        return {"app_start_s": None, "app_start_note": "run from a checkout to measure"}
+    if reason := chromium_missing():
+        return {"app_start_s": None, "app_start_note": reason}
+    with tempfile.TemporaryDirectory() as tmp, browser() as b:
+        page = b.new_page()
+        start = time.perf_counter()
+        with streamlit_server(Path(tmp) / "cache", {"AECORE_WARMUP": "1"}) as url:
+            page.goto(url)
+            page.get_by_text("Train an autoencoder").wait_for(timeout=120_000)
+            return {"app_start_s": time.perf_counter() - start}
+
+
+def machine() -> dict:
+    model = next((line.split(":", 1)[1].strip() for line in
+                  Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor()) \
+        if Path("/proc/cpuinfo").exists() else platform.processor()
+    return {"cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "device": str(train.pick_device("auto")), "cpu": model,
+            "torch": torch.__version__, "python": platform.python_version()}
+
+
+def run(quick: bool) -> dict:
+    data = datasets.load("mnist")
+    result = {"quick": quick, "machine": machine()}
+    result["train"] = bench_train(data, epochs=2 if quick else 4)
+    quality, model = time_to_quality(data)
+    result["time_to_quality_s"] = quality.pop("time_to_quality_s")
+    result["train"].update(quality)
+    train_codes = latents.encode(model, data.train_x)
+    test_codes = latents.encode(model, data.test_x)
+    result["umap"], fitted = bench_umap(test_codes, data.test_y.numpy(), defaults=not quick)
+    result.update(bench_predict(model, data, train_codes, fitted))
+    result.update(bench_app_start())
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return result
+
+
+def table(r: dict) -> str:
+    t, u = r["train"], r["umap"]
+
+    def f(v, unit="", digits=2):
+        return "n/a" if v is None else f"{v:.{digits}f}{unit}"
+
+    rows = [
+        ("train: seconds per epoch (ours)", f(t["seconds_per_epoch"], " s"), "<= 0.5"),
+        ("train: seconds per epoch (DataLoader + ToTensor)",
+         f(t["naive_seconds_per_epoch"], " s"), ""),
+        ("train: speedup vs naive", f(t["speedup_vs_naive"], "x", 1), ">= 5"),
+        ("time to test BCE 0.092", f(r["time_to_quality_s"], " s", 1), "<= 10"),
+        ("UMAP warm fit (10k codes)", f(u["warm_fit_s"], " s"), "<= 3"),
+        ("UMAP cold fit (fresh process, compile cache present)", f(u["cold_fit_s"], " s"),
+         "<= 10"),
+        ("UMAP 2-D 5-NN accuracy", f(u["knn_accuracy_2d"], "", 3), ">= defaults"),
+    ]
+    if "umap_defaults_fit_s" in u:
+        rows += [("UMAP defaults: warm fit", f(u["umap_defaults_fit_s"], " s"), ""),
+                 ("UMAP defaults: 2-D 5-NN accuracy",
+                  f(u["umap_defaults_knn_accuracy_2d"], "", 3), "")]
+    rows += [
+        ("place one point p50 / p95", f"{f(u['place_ms_p50'], ' ms')} / "
+                                      f"{f(u['place_ms_p95'], ' ms')}", "p95 <= 50 ms"),
+        ("canvas to prediction p50 / p95", f"{f(r['predict_ms_p50'], ' ms')} / "
+                                           f"{f(r['predict_ms_p95'], ' ms')}", "p95 <= 50 ms"),
+        ("app start to first page", f(r.get("app_start_s"), " s", 1), "<= 6"),
+        ("peak RSS (train + map)", f(r["peak_rss_mb"], " MB", 0), "<= 2000"),
+    ]
+    width = max(len(name) for name, _, _ in rows)
+    m = r["machine"]
+    lines = [f"{name:<{width}}  {value:>18}  {target}" for name, value, target in rows]
+    return "\n".join([f"machine: {m['cores']} cores, {m['torch_threads']} torch threads, "
+                      f"{m['device']}, {m['cpu']}, torch {m['torch']}", *lines])
+
+
+def main(args) -> int:
+    result = run(quick=args.quick)
+    print(json.dumps(result) if args.json else table(result))
+    return 0

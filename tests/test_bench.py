@@ -1,0 +1,33 @@
+"""`aecore bench --quick` runs end to end and reports every figure (never a time limit)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = [pytest.mark.mnist, pytest.mark.slow]
+
+
+def test_quick_bench_reports_every_figure(mnist, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "aecore", "bench", "--quick", "--json"],
+                          capture_output=True, text=True, timeout=900,
+                          env={**os.environ, "AECORE_CACHE_DIR": str(tmp_path / "cache")})
+    assert proc.returncode == 0, proc.stderr
+    r = json.loads(proc.stdout)
+    t, u = r["train"], r["umap"]
+    assert r["quick"] is True
+    assert 0 < t["seconds_per_epoch"] and 0 < t["naive_seconds_per_epoch"]
+    assert t["speedup_vs_naive"] == pytest.approx(
+        t["naive_seconds_per_epoch"] / t["seconds_per_epoch"])
+    assert t["speedup_vs_naive"] > 1  # the fast loop must at least beat the naive one
+    assert r["time_to_quality_s"] is not None and r["time_to_quality_s"] > 0
+    assert 1 <= t["epochs_to_quality"] <= 10
+    assert u["warm_fit_s"] > 0 and u["cold_fit_s"] is not None and u["cold_fit_s"] > 0
+    assert u["knn_accuracy_2d"] > 0.85
+    assert 0 < u["place_ms_p50"] <= u["place_ms_p95"]
+    assert 0 < r["predict_ms_p50"] <= r["predict_ms_p95"]
+    assert r["app_start_s"] is None or r["app_start_s"] > 0
+    assert 100 < r["peak_rss_mb"]
+    assert r["machine"]["cores"] >= 1 and r["machine"]["device"] in ("cpu", "cuda", "mps")

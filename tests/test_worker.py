@@ -1,0 +1,71 @@
+"""The worker process: training and maps out of the server's process, stops, and deaths."""
+
+import signal
+import sys
+import threading
+import time
+
+import pytest
+
+from aecore import lab
+from aecore.config import ProjectionConfig, TrainConfig
+from aecore.train import BatchEvent, EpochEvent
+from aecore.worker import Worker, WorkerDied
+from tests.test_lab import TINY
+
+ROOT_COMMAND = [sys.executable, "-m", "tests.tiny_worker"]
+
+
+@pytest.fixture
+def worker(tiny):
+    w = Worker(command=ROOT_COMMAND)
+    yield w
+    w.close()
+
+
+def test_trains_in_another_process(worker):
+    events = list(worker.train(TINY, device="cpu"))
+    assert any(isinstance(e, BatchEvent) for e in events)
+    epochs = [e for e in events if isinstance(e, EpochEvent)]
+    assert [e.epoch for e in epochs] == [1, 2, 3]
+    ready = events[-1]
+    assert isinstance(ready, lab.RunReady) and not ready.cached
+    assert ready.run.run_id == TINY.key()
+    assert worker._proc.pid != __import__("os").getpid()
+    # the same worker serves the next request; a cached run comes back at once
+    again = list(worker.train(TINY, device="cpu"))
+    assert len(again) == 1 and again[0].cached
+
+
+def test_embed_in_another_process(worker):
+    run = list(worker.train(TINY, device="cpu"))[-1].run
+    result = worker.embed(run, ProjectionConfig(method="pca"))
+    assert result.cached  # fitted and stored by the child, read back here
+    assert result.map.embedding.shape == (200, 2)
+
+
+def test_stop_reaches_the_child(worker):
+    stop = threading.Event()
+    long = TrainConfig(latent_dim=8, epochs=200, batch_size=32, lr=3e-2)
+    seen = []
+    for event in worker.train(long, stop=stop, device="cpu"):
+        seen.append(event)
+        if isinstance(event, EpochEvent):
+            stop.set()
+    assert isinstance(seen[-1], lab.RunReady)
+    assert seen[-1].run.metrics["stopped"] and seen[-1].run.metrics["epochs_done"] < 200
+
+
+def test_a_killed_worker_is_reported_and_replaced(worker):
+    long = TrainConfig(latent_dim=8, epochs=500, batch_size=32, lr=3e-2)
+    with pytest.raises(WorkerDied, match="exit code"):
+        for event in worker.train(long, device="cpu"):
+            if isinstance(event, BatchEvent):
+                worker._proc.send_signal(signal.SIGKILL)
+    assert lab.list_runs() == []  # nothing half-written is listed
+    for _ in range(100):
+        if worker._proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    events = list(worker.train(TINY, device="cpu"))  # a new process takes over
+    assert isinstance(events[-1], lab.RunReady)

@@ -1,0 +1,10 @@
+"""`python -m tests.tiny_worker`: aecore's worker process, serving the tiny test data."""
+
+from aecore import data as datasets
+from aecore import worker
+from tests.conftest import make_tiny
+
+if __name__ == "__main__":
+    tiny = make_tiny()
+    datasets.load = lambda name="mnist", download=True: tiny
+    worker.main()
