@@ -17,13 +17,25 @@ def test_exact_knn_matches_brute_force():
     gen = torch.Generator().manual_seed(1)
     pts = torch.randn(300, 5, generator=gen)
     idx, dist = projection.exact_knn(pts, pts, 7)
-    full = torch.cdist(pts, pts)
+    full = torch.cdist(pts, pts, compute_mode="donot_use_mm_for_euclid_dist")
     ref = full.argsort(1)[:, :7]
     assert torch.equal(idx[:, 0], torch.arange(300))  # each point is its own nearest
     assert torch.equal(idx, ref)
     assert torch.allclose(dist, full.gather(1, ref))
     idx2, _ = projection.exact_knn(pts, pts, 7, skip_self=True)
     assert torch.equal(idx2, ref[:, 1:7]) or torch.equal(idx2[:, :6], ref[:, 1:7])
+
+
+def test_exact_knn_is_exact_on_long_vectors():
+    """cdist's matmul form puts a long vector ~1 away from itself; UMAP needs 0."""
+    gen = torch.Generator().manual_seed(2)
+    pts = torch.randn(500, 32, generator=gen) * 50 + 200
+    idx, dist = projection.exact_knn(pts, pts, 5)
+    assert torch.equal(idx[:, 0], torch.arange(500))
+    assert dist[:, 0].abs().max() == 0
+    ref = torch.cdist(pts, pts, compute_mode="donot_use_mm_for_euclid_dist").topk(
+        5, largest=False).values
+    assert torch.allclose(dist, ref, atol=1e-3)
 
 
 def test_pca_map_place_and_codes_at():
