@@ -181,6 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="aecore: %(message)s", stream=sys.stderr)
     try:
+        from aecore.store import sweep_temp
+
+        sweep_temp()  # temp folders left by a killed writer
         return args.func(args)
     except AecoreError as exc:
         print(f"aecore: error: {exc}", file=sys.stderr)

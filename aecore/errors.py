@@ -38,3 +38,11 @@ class InvalidImage(AecoreError, ValueError):
 
 class EmptyImage(InvalidImage):
     """The image holds no ink."""
+
+
+class CacheWriteFailed(AecoreError):
+    """The cache could not be written (disk full, read-only folder ...); nothing was changed."""
+
+
+class OutOfMemory(AecoreError):
+    """Training ran out of memory."""

@@ -111,7 +111,7 @@ def _parse_run(run_id: str, files: store.Files) -> Run:
         model.load_state_dict(store.parse_tensors(files, "weights.safetensors", folder))
         history = History.from_dict(store.parse_json(files, "history.json", folder))
         metrics = store.parse_json(files, "metrics.json", folder)
-    except (CacheCorrupt, ValueError, KeyError, TypeError, RuntimeError) as exc:
+    except (CacheCorrupt, ValueError, KeyError, TypeError, AttributeError, RuntimeError) as exc:
         store.quarantine(folder, str(exc))
         raise RunNotFound(f"run {run_id} was unreadable and was moved aside: {exc}") from exc
     return Run(run_id, cfg, model.eval(), history, metrics)

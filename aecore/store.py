@@ -8,8 +8,8 @@ renamed into place, so readers never see half of one.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
-import io
 import json
 import logging
 import os
@@ -26,7 +26,7 @@ from safetensors.torch import load as load_tensors_bytes
 from safetensors.torch import save as save_tensors_bytes
 
 from aecore import FORMAT_VERSION
-from aecore.errors import CacheCorrupt, RunNotFound
+from aecore.errors import CacheCorrupt, CacheWriteFailed, RunNotFound
 from aecore.paths import cache_dir
 
 log = logging.getLogger("aecore")
@@ -98,7 +98,21 @@ def write_artefact(folder: Path, files: Files) -> None:
     """Write files into a temp sibling, manifest last, then rename it to `folder`.
 
     An existing folder is replaced (retraining with --force); its old content is removed.
+    A failed write (disk full, read-only folder) raises CacheWriteFailed and leaves the cache
+    as it was.
     """
+    try:
+        _write_artefact(folder, files)
+    except OSError as exc:
+        why = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
+               errno.EROFS: "the cache folder is read-only",
+               errno.EACCES: "the cache folder is not writable"}.get(exc.errno, exc.strerror)
+        raise CacheWriteFailed(f"could not save {folder.name} in {folder.parent}: {why}; "
+                               "nothing was changed (free space or set AECORE_CACHE_DIR "
+                               "to a writable folder)") from exc
+
+
+def _write_artefact(folder: Path, files: Files) -> None:
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = folder.parent / f"{TMP_PREFIX}{folder.name}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
@@ -121,13 +135,20 @@ def write_artefact(folder: Path, files: Files) -> None:
         raise
 
 
+class StaleFormat(CacheCorrupt):
+    """Written by another format version: ignored, never misread, and left in place."""
+
+
 def verify_artefact(folder: Path) -> Files:
     """The files of a complete artefact, checked against its manifest; CacheCorrupt if not."""
     try:
         manifest = json.loads((folder / MANIFEST).read_bytes())
         expected = manifest["files"]
         if manifest.get("format") != FORMAT_VERSION:
-            raise CacheCorrupt(f"{folder} was written by another format version")
+            raise StaleFormat(f"{folder} was written by format {manifest.get('format')!r}")
+        if not all(isinstance(n, str) and "/" not in n and n not in (".", "..")
+                   for n in expected):
+            raise CacheCorrupt(f"{folder}'s manifest names a file outside the folder")
         files = {name: (folder / name).read_bytes() for name in expected}
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise CacheCorrupt(f"{folder} is incomplete or unreadable ({type(exc).__name__})") from exc
@@ -151,6 +172,8 @@ def read_artefact(folder: Path) -> Files | None:
         return None
     try:
         return verify_artefact(folder)
+    except StaleFormat:
+        return None
     except CacheCorrupt as exc:
         quarantine(folder, str(exc))
         return None
@@ -196,10 +219,9 @@ def list_run_ids() -> list[str]:
     folder = runs_dir()
     if not folder.is_dir():
         return []
-    found = [(p.stat().st_mtime, p.parent.name) for p in folder.glob(f"*/{MANIFEST}")
-             if _RUN_ID.fullmatch(p.parent.name)]
+    found = []
+    for manifest in folder.glob(f"*/{MANIFEST}"):
+        with contextlib.suppress(OSError):  # a folder being replaced right now
+            if _RUN_ID.fullmatch(manifest.parent.name):
+                found.append((manifest.stat().st_mtime, manifest.parent.name))
     return [run_id for _, run_id in sorted(found, reverse=True)]
-
-
-def new_buffer() -> io.BytesIO:
-    return io.BytesIO()

@@ -16,7 +16,7 @@ import torch
 
 from aecore.config import TrainConfig
 from aecore.data import Dataset
-from aecore.errors import InvalidConfig, TrainingDiverged
+from aecore.errors import InvalidConfig, OutOfMemory, TrainingDiverged
 from aecore.models import PIXELS, Autoencoder, build
 
 EVAL_CHUNK = 2_000
@@ -128,9 +128,14 @@ def run(cfg: TrainConfig, data: Dataset, stop: threading.Event | None = None,
                 yield DoneEvent(model.eval(), history, True, time.perf_counter() - started)
                 return
             batch = as_pixels(shuffled[i:i + cfg.batch_size])
-            loss = model.loss(batch)["loss"]
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
+            try:
+                loss = model.loss(batch)["loss"]
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+            except (MemoryError, torch.OutOfMemoryError) as exc:
+                raise OutOfMemory(f"training ran out of memory at epoch {epoch}: use a smaller "
+                                  f"batch (now {cfg.batch_size}) or model; nothing was "
+                                  "saved") from exc
             value = loss.item()
             if not math.isfinite(value):
                 raise TrainingDiverged(

@@ -148,3 +148,17 @@ def test_missing_dataset_is_an_error_box(app, trained, monkeypatch):
     for page in PAGES[1:]:
         visit(app, page)
         assert "AECORE_DATA_DIR" in "\n".join(e.value for e in app.error)
+
+
+def test_two_sessions_do_not_change_each_other(app, trained):
+    other = AppTest.from_file("../app.py", default_timeout=120)
+    visit(app, "views/explore.py")
+    visit(other, "views/explore.py")
+    app.radio(key="colour").set_value("error").run()
+    app.sidebar.selectbox(key="dataset").set_value("fashion").run()
+    other.run()
+    assert other.radio(key="colour").value == "label"
+    assert other.sidebar.selectbox(key="dataset").value == "mnist"
+    assert other.sidebar.selectbox(key="run_id").value == trained.run_id
+    assert app.sidebar.selectbox(key="dataset").value == "fashion"
+    assert not other.exception and not app.exception

@@ -1,0 +1,124 @@
+"""Fault injection: each fault gets a clear typed error, and nothing saved is lost."""
+
+import contextlib
+import errno
+import json
+import os
+
+import pytest
+
+from aecore import data, lab, store
+from aecore.config import TrainConfig
+from aecore.errors import CacheWriteFailed, DatasetCorrupt, OutOfMemory, RunNotFound
+from aecore.models.base import Autoencoder
+from tests.test_lab import TINY
+
+
+def finish(cfg=TINY, **kw):
+    return list(lab.train(cfg, device="cpu", **kw))[-1]
+
+
+@contextlib.contextmanager
+def failing_writes(code: int, after: int = 0):
+    """Every file write after the first `after` ones fails with OSError(code)."""
+    real = store._write_synced
+    calls = {"n": 0}
+
+    def write(path, blob):
+        calls["n"] += 1
+        if calls["n"] > after:
+            raise OSError(code, os.strerror(code))
+        real(path, blob)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(store, "_write_synced", write)
+        yield
+
+
+@pytest.mark.parametrize("code,needle", [(errno.ENOSPC, "disk is full"),
+                                         (errno.EROFS, "read-only"),
+                                         (errno.EACCES, "not writable")])
+def test_failed_save_says_why_and_keeps_the_old_run(tiny, monkeypatch, code, needle):
+    old = finish().run
+    with failing_writes(code, after=2), pytest.raises(CacheWriteFailed, match=needle):
+        finish(force=True)  # fails midway through the new run's files
+    kept = lab.load_run(old.run_id)  # the old run is intact and still verifies
+    assert kept.metrics == old.metrics
+    assert not list(store.runs_dir().glob(".tmp-*"))
+
+
+def test_full_disk_on_first_save_leaves_no_run(tiny, monkeypatch):
+    with failing_writes(errno.ENOSPC), pytest.raises(CacheWriteFailed):
+        finish()
+    assert lab.list_runs() == []
+
+
+def test_out_of_memory_is_typed(tiny, monkeypatch):
+    def oom(self, x):
+        raise MemoryError
+
+    monkeypatch.setattr(Autoencoder, "loss", oom)
+    with pytest.raises(OutOfMemory, match="smaller batch"):
+        finish()
+    assert lab.list_runs() == []
+
+
+def test_corrupt_weights_are_moved_aside_and_retrained(tiny, caplog):
+    run = finish().run
+    weights = store.run_dir(run.run_id) / "weights.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    with pytest.raises(RunNotFound):
+        lab.load_run(run.run_id)
+    assert "moved aside" in caplog.text
+    assert list(store.runs_dir().glob(f"{run.run_id}.corrupt-*"))
+    again = finish()
+    assert not again.cached  # recomputed
+    assert lab.load_run(run.run_id).run_id == run.run_id
+
+
+def test_corrupt_codes_are_recomputed(tiny, caplog):
+    run = finish().run
+    first = lab.codes(run)[1].clone()
+    codes_file = store.run_dir(run.run_id) / "latents" / "codes.safetensors"
+    blob = bytearray(codes_file.read_bytes())
+    blob[-10] ^= 0xFF
+    codes_file.write_bytes(bytes(blob))
+    second = lab.codes(run)[1]
+    assert "moved aside" in caplog.text
+    assert (first == second).all()
+
+
+def test_older_format_is_ignored_not_misread(tiny):
+    run = finish().run
+    manifest = store.run_dir(run.run_id) / store.MANIFEST
+    data_ = json.loads(manifest.read_text())
+    data_["format"] = 0
+    manifest.write_text(json.dumps(data_))
+    assert lab.list_runs() == []
+    assert manifest.exists()  # left in place, not moved or deleted
+
+
+def test_manifest_cannot_point_outside_its_folder(cache):
+    folder = cache / "x" / "a"
+    store.write_artefact(folder, {"a.bin": b"1"})
+    (cache / "x" / "secret").write_bytes(b"s")
+    manifest = folder / store.MANIFEST
+    data_ = json.loads(manifest.read_text())
+    data_["files"] = {"../secret": store._sha256(b"s")}
+    manifest.write_text(json.dumps(data_))
+    assert store.read_artefact(folder) is None
+
+
+def test_idx_with_wrong_magic_number_is_refused(tmp_path):
+    md5, size = data.SOURCES["mnist"][1]["t10k-images-idx3-ubyte"]
+    path = tmp_path / "t10k-images-idx3-ubyte"
+    path.write_bytes(b"\x00\x00\x08\x04" + b"\x00" * (size - 4))  # magic 2052, not 2051
+    with pytest.raises(DatasetCorrupt, match="md5"):
+        data.check_file(path, md5, size)
+
+
+def test_batch_larger_than_the_data_is_refused(tiny):
+    from aecore.errors import InvalidConfig
+
+    with pytest.raises(InvalidConfig, match="larger than"):
+        finish(TrainConfig(latent_dim=8, epochs=1, batch_size=5000))

@@ -1,0 +1,47 @@
+"""kill -9 during training and saving: afterwards there is a valid run or none, never half."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from aecore import lab, store
+
+# Trains tiny runs back to back, each saved (forced), so a kill lands in every phase.
+WRITER = """
+import sys
+from aecore import data, lab
+from aecore.config import TrainConfig
+from tests.conftest import make_tiny
+tiny = make_tiny()
+data.load = lambda name="mnist", download=True: tiny
+print("ready", flush=True)
+for i in range(10_000):
+    cfg = TrainConfig(latent_dim=8, epochs=1, batch_size=64, seed=i % 3)
+    for _ in lab.train(cfg, device="cpu", force=True):
+        pass
+"""
+
+
+def test_kill_nine_never_leaves_a_partial_run(cache):
+    env = {**os.environ, "AECORE_CACHE_DIR": str(cache)}
+    delays = [0.05, 0.2, 0.35, 0.5, 0.8, 1.1, 1.5, 2.0]
+    for delay in delays:
+        proc = subprocess.Popen([sys.executable, "-c", WRITER], env=env,
+                                stdout=subprocess.PIPE, text=True)
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        for row in lab.list_runs():  # every listed run verifies and loads
+            run = lab.load_run(row["run_id"])
+            assert run.metrics["epochs_done"] == 1
+        # nothing listed without its manifest, and no half folder under a run id
+        for folder in store.runs_dir().glob("*") if store.runs_dir().exists() else []:
+            if not folder.name.startswith(".") and ".corrupt" not in folder.name:
+                assert (folder / store.MANIFEST).is_file()
+    assert not list(store.runs_dir().glob("*.corrupt-*"))  # nothing was ever corrupt
+    store.sweep_temp(older_than=0)
+    assert not list(store.runs_dir().glob(".tmp-*"))
+    assert 1 <= len(lab.list_runs()) <= 3
