@@ -23,6 +23,7 @@ from aecore.classify import train_head
 from aecore.config import HeadConfig, ProjectionConfig, TrainConfig
 from aecore.models import build
 from aecore.paths import set_numba_cache
+from aecore.projection import Map
 
 QUALITY_BAR = 0.092
 
@@ -88,14 +89,21 @@ print(time.perf_counter() - start)
 """
 
 
-def bench_umap(codes: torch.Tensor, labels: np.ndarray, defaults: bool) -> dict:
+def bench_umap(codes: torch.Tensor, labels: np.ndarray, defaults: bool) -> tuple[dict, Map]:
+    """Our map's fit times and 2-D accuracy; with `defaults`, UMAP as it comes beside it. The
+    accuracy moves by about 0.01 from seed to seed, so the full run averages three seeds."""
     set_numba_cache()
     projection.warm_up()  # compile (or load from the cache) before timing the warm fit
-    start = time.perf_counter()
-    fitted = projection.fit(codes, ProjectionConfig())
-    warm = time.perf_counter() - start
-    out = {"warm_fit_s": warm,
-           "knn_accuracy_2d": projection.knn_accuracy_2d(fitted.embedding, labels)}
+    seeds = (0, 1, 2) if defaults else (0,)
+    fits, times = [], []
+    for seed in seeds:
+        start = time.perf_counter()
+        fits.append(projection.fit(codes, ProjectionConfig(seed=seed)))
+        times.append(time.perf_counter() - start)
+    fitted = fits[0]
+    out = {"warm_fit_s": statistics.median(times), "seeds": len(seeds),
+           "knn_accuracy_2d": statistics.mean(
+               projection.knn_accuracy_2d(f.embedding, labels) for f in fits)}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "codes.npy"
         np.save(path, codes.numpy())
@@ -116,10 +124,14 @@ def bench_umap(codes: torch.Tensor, labels: np.ndarray, defaults: bool) -> dict:
 
         # compile first: 5,000 points, so that pynndescent (used from 4,096 up) compiles too
         umap.UMAP(random_state=0).fit_transform(codes[:5000].numpy())
-        start = time.perf_counter()
-        emb = umap.UMAP(random_state=0).fit_transform(codes.numpy())
-        out["umap_defaults_fit_s"] = time.perf_counter() - start
-        out["umap_defaults_knn_accuracy_2d"] = projection.knn_accuracy_2d(emb, labels)
+        accuracies, times = [], []
+        for seed in seeds:
+            start = time.perf_counter()
+            emb = umap.UMAP(random_state=seed).fit_transform(codes.numpy())
+            times.append(time.perf_counter() - start)
+            accuracies.append(projection.knn_accuracy_2d(emb, labels))
+        out["umap_defaults_fit_s"] = statistics.median(times)
+        out["umap_defaults_knn_accuracy_2d"] = statistics.mean(accuracies)
     return out, fitted
 
 
@@ -204,7 +216,8 @@ def table(r: dict) -> str:
         ("UMAP warm fit (10k codes)", f(u["warm_fit_s"], " s"), "<= 3"),
         ("UMAP cold fit (fresh process, compile cache present)", f(u["cold_fit_s"], " s"),
          "<= 10"),
-        ("UMAP 2-D 5-NN accuracy", f(u["knn_accuracy_2d"], "", 3), ">= defaults"),
+        (f"UMAP 2-D 5-NN accuracy (mean of {u['seeds']} seeds)", f(u["knn_accuracy_2d"], "", 3),
+         ">= defaults"),
     ]
     if "umap_defaults_fit_s" in u:
         rows += [("UMAP defaults: warm fit", f(u["umap_defaults_fit_s"], " s"), ""),

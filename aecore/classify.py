@@ -7,7 +7,6 @@ training codes and score on the 10,000 test codes, always.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 from torch import nn

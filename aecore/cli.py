@@ -12,7 +12,15 @@ import logging
 import sys
 import time
 
-from aecore.config import DATASETS, HEADS, METHODS, MODELS, HeadConfig, ProjectionConfig, TrainConfig
+from aecore.config import (
+    DATASETS,
+    HEADS,
+    METHODS,
+    MODELS,
+    HeadConfig,
+    ProjectionConfig,
+    TrainConfig,
+)
 from aecore.errors import AecoreError
 
 

@@ -43,9 +43,13 @@ class Curve:
         self.values.append(sum(v for _, v in self._pending) / len(self._pending))
         self._pending = []
         if len(self.values) > self.limit:
-            self.steps = [(a + b) / 2 for a, b in zip(self.steps[::2], self.steps[1::2])]
-            self.values = [(a + b) / 2 for a, b in zip(self.values[::2], self.values[1::2])]
+            self.steps, self.values = _halve(self.steps), _halve(self.values)
             self.stride *= 2
+
+
+def _halve(values: list[float]) -> list[float]:
+    """Means of neighbouring pairs (an odd last value is dropped)."""
+    return [(a + b) / 2 for a, b in zip(values[::2], values[1::2], strict=False)]
 
 
 @dataclass(frozen=True)

@@ -106,8 +106,7 @@ def codes_at(points: np.ndarray, fitted: Map, k: int = 8) -> torch.Tensor:
 def knn_accuracy_2d(embedding: np.ndarray, labels: np.ndarray, k: int = 5, folds: int = 5,
                     seed: int = 0) -> float:
     """Mean 5-fold accuracy of a 5-NN classifier in the 2-D map: how well the map keeps classes."""
-    from sklearn.model_selection import cross_val_score
-    from sklearn.model_selection import KFold
+    from sklearn.model_selection import KFold, cross_val_score
     from sklearn.neighbors import KNeighborsClassifier
 
     cv = KFold(folds, shuffle=True, random_state=seed)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
@@ -18,8 +19,8 @@ from aecore import lab, latents, store
 from aecore.config import HeadConfig, ProjectionConfig
 from aecore.errors import AecoreError
 from aecore.jobs import Tasks, TrainingQueue
-from aecore.worker import Worker
 from aecore.train import pick_device
+from aecore.worker import Worker
 
 UMAP = ProjectionConfig(method="umap")
 PCA = ProjectionConfig(method="pca")
@@ -131,6 +132,25 @@ def head_result(run_id: str, head: str) -> lab.HeadResult:
 def start_head(r: lab.Run, head: str):
     return tasks().start(f"head-{r.run_id}-{head}",
                          lambda: lab.classify(r, HeadConfig(head=head)))
+
+
+@dataclass(frozen=True)
+class TestSet:
+    """What the pages show of the active run's dataset: read-only, shared."""
+    data: datasets.Dataset
+    names: list[str]
+    images: np.ndarray  # float [10000, 28, 28] in [0, 1]
+    labels: np.ndarray  # int [10000]
+
+
+def test_set(r: lab.Run) -> TestSet:
+    data = dataset(r.config.dataset)
+    return TestSet(data, data.label_names, _test_images(r.config.dataset), data.test_y.numpy())
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _test_images(name: str) -> np.ndarray:
+    return dataset(name).test_x.numpy() / 255.0
 
 
 def active_run() -> lab.Run | None:

@@ -68,3 +68,14 @@ def mnist() -> datasets.Dataset:
 def session_cache(tmp_path_factory) -> Path:
     """One cache for the real-data tests, so a run trained once serves several tests."""
     return tmp_path_factory.mktemp("mnist-cache")
+
+
+@pytest.fixture(scope="module")
+def app_server(mnist, tmp_path_factory):
+    """A real `streamlit run app.py` on loopback with a private cache, for one test module."""
+    from tests.e2e import chromium_missing, streamlit_server
+
+    if reason := chromium_missing():
+        pytest.skip(reason)
+    with streamlit_server(tmp_path_factory.mktemp("app") / "cache") as url:
+        yield url

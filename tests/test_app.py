@@ -64,12 +64,16 @@ def test_every_page_without_a_run(app):
     assert app.sidebar.selectbox(key="dataset").value == "mnist"
 
 
-def test_train_one_epoch_through_the_job(app):
+def start_training(app: AppTest, epochs: int) -> None:
     visit(app, "views/train.py")
     app.slider(key="latent_dim").set_value(8)
-    app.slider(key="epochs").set_value(1)
+    app.slider(key="epochs").set_value(epochs)
     app.select_slider(key="batch_size").set_value(32)
     app.button(key="train").click().run()
+
+
+def test_train_one_epoch_through_the_job(app):
+    start_training(app, 1)
     poll(app, lambda a: "trained 1 epoch:" in texts(a))
     cfg = TrainConfig(latent_dim=8, epochs=1, batch_size=32)
     assert app.sidebar.selectbox(key="run_id").value == cfg.key()  # the new run is active
@@ -80,11 +84,7 @@ def test_train_one_epoch_through_the_job(app):
 
 
 def test_stop_ends_training_and_keeps_nothing_before_an_epoch(app):
-    visit(app, "views/train.py")
-    app.slider(key="latent_dim").set_value(8)
-    app.slider(key="epochs").set_value(100)
-    app.select_slider(key="batch_size").set_value(32)
-    app.button(key="train").click().run()
+    start_training(app, 100)
     poll(app, lambda a: _has(a, "stop"))
     app.button(key="stop").click().run()
     poll(app, lambda a: "stopped" in texts(a))

@@ -7,18 +7,15 @@ import time
 
 import pytest
 
-from tests.e2e import browser, chromium_missing, exceptions_on, screenshot, streamlit_server
+from tests.e2e import browser, exceptions_on, screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.mnist, pytest.mark.slow]
 PAGES = ["train", "explore", "reconstruct", "classify", "draw"]
 
 
 @pytest.fixture(scope="module")
-def server(mnist, tmp_path_factory):
-    if reason := chromium_missing():
-        pytest.skip(reason)
-    with streamlit_server(tmp_path_factory.mktemp("e2e") / "cache") as url:
-        yield url
+def server(app_server):
+    return app_server
 
 
 @pytest.fixture(scope="module")

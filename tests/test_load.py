@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.e2e import browser, chromium_missing, exceptions_on, screenshot, streamlit_server
+from tests.e2e import browser, exceptions_on, screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.mnist, pytest.mark.slow]
 PAGES = ["train", "explore", "reconstruct", "classify", "draw"]
@@ -15,11 +15,8 @@ ROUNDS = 2
 
 
 @pytest.fixture(scope="module")
-def server(mnist, tmp_path_factory):
-    if reason := chromium_missing():
-        pytest.skip(reason)
-    with streamlit_server(tmp_path_factory.mktemp("load") / "cache") as url:
-        yield url
+def server(app_server):
+    return app_server
 
 
 def test_eight_sessions_browse_while_one_trains(server):

@@ -11,10 +11,8 @@ MAX_SHOWN = 60
 st.title("Explore the latent map")
 run = state.require_run()
 with state.errors_shown():
-    data = state.dataset(run.config.dataset)
-    names = data.label_names
-    test_images = data.test_x.numpy() / 255.0
-    labels = data.test_y.numpy()
+    test = state.test_set(run)
+    names, test_images, labels = test.names, test.images, test.labels
     result, final = state.current_map(run)
     fitted = result.map
 

@@ -10,10 +10,8 @@ from dashboard import state, widgets
 st.title("Reconstructions")
 run = state.require_run()
 with state.errors_shown():
-    data = state.dataset(run.config.dataset)
-    names = data.label_names
-    test_images = data.test_x.numpy() / 255.0
-    labels = data.test_y.numpy()
+    test = state.test_set(run)
+    names, test_images, labels = test.names, test.images, test.labels
     recon, errors = state.test_reconstructions(run.run_id)
     test_codes = state.codes(run.run_id)[1]
     n = len(labels)
