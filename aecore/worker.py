@@ -3,8 +3,9 @@
 In one process, every torch op releases the GIL and must win it back; while the server's
 threads run Python (a page rerun building a figure), each reacquire waits up to the switch
 interval, and an epoch measured 9 s in the app against 0.45 s alone. The app keeps two
-workers: one trains, one fits maps (it warms numba's compile as soon as it starts, so the
-first map after a training is quick). The proxies here turn their messages into events.
+workers: one trains autoencoders, the other fits maps and classifier heads (it warms numba's
+compile as soon as it starts, so the first map after a training is quick). The proxies here
+turn the children's messages into events and results.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Iterator
 from multiprocessing.connection import Connection
 
 from aecore import lab, projection
-from aecore.config import ProjectionConfig, TrainConfig
+from aecore.config import HeadConfig, ProjectionConfig, TrainConfig
 from aecore.errors import AecoreError
 from aecore.train import BatchEvent, EpochEvent
 
@@ -47,8 +48,11 @@ def serve(conn: Connection, stop: threading.Event, warm: bool = False) -> None:
             if request[0] == "train":
                 cfg, device, force = TrainConfig.from_dict(request[1]), request[2], request[3]
                 _train(conn, stop, cfg, device, force)
-            else:  # ("embed", run_id, projection config)
+            elif request[0] == "embed":  # ("embed", run_id, projection config)
                 lab.embed(lab.load_run(request[1]), ProjectionConfig.from_dict(request[2]))
+                conn.send(("end",))
+            else:  # ("classify", run_id, head config)
+                lab.classify(lab.load_run(request[1]), HeadConfig.from_dict(request[2]))
                 conn.send(("end",))
         except AecoreError as exc:
             conn.send(("error", str(exc)))
@@ -158,6 +162,12 @@ class Worker:
         for _ in self._request(("embed", run.run_id, cfg.to_dict())):
             pass
         return lab.embed(run, cfg)
+
+    def classify(self, run: lab.Run, cfg: HeadConfig) -> lab.HeadResult:
+        """The head (and its baselines) trained and stored by the child, then read here."""
+        for _ in self._request(("classify", run.run_id, cfg.to_dict())):
+            pass
+        return lab.classify(run, cfg)
 
     def close(self) -> None:
         if self._proc is not None and self._proc.poll() is None:

@@ -37,7 +37,7 @@ def training_queue() -> TrainingQueue:
 
 @st.cache_resource
 def mapper() -> Worker | None:
-    """The process that fits UMAP maps; it compiles numba's kernels as soon as it starts.
+    """The process that fits maps and heads; it compiles numba's kernels as soon as it starts.
     None under AECORE_TRAINER=thread (AppTest), where maps are fitted in this process."""
     if os.environ.get("AECORE_TRAINER") == "thread":
         return None
@@ -130,8 +130,10 @@ def head_result(run_id: str, head: str) -> lab.HeadResult:
 
 
 def start_head(r: lab.Run, head: str):
-    return tasks().start(f"head-{r.run_id}-{head}",
-                         lambda: lab.classify(r, HeadConfig(head=head)))
+    """Train a head (and its baselines) in the background, in the map worker when there is one."""
+    worker, cfg = mapper(), HeadConfig(head=head)
+    fit = (lambda: worker.classify(r, cfg)) if worker else (lambda: lab.classify(r, cfg))
+    return tasks().start(f"head-{r.run_id}-{head}", fit)
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,15 @@ def test_embed_in_another_process(worker):
     assert result.map.embedding.shape == (200, 2)
 
 
+def test_classify_in_another_process(worker):
+    from aecore.config import HeadConfig
+
+    run = list(worker.train(TINY, device="cpu"))[-1].run
+    result = worker.classify(run, HeadConfig(head="linear", epochs=2))
+    assert result.cached and 0 <= result.report["test_accuracy"] <= 1
+    assert set(result.report["baselines"]) == {"pixels", "pca"}
+
+
 def test_stop_reaches_the_child(worker):
     stop = threading.Event()
     long = TrainConfig(latent_dim=8, epochs=200, batch_size=32, lr=3e-2)
