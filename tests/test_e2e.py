@@ -83,6 +83,31 @@ def test_explore_shows_the_map(server, page):
     page.mouse.up()
     page.get_by_text("selected digits").wait_for()
     screenshot(page, "explore")
+    # a fresh view (pan tool, where a click selects): the map's empty lower-left corner
+    page.goto(f"{server}/explore")
+    page.get_by_text("UMAP map of the codes").wait_for()
+    time.sleep(1)
+    x, y = page.evaluate("""() => {
+        const gd = document.querySelector('.js-plotly-plot');
+        const t = gd._fullData.find(t => t.name === 'empty place');
+        const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+        const r = gd.getBoundingClientRect();
+        return [r.left + xa._offset + xa.d2p(t.x[0]), r.top + ya._offset + ya.d2p(t.y[0])];
+    }""")
+    page.mouse.move(x, y)
+    time.sleep(0.5)
+    page.mouse.click(x, y)
+    page.get_by_text("What lives at").wait_for()
+    assert not exceptions_on(page)
+
+
+def test_draw_page_refuses_a_bad_upload(server, page, tmp_path):
+    page.goto(f"{server}/draw")
+    fake = tmp_path / "digit.png"
+    fake.write_text("this is not an image")
+    page.locator("input[type=file]").set_input_files(str(fake))
+    page.get_by_text("That image cannot be used").wait_for()
+    assert "not a PNG" in page.get_by_text("That image cannot be used").inner_text()
     assert not exceptions_on(page)
 
 

@@ -94,3 +94,32 @@ def test_sweep_removes_only_stale_temp(cache):
     os.utime(old, (past, past))
     assert store.sweep_temp() == 1
     assert not old.exists() and young.exists()
+
+
+COMPUTE_ONCE = """
+import sys, time
+from pathlib import Path
+from aecore import store
+log = Path(sys.argv[1])
+def compute():
+    with log.open("a") as fh:
+        fh.write("computed\\n")
+    time.sleep(1.0)
+    return {"v.bin": b"42"}
+files, cached = store.get_or_compute(Path(sys.argv[2]), compute)
+print(cached, files["v.bin"].decode())
+"""
+
+
+def test_two_processes_compute_a_key_once(cache, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    log = tmp_path / "log.txt"
+    env = {**os.environ, "AECORE_CACHE_DIR": str(cache)}
+    procs = [subprocess.Popen([sys.executable, "-c", COMPUTE_ONCE, str(log), str(cache / "k")],
+                              env=env, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = sorted(p.communicate(timeout=120)[0].split() for p in procs)
+    assert outputs == [["False", "42"], ["True", "42"]]
+    assert log.read_text().count("computed") == 1
