@@ -44,4 +44,4 @@ def test_kill_nine_never_leaves_a_partial_run(cache):
     assert not list(store.runs_dir().glob("*.corrupt-*"))  # nothing was ever corrupt
     store.sweep_temp(older_than=0)
     assert not list(store.runs_dir().glob(".tmp-*"))
-    assert 1 <= len(lab.list_runs()) <= 3
+    assert len(lab.list_runs()) in (1, 2, 3)  # seeds 0-2, whichever finished
