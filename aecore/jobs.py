@@ -225,11 +225,12 @@ class Tasks:
         self._lock = threading.Lock()
         self._tasks: dict[str, Task] = {}
 
-    def start(self, key: str, fn: Callable[[], Any]) -> Task:
-        """The task for key; started now unless it is running or done (a failed one reruns)."""
+    def start(self, key: str, fn: Callable[[], Any], retry: bool = False) -> Task:
+        """The task for key, started now unless it already ran. A failed task stays failed (a
+        page polling it must not restart it on every rerun) until a caller asks to retry."""
         with self._lock:
             task = self._tasks.get(key)
-            if task is not None and task.state != "failed":
+            if task is not None and not (retry and task.state == "failed"):
                 return task
             task = self._tasks[key] = Task(key)
         threading.Thread(target=self._run, args=(task, fn), name=f"aecore-{key}",

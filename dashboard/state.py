@@ -129,11 +129,11 @@ def head_result(run_id: str, head: str) -> lab.HeadResult:
     return lab.classify(run(run_id), HeadConfig(head=head))
 
 
-def start_head(r: lab.Run, head: str):
+def start_head(r: lab.Run, head: str, retry: bool = False):
     """Train a head (and its baselines) in the background, in the map worker when there is one."""
     worker, cfg = mapper(), HeadConfig(head=head)
     fit = (lambda: worker.classify(r, cfg)) if worker else (lambda: lab.classify(r, cfg))
-    return tasks().start(f"head-{r.run_id}-{head}", fit)
+    return tasks().start(f"head-{r.run_id}-{head}", fit, retry=retry)
 
 
 @dataclass(frozen=True)

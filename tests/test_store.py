@@ -123,3 +123,25 @@ def test_two_processes_compute_a_key_once(cache, tmp_path):
     outputs = sorted(p.communicate(timeout=120)[0].split() for p in procs)
     assert outputs == [["False", "42"], ["True", "42"]]
     assert log.read_text().count("computed") == 1
+
+
+def test_a_failed_task_is_not_restarted_unless_asked():
+    import time as _time
+
+    from aecore.jobs import Tasks
+
+    tasks, calls = Tasks(), []
+
+    def boom():
+        calls.append(1)
+        raise OSError("no")
+
+    task = tasks.start("k", boom)
+    for _ in range(100):
+        if task.state != "running":
+            break
+        _time.sleep(0.01)
+    assert task.state == "failed" and "OSError" in task.error
+    assert tasks.start("k", boom) is task and len(calls) == 1  # a page rerun: no restart
+    again = tasks.start("k", boom, retry=True)
+    assert again is not task

@@ -24,7 +24,7 @@ with state.errors_shown():
     if not stored:
         running = task is not None and task.state == "running"
         if st.button("Train classifier", type="primary", key="train_head", disabled=running):
-            task = state.start_head(run, head_name)
+            task = state.start_head(run, head_name, retry=True)  # a click retries a failure
         if task is not None and task.state == "failed":
             st.error(f"Training the classifier failed: {task.error}")
         elif task is not None:
