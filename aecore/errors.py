@@ -46,3 +46,19 @@ class CacheWriteFailed(AecoreError):
 
 class OutOfMemory(AecoreError):
     """Training ran out of memory."""
+
+
+class StaleFormat(CacheCorrupt):
+    """Written by another format version: ignored, never misread, and left in place."""
+
+
+class WorkerDied(AecoreError):
+    """A worker process ended without finishing its request (killed, or out of memory)."""
+
+
+def by_name(name: str) -> type[AecoreError]:
+    """The error class called `name`, for errors that cross a process boundary by name."""
+    found = globals().get(name)
+    if isinstance(found, type) and issubclass(found, AecoreError):
+        return found
+    return AecoreError

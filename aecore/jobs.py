@@ -215,6 +215,7 @@ class Task:
     state: str = "running"  # running, done, failed
     result: Any = None
     error: str = ""
+    attempt: int = 1
     started: float = field(default_factory=time.perf_counter)
 
 
@@ -226,13 +227,15 @@ class Tasks:
         self._tasks: dict[str, Task] = {}
 
     def start(self, key: str, fn: Callable[[], Any], retry: bool = False) -> Task:
-        """The task for key, started now unless it already ran. A failed task stays failed (a
-        page polling it must not restart it on every rerun) until a caller asks to retry."""
+        """The task for key, started now unless it exists. An ended task (failed, or done but
+        its result went missing) stays as it is, so a page polling it does not restart it on
+        every rerun, until a caller asks to `retry` it; a running task is never doubled."""
         with self._lock:
             task = self._tasks.get(key)
-            if task is not None and not (retry and task.state == "failed"):
+            if task is not None and (task.state == "running" or not retry):
                 return task
-            task = self._tasks[key] = Task(key)
+            attempt = task.attempt + 1 if task is not None else 1
+            task = self._tasks[key] = Task(key, attempt=attempt)
         threading.Thread(target=self._run, args=(task, fn), name=f"aecore-{key}",
                          daemon=True).start()
         return task

@@ -6,6 +6,8 @@ exists on disk is never computed twice (DESIGN.md, "How data flows").
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -32,6 +34,14 @@ class Run:
     model: Autoencoder  # on the CPU, in eval mode; shared, so never train it in place
     history: History
     metrics: dict
+    # sha256 of the weights (12 hex): a stopped run trained again keeps its run id but not
+    # its weights, so everything derived from a run is keyed by this too (DESIGN.md).
+    weights_id: str = ""
+
+    @property
+    def derived_dir(self) -> Path:
+        """Where the codes, maps and heads of exactly these weights are stored."""
+        return store.run_dir(self.run_id) / f"derived-{self.weights_id}"
 
 
 @dataclass(frozen=True)
@@ -103,6 +113,17 @@ def load_run(run_id: str) -> Run:
     return _parse_run(run_id, files)
 
 
+def weights_id(run_id: str) -> str | None:
+    """The stored weights' id from the run's manifest alone (cheap: no weights are read), or
+    None when there is no such run. The app's caches key a run by it."""
+    try:
+        manifest = json.loads((store.run_dir(run_id) / store.MANIFEST).read_bytes())
+        digest = manifest["files"]["weights.safetensors"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return digest[:12] if isinstance(digest, str) else None
+
+
 def _parse_run(run_id: str, files: store.Files) -> Run:
     folder = store.run_dir(run_id)
     try:
@@ -114,7 +135,8 @@ def _parse_run(run_id: str, files: store.Files) -> Run:
     except (CacheCorrupt, ValueError, KeyError, TypeError, AttributeError, RuntimeError) as exc:
         store.quarantine(folder, str(exc))
         raise RunNotFound(f"run {run_id} was unreadable and was moved aside: {exc}") from exc
-    return Run(run_id, cfg, model.eval(), history, metrics)
+    weights = hashlib.sha256(files["weights.safetensors"]).hexdigest()[:12]
+    return Run(run_id, cfg, model.eval(), history, metrics, weights)
 
 
 def list_runs() -> list[dict]:
@@ -139,18 +161,18 @@ def codes(run: Run) -> tuple[torch.Tensor, torch.Tensor]:
             "train": latents.encode(run.model, data.train_x),
             "test": latents.encode(run.model, data.test_x)})}
 
-    folder = store.run_dir(run.run_id) / "latents"
+    folder = run.derived_dir / "latents"
     files, _ = store.get_or_compute(folder, compute)
     tensors = store.parse_tensors(files, "codes.safetensors", folder)
     return tensors["train"], tensors["test"]
 
 
 def map_folder(run: Run, cfg: ProjectionConfig) -> Path:
-    return store.run_dir(run.run_id) / f"map-{cfg.key()}"
+    return run.derived_dir / f"map-{cfg.key()}"
 
 
 def head_folder(run: Run, cfg: HeadConfig) -> Path:
-    return store.run_dir(run.run_id) / f"head-{cfg.key()}"
+    return run.derived_dir / f"head-{cfg.key()}"
 
 
 def is_stored(folder: Path) -> bool:

@@ -59,6 +59,11 @@ def loss_figure(batch_steps: list[float], batch_losses: list[float], epochs: lis
                         name="test loss (end of epoch)", line=dict(color="#2ca02c"))
     fig.update_xaxes(title="epoch", rangemode="tozero")
     fig.update_yaxes(title="binary cross-entropy per pixel", type="log")
+    if not len(batch_losses) and not epochs:  # no made-up axis range before the first batch
+        fig.update_xaxes(range=[0, 1], showticklabels=False)
+        fig.update_yaxes(type="linear", showticklabels=False)
+        fig.add_annotation(text="waiting for the first batches ...", showarrow=False,
+                           x=0.5, y=0.5, xref="paper", yref="paper")
     return _layout(fig, "Loss")
 
 

@@ -15,6 +15,7 @@ import logging
 import os
 import re
 import shutil
+import stat
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -26,7 +27,7 @@ from safetensors.torch import load as load_tensors_bytes
 from safetensors.torch import save as save_tensors_bytes
 
 from aecore import FORMAT_VERSION
-from aecore.errors import CacheCorrupt, CacheWriteFailed, RunNotFound
+from aecore.errors import CacheCorrupt, CacheWriteFailed, RunNotFound, StaleFormat
 from aecore.paths import cache_dir
 
 log = logging.getLogger("aecore")
@@ -104,12 +105,18 @@ def write_artefact(folder: Path, files: Files) -> None:
     try:
         _write_artefact(folder, files)
     except OSError as exc:
-        why = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
-               errno.EROFS: "the cache folder is read-only",
-               errno.EACCES: "the cache folder is not writable"}.get(exc.errno, exc.strerror)
-        raise CacheWriteFailed(f"could not save {folder.name} in {folder.parent}: {why}; "
-                               "nothing was changed (free space or set AECORE_CACHE_DIR "
-                               "to a writable folder)") from exc
+        raise write_failed(f"save {folder.name} in {folder.parent}", exc) from exc
+
+
+def write_failed(action: str, exc: OSError) -> CacheWriteFailed:
+    """The one sentence for every failed cache write: what went wrong and what to do."""
+    why = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
+           errno.EROFS: "the cache folder is read-only",
+           errno.EACCES: "the cache folder is not writable",
+           errno.EEXIST: "a file stands where a folder should be",
+           errno.ENOTDIR: "a file stands where a folder should be"}.get(exc.errno, exc.strerror)
+    return CacheWriteFailed(f"could not {action}: {why}; nothing was changed (free space or "
+                            "set AECORE_CACHE_DIR to a writable folder)")
 
 
 def _write_artefact(folder: Path, files: Files) -> None:
@@ -135,21 +142,34 @@ def _write_artefact(folder: Path, files: Files) -> None:
         raise
 
 
-class StaleFormat(CacheCorrupt):
-    """Written by another format version: ignored, never misread, and left in place."""
+def _read_regular(path: Path) -> bytes:
+    """The bytes of a regular file, never more than its size. A symlink (OSError), FIFO,
+    device or folder (CacheCorrupt) is refused without blocking: whatever was put in a cache
+    folder, reading it must not hang or exhaust memory."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise CacheCorrupt(f"{path} is not a regular file")
+        with open(fd, "rb", closefd=False) as fh:
+            return fh.read(info.st_size)
+    finally:
+        os.close(fd)
 
 
 def verify_artefact(folder: Path) -> Files:
     """The files of a complete artefact, checked against its manifest; CacheCorrupt if not."""
     try:
-        manifest = json.loads((folder / MANIFEST).read_bytes())
+        manifest = json.loads(_read_regular(folder / MANIFEST))
         expected = manifest["files"]
         if manifest.get("format") != FORMAT_VERSION:
             raise StaleFormat(f"{folder} was written by format {manifest.get('format')!r}")
-        if not all(isinstance(n, str) and "/" not in n and n not in (".", "..")
-                   for n in expected):
+        if not (isinstance(expected, dict)
+                and all(isinstance(d, str) for d in expected.values())):
+            raise CacheCorrupt(f"{folder}'s manifest does not map file names to checksums")
+        if not all("/" not in n and n not in (".", "..") for n in expected):
             raise CacheCorrupt(f"{folder}'s manifest names a file outside the folder")
-        files = {name: (folder / name).read_bytes() for name in expected}
+        files = {name: _read_regular(folder / name) for name in expected}
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise CacheCorrupt(f"{folder} is incomplete or unreadable ({type(exc).__name__})") from exc
     for name, digest in expected.items():
@@ -168,7 +188,7 @@ def quarantine(folder: Path, reason: str) -> None:
 
 def read_artefact(folder: Path) -> Files | None:
     """None when there is no complete artefact; a corrupt one is moved aside, then None."""
-    if not (folder / MANIFEST).is_file():
+    if not os.path.lexists(folder / MANIFEST):  # a FIFO or symlink manifest is corrupt
         return None
     try:
         return verify_artefact(folder)
@@ -183,9 +203,16 @@ def read_artefact(folder: Path) -> Files | None:
 def lock(key: str) -> Iterator[None]:
     """A per-key file lock: two threads or processes computing one key take turns."""
     folder = cache_dir() / "locks"
-    folder.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(folder / f"{key}.lock")):
+    file_lock = FileLock(str(folder / f"{key}.lock"))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        file_lock.acquire()
+    except OSError as exc:  # only taking the lock: the caller's own errors pass unchanged
+        raise write_failed(f"create the lock {key} in {folder}", exc) from exc
+    try:
         yield
+    finally:
+        file_lock.release()
 
 
 def get_or_compute(folder: Path, compute: Callable[[], Files]) -> tuple[Files, bool]:

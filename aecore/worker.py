@@ -3,16 +3,23 @@
 In one process, every torch op releases the GIL and must win it back; while the server's
 threads run Python (a page rerun building a figure), each reacquire waits up to the switch
 interval, and an epoch measured 9 s in the app against 0.45 s alone. The app keeps two
-workers: one trains autoencoders, the other fits maps and classifier heads (it warms numba's
-compile as soon as it starts, so the first map after a training is quick). The proxies here
-turn the children's messages into events and results.
+workers: one trains autoencoders, the other fits maps and classifier heads at a lower CPU
+priority (it warms numba's compile when it starts; a training must not wait for that).
+
+The protocol: every request carries an id, every reply names it, and a reply for another id
+is never taken for yours. A request is read to its end even when its consumer leaves early
+(closing the generator stops and drains it). Stops travel on the same pipe as requests, read
+by a thread of the child, so a stop that arrives before its request starts is kept, and no
+signal can reach the child before it can handle it. When the parent goes away (the server
+stopped, or was killed), the child sees its pipe close and exits at once.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
-import signal
+import queue
 import subprocess
 import sys
 import threading
@@ -20,47 +27,90 @@ import time
 from collections.abc import Iterator
 from multiprocessing.connection import Connection
 
-from aecore import lab, projection
+from aecore import errors, lab
 from aecore.config import HeadConfig, ProjectionConfig, TrainConfig
-from aecore.errors import AecoreError
+from aecore.errors import AecoreError, WorkerDied
 from aecore.train import BatchEvent, EpochEvent
 
 FLUSH_SECONDS = 0.1  # batch events are sent in bundles, ~10 a second
+BACKGROUND_NICENESS = 15  # the map worker yields the CPU to a training
 
 
-class WorkerDied(AecoreError):
-    """The training process ended without finishing (killed, or out of memory)."""
+# --- the child ----------------------------------------------------------------------------------
+
+class _Inbox:
+    """The child's reader thread: requests queue up in order; stops are kept by request id."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.requests: queue.Queue = queue.Queue()
+        self._stops: dict[int, threading.Event] = {}
+        self._finished_upto = 0  # requests run in order: every id up to this one has ended
+        self._lock = threading.Lock()
+        self._conn = conn
+        threading.Thread(target=self._read, name="aecore-inbox", daemon=True).start()
+
+    def stop_event(self, request_id: int) -> threading.Event:
+        with self._lock:
+            if request_id <= self._finished_upto:  # a late stop for an ended request
+                return threading.Event()
+            return self._stops.setdefault(request_id, threading.Event())
+
+    def forget(self, request_id: int) -> None:
+        with self._lock:
+            self._stops.pop(request_id, None)
+            self._finished_upto = max(self._finished_upto, request_id)
+
+    def _read(self) -> None:
+        while True:
+            try:
+                message = self._conn.recv()
+            except (EOFError, OSError):
+                os._exit(0)  # the parent is gone: nobody will read our results
+            if message is None:  # a polite close: stop what runs, then leave
+                with self._lock:
+                    for event in self._stops.values():
+                        event.set()
+                self.requests.put(None)
+                return
+            if message[0] == "stop":
+                self.stop_event(message[1]).set()
+            else:
+                self.requests.put(message)
 
 
-def serve(conn: Connection, stop: threading.Event, warm: bool = False) -> None:
-    """The child's loop: one request at a time; training events are sent back in bundles."""
+def serve(conn: Connection, warm: bool = False) -> None:
+    """The child's loop: one request at a time, every reply tagged with its request id."""
+    inbox = _Inbox(conn)
     if warm:
+        from aecore import projection
+
         projection.warm_up()
-    while True:
+    while (request := inbox.requests.get()) is not None:
+        kind, request_id, *args = request
+        stop = inbox.stop_event(request_id)
+
+        def send(*message, request_id=request_id) -> None:
+            conn.send((request_id, *message))
+
         try:
-            request = conn.recv()
-        except EOFError:
-            return
-        if request is None:
-            return
-        stop.clear()
-        try:
-            if request[0] == "train":
-                cfg, device, force = TrainConfig.from_dict(request[1]), request[2], request[3]
-                _train(conn, stop, cfg, device, force)
-            elif request[0] == "embed":  # ("embed", run_id, projection config)
-                lab.embed(lab.load_run(request[1]), ProjectionConfig.from_dict(request[2]))
-                conn.send(("end",))
-            else:  # ("classify", run_id, head config)
-                lab.classify(lab.load_run(request[1]), HeadConfig.from_dict(request[2]))
-                conn.send(("end",))
+            if kind == "train":
+                _train(send, stop, TrainConfig.from_dict(args[0]), args[1], args[2])
+            elif kind == "embed":
+                lab.embed(lab.load_run(args[0]), ProjectionConfig.from_dict(args[1]))
+            elif kind == "classify":
+                lab.classify(lab.load_run(args[0]), HeadConfig.from_dict(args[1]))
+            else:
+                raise AecoreError(f"the worker does not know the request {kind!r}")
+            send("end")
         except AecoreError as exc:
-            conn.send(("error", str(exc)))
+            send("error", type(exc).__name__, str(exc))
         except Exception as exc:  # reported to the page as one line; the worker lives on
-            conn.send(("error", f"{type(exc).__name__}: {exc}"))
+            send("error", "AecoreError", f"{type(exc).__name__}: {exc}")
+        finally:
+            inbox.forget(request_id)
 
 
-def _train(conn: Connection, stop, cfg: TrainConfig, device: str, force: bool) -> None:
+def _train(send, stop: threading.Event, cfg: TrainConfig, device: str, force: bool) -> None:
     pending, last = [], time.perf_counter()
     for event in lab.train(cfg, stop=stop, device=device, force=force):
         if isinstance(event, BatchEvent):
@@ -68,39 +118,46 @@ def _train(conn: Connection, stop, cfg: TrainConfig, device: str, force: bool) -
             if time.perf_counter() - last < FLUSH_SECONDS:
                 continue
         if pending:
-            conn.send(("batches", pending))
+            send("batches", pending)
             pending, last = [], time.perf_counter()
         if isinstance(event, EpochEvent):
-            conn.send(("epoch", vars(event)))
+            send("epoch", vars(event))
         elif isinstance(event, lab.RunReady):
-            conn.send(("ready", event.run.run_id, event.cached))
+            send("ready", event.run.run_id, event.cached)
     if pending:
-        conn.send(("batches", pending))
-    conn.send(("end",))
+        send("batches", pending)
 
+
+# --- the parent's proxy -------------------------------------------------------------------------
 
 class Worker:
     """One long-lived child process (started on first use, restarted if it dies).
 
     A plain `python -m aecore.worker` with two pipes, not multiprocessing's spawn: spawn
-    re-runs the parent's __main__, which under `streamlit run` is the app script. A stop is
-    SIGUSR1, so the child's loop sees it between two batches.
+    re-runs the parent's __main__, which under `streamlit run` is the app script.
     """
 
-    def __init__(self, warm: bool = False, command: list[str] | None = None) -> None:
-        self._warm = warm
+    def __init__(self, warm: bool = False, command: list[str] | None = None,
+                 background: bool = False) -> None:
+        self._warm, self._background = warm, background
         self._command = command or [sys.executable, "-m", "aecore.worker"]
         self._proc: subprocess.Popen | None = None
-        self._conn: Connection | None = None
+        self._conn: _Duplex | None = None
         self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
 
     def _ensure(self) -> None:
         if self._proc is not None and self._proc.poll() is None:
             return
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
-        args = [*self._command, str(to_child_r), str(from_child_w)] + (["--warm"] * self._warm)
-        self._proc = subprocess.Popen(args, pass_fds=(to_child_r, from_child_w),
+        flags = ["--warm"] * self._warm + ["--background"] * self._background
+        self._proc = subprocess.Popen([*self._command, str(to_child_r), str(from_child_w),
+                                       *flags], pass_fds=(to_child_r, from_child_w),
                                       stdin=subprocess.DEVNULL)
         os.close(to_child_r)
         os.close(from_child_w)
@@ -112,29 +169,58 @@ class Worker:
             self._ensure()
         return self
 
-    def _request(self, request: tuple, stop: threading.Event | None = None) -> Iterator[tuple]:
-        """Send one request, yield the child's messages until its end; errors are raised."""
+    def _request(self, kind: str, *args, stop: threading.Event | None = None) -> Iterator[tuple]:
+        """Send one request and yield its replies up to its end; a typed error is raised as
+        its own class. Leaving early stops the request and reads it to its end."""
         with self._lock:  # one request at a time per worker
             self._ensure()
-            self._conn.send(request)
-            stopping = False
-            while True:
-                if stop is not None and stop.is_set() and not stopping:
-                    stopping = True
-                    self._proc.send_signal(signal.SIGUSR1)
-                if not self._conn.poll(0.05):
-                    if self._proc.poll() is not None:
-                        raise self._died()
-                    continue
-                try:
-                    message = self._conn.recv()
-                except (EOFError, OSError):  # the child closed its end: it is gone
-                    raise self._died() from None
-                if message[0] == "error":
-                    raise AecoreError(message[1])
-                if message[0] == "end":
-                    return
-                yield message
+            request_id = next(self._ids)
+            self._send((kind, request_id, *args))
+            finished = stopping = False
+            try:
+                while True:
+                    if stop is not None and stop.is_set() and not stopping:
+                        stopping = True
+                        self._send(("stop", request_id))
+                    message = self._receive(request_id)
+                    if message is None:
+                        continue
+                    if message[0] == "end":
+                        finished = True
+                        return
+                    if message[0] == "error":
+                        finished = True
+                        raise errors.by_name(message[1])(message[2])
+                    yield message
+            finally:
+                if not finished:
+                    self._drain(request_id)
+
+    def _receive(self, request_id: int) -> tuple | None:
+        """The next reply to request_id, or None after a short wait or a stale reply."""
+        if not self._conn.poll(0.05):
+            if self._proc.poll() is not None:
+                raise self._died()
+            return None
+        try:
+            message = self._conn.recv()
+        except (EOFError, OSError):  # the child closed its end: it is gone
+            raise self._died() from None
+        return message[1:] if message[0] == request_id else None
+
+    def _drain(self, request_id: int) -> None:
+        """Stop an abandoned request and read its replies to the end, so none is left over."""
+        with contextlib.suppress(AecoreError, OSError):
+            self._send(("stop", request_id))
+            while (message := self._receive(request_id)) is None or \
+                    message[0] not in ("end", "error"):
+                pass
+
+    def _send(self, message) -> None:
+        try:
+            self._conn.send(message)
+        except OSError:  # a broken pipe: the child died
+            raise self._died() from None
 
     def _died(self) -> WorkerDied:
         try:
@@ -148,7 +234,7 @@ class Worker:
     def train(self, cfg: TrainConfig, stop: threading.Event | None = None,
               device: str = "auto", force: bool = False) -> Iterator:
         """lab.train's events, computed in the child: BatchEvent, EpochEvent, RunReady."""
-        for message in self._request(("train", cfg.to_dict(), device, force), stop):
+        for message in self._request("train", cfg.to_dict(), device, force, stop=stop):
             if message[0] == "batches":
                 for step, epoch, loss in message[1]:
                     yield BatchEvent(step, epoch, loss)
@@ -159,24 +245,27 @@ class Worker:
 
     def embed(self, run: lab.Run, cfg: ProjectionConfig) -> lab.MapResult:
         """The map fitted and stored by the child, then read from the cache here."""
-        for _ in self._request(("embed", run.run_id, cfg.to_dict())):
+        for _ in self._request("embed", run.run_id, cfg.to_dict()):
             pass
         return lab.embed(run, cfg)
 
     def classify(self, run: lab.Run, cfg: HeadConfig) -> lab.HeadResult:
         """The head (and its baselines) trained and stored by the child, then read here."""
-        for _ in self._request(("classify", run.run_id, cfg.to_dict())):
+        for _ in self._request("classify", run.run_id, cfg.to_dict()):
             pass
         return lab.classify(run, cfg)
 
     def close(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            with contextlib.suppress(OSError):
-                self._conn.send(None)
-            try:
-                self._proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
+        """Ask the child to leave (it stops its request), then make sure it has."""
+        if self._proc is None or self._proc.poll() is not None:
+            return
+        with contextlib.suppress(OSError):
+            self._conn.send(None)
+        try:
+            self._proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
 
 
 class _Duplex:
@@ -197,11 +286,11 @@ class _Duplex:
 
 def main(argv: list[str] | None = None) -> None:
     args = argv if argv is not None else sys.argv[1:]
-    stop = threading.Event()
-    signal.signal(signal.SIGUSR1, lambda *_: stop.set())
+    if "--background" in args:
+        os.nice(BACKGROUND_NICENESS)
     conn = _Duplex(Connection(int(args[0]), writable=False),
                    Connection(int(args[1]), readable=False))
-    serve(conn, stop, warm="--warm" in args)
+    serve(conn, warm="--warm" in args)
 
 
 if __name__ == "__main__":

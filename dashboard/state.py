@@ -9,6 +9,7 @@ import contextlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import streamlit as st
@@ -21,6 +22,7 @@ from aecore.errors import AecoreError
 from aecore.jobs import Tasks, TrainingQueue
 from aecore.train import pick_device
 from aecore.worker import Worker
+from dashboard import background
 
 UMAP = ProjectionConfig(method="umap")
 PCA = ProjectionConfig(method="pca")
@@ -37,11 +39,12 @@ def training_queue() -> TrainingQueue:
 
 @st.cache_resource
 def mapper() -> Worker | None:
-    """The process that fits maps and heads; it compiles numba's kernels as soon as it starts.
+    """The process that fits maps and heads, at a low CPU priority so that it never slows a
+    training; it compiles numba's kernels as soon as it starts.
     None under AECORE_TRAINER=thread (AppTest), where maps are fitted in this process."""
     if os.environ.get("AECORE_TRAINER") == "thread":
         return None
-    return Worker(warm=os.environ.get("AECORE_WARMUP", "1") != "0").start()
+    return Worker(warm=os.environ.get("AECORE_WARMUP", "1") != "0", background=True).start()
 
 
 @st.cache_resource
@@ -72,68 +75,86 @@ def dataset(name: str) -> datasets.Dataset:
     return datasets.load(name)
 
 
-@st.cache_resource(max_entries=8, show_spinner=False)
+def _run_key(r: lab.Run) -> str:
+    return f"{r.run_id}-{r.weights_id}"
+
+
+# A run is cached by its id and its weights' id: a stopped run trained again is a new entry,
+# and so is everything derived from it (hash_funcs key each cached function by both ids).
+BY_WEIGHTS = {lab.Run: _run_key}
+
+
 def run(run_id: str) -> lab.Run:
+    """The run as stored now (reads its small manifest to find which weights those are)."""
+    weights = lab.weights_id(run_id)
+    if weights is None:
+        return lab.load_run(run_id)  # raises RunNotFound with its sentence
+    return _run(run_id, weights)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _run(run_id: str, weights_id: str) -> lab.Run:
     return lab.load_run(run_id)
 
 
-@st.cache_resource(max_entries=4, show_spinner="Encoding the digits ...")
-def codes(run_id: str) -> tuple[torch.Tensor, torch.Tensor]:
-    return lab.codes(run(run_id))
+@st.cache_resource(max_entries=4, show_spinner="Encoding the digits ...", hash_funcs=BY_WEIGHTS)
+def codes(r: lab.Run) -> tuple[torch.Tensor, torch.Tensor]:
+    return lab.codes(r)
 
 
-@st.cache_resource(max_entries=4, show_spinner="Reconstructing the test digits ...")
-def test_reconstructions(run_id: str) -> tuple[np.ndarray, np.ndarray]:
+@st.cache_resource(max_entries=4, show_spinner="Reconstructing the test digits ...",
+                   hash_funcs=BY_WEIGHTS)
+def test_reconstructions(r: lab.Run) -> tuple[np.ndarray, np.ndarray]:
     """(images [10000, 28, 28] in [0, 1], per-image BCE [10000])."""
-    r = run(run_id)
     test_x = dataset(r.config.dataset).test_x
-    recon = latents.decode(r.model, codes(run_id)[1]).numpy()
+    recon = latents.decode(r.model, codes(r)[1]).numpy()
     errors = latents.reconstruction_error(r.model, test_x).numpy()
     return recon, errors
 
 
-@st.cache_resource(max_entries=8, show_spinner=False)
-def map_result(run_id: str, method: str) -> lab.MapResult:
-    return lab.embed(run(run_id), UMAP if method == "umap" else PCA)
+@st.cache_resource(max_entries=8, show_spinner=False, hash_funcs=BY_WEIGHTS)
+def map_result(r: lab.Run, method: str) -> lab.MapResult:
+    return lab.embed(r, UMAP if method == "umap" else PCA)
 
 
-def current_map(r: lab.Run) -> tuple[lab.MapResult, bool]:
-    """(map, final): the UMAP map when stored; else the PCA map at once while a background
-    task fits UMAP."""
-    if lab.is_stored(lab.map_folder(r, UMAP)):
-        return map_result(r.run_id, "umap"), True
-    task = start_map(r)
-    if task.state == "failed":
-        st.error(f"The UMAP map failed: {task.error}")
-    return map_result(r.run_id, "pca"), False
+class ShownMap(NamedTuple):
+    result: lab.MapResult
+    final: bool   # the UMAP map; else the PCA map, shown while UMAP fits
+    state: str    # the UMAP job's: ready, running, failed
 
 
-def start_map(r: lab.Run):
-    """Fit the run's UMAP map in the background (once); the Train page starts it as soon as a
-    training ends, so the map is usually ready when Explore opens."""
-    worker = mapper()
-    fit = (lambda: worker.embed(r, UMAP)) if worker else (lambda: lab.embed(r, UMAP))
-    return tasks().start(f"umap-{r.run_id}", fit)
+def current_map(r: lab.Run) -> ShownMap:
+    """The UMAP map when stored; else the PCA map at once while the UMAP map fits."""
+    state = background.follow(tasks(), map_job(r))
+    method = "umap" if state == "ready" else "pca"
+    return ShownMap(map_result(r, method), state == "ready", state)
+
+
+def map_job(r: lab.Run) -> background.Job:
+    return background.map_job(r, UMAP, mapper())
+
+
+def start_map(r: lab.Run) -> None:
+    """The Train page starts the UMAP map as soon as a training ends, so that it is usually
+    ready when Explore opens."""
+    background.start(tasks(), map_job(r))
+
+
+def head_job(r: lab.Run, head: str) -> background.Job:
+    return background.head_job(r, HeadConfig(head=head), mapper())
 
 
 def stored_head(r: lab.Run, name: str | None = None) -> lab.HeadResult | None:
     """A head trained before (mlp preferred when no name is given), without training one."""
     for head in ([name] if name else ["mlp", "linear"]):
         if lab.is_stored(lab.head_folder(r, HeadConfig(head=head))):
-            return head_result(r.run_id, head)
+            return head_result(r, head)
     return None
 
 
-@st.cache_resource(max_entries=8, show_spinner=False)
-def head_result(run_id: str, head: str) -> lab.HeadResult:
-    return lab.classify(run(run_id), HeadConfig(head=head))
-
-
-def start_head(r: lab.Run, head: str, retry: bool = False):
-    """Train a head (and its baselines) in the background, in the map worker when there is one."""
-    worker, cfg = mapper(), HeadConfig(head=head)
-    fit = (lambda: worker.classify(r, cfg)) if worker else (lambda: lab.classify(r, cfg))
-    return tasks().start(f"head-{r.run_id}-{head}", fit, retry=retry)
+@st.cache_resource(max_entries=8, show_spinner=False, hash_funcs=BY_WEIGHTS)
+def head_result(r: lab.Run, head: str) -> lab.HeadResult:
+    return lab.classify(r, HeadConfig(head=head))
 
 
 @dataclass(frozen=True)

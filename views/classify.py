@@ -3,9 +3,8 @@
 import numpy as np
 import streamlit as st
 
-from aecore import lab, plots
-from aecore.config import HeadConfig
-from dashboard import state, widgets
+from aecore import plots
+from dashboard import background, state, widgets
 
 st.title("Classify from the codes")
 run = state.require_run()
@@ -18,27 +17,18 @@ with state.errors_shown():
     st.caption("Trained on the 60,000 training codes, scored on the 10,000 test codes (the "
                "classic recipe trains and scores on the test set; we never do). Baselines: "
                "the same head on raw pixels and on PCA with the same k.")
-    stored = lab.is_stored(lab.head_folder(run, HeadConfig(head=head_name)))
-    task = state.tasks().get(f"head-{run.run_id}-{head_name}")
-
-    if not stored:
-        running = task is not None and task.state == "running"
-        if st.button("Train classifier", type="primary", key="train_head", disabled=running):
-            task = state.start_head(run, head_name, retry=True)  # a click retries a failure
-        if task is not None and task.state == "failed":
-            st.error(f"Training the classifier failed: {task.error}")
-        elif task is not None:
-            @st.fragment(run_every=1.0)
-            def wait() -> None:
-                with st.spinner("Training the head and its baselines (about half a minute "
-                                "the first time) ..."):
-                    if task.state != "running":
-                        st.rerun()
-
-            wait()
+    job = state.head_job(run, head_name)
+    progress = background.follow(state.tasks(), job, start_now=False)
+    if progress == "absent":
+        if st.button("Train classifier", type="primary", key="train_head"):
+            background.start(state.tasks(), job)
+            st.rerun()
+    elif progress == "running":
+        st.info("Training the head and its baselines (about half a minute the first time) ...")
+    if progress != "ready":
         st.stop()
 
-    result = state.head_result(run.run_id, head_name)
+    result = state.head_result(run, head_name)
     r = result.report
     c1, c2, c3 = st.columns(3)
     c1.metric("Test accuracy", f"{r['test_accuracy']:.2%}")
@@ -51,7 +41,7 @@ with state.errors_shown():
     left.plotly_chart(plots.per_class_bars(r["per_class"], names), key="per_class_chart")
     right.plotly_chart(plots.confusion_heatmap(r["confusion"], names), key="confusion_chart")
 
-    predicted = result.head.probabilities(state.codes(run.run_id)[1]).argmax(1).numpy()
+    predicted = result.head.probabilities(state.codes(run)[1]).argmax(1).numpy()
     labels = data.test_y.numpy()
     wrong = np.flatnonzero(predicted != labels)
     st.subheader(f"Misclassified test digits: {len(wrong)} of {len(labels):,}")

@@ -6,7 +6,7 @@ from streamlit_drawable_canvas import st_canvas
 from aecore import lab, plots, projection
 from aecore.errors import AecoreError, EmptyImage
 from aecore.preprocess import load_image
-from dashboard import state, widgets
+from dashboard import background, state, widgets
 
 st.title("Draw a digit")
 run = state.require_run()
@@ -28,10 +28,7 @@ with state.errors_shown():
                                   key="upload")
 
     head = state.stored_head(run)
-    if head is None:
-        task = state.start_head(run, "mlp")
-        if task.state == "failed":
-            st.error(f"Training the classifier failed: {task.error}")
+    progress = "ready" if head else background.follow(state.tasks(), state.head_job(run, "mlp"))
 
     with result_col:
         try:
@@ -50,15 +47,9 @@ with state.errors_shown():
             st.stop()
 
         if guess is None:
-            st.info("The classifier for this run is training in the background (about half "
-                    "a minute, once); the prediction appears when it is ready.")
-
-            @st.fragment(run_every=1.0)
-            def wait_for_head() -> None:
-                if state.stored_head(run) is not None:
-                    st.rerun()
-
-            wait_for_head()
+            if progress == "running":
+                st.info("The classifier for this run is training in the background (about "
+                        "half a minute, once); the prediction appears when it is ready.")
             st.stop()
 
         st.plotly_chart(plots.probability_bars(guess.probabilities, names), key="probabilities")
@@ -67,7 +58,7 @@ with state.errors_shown():
         a, b = st.columns(2)
         a.image(plots.side_by_side(image, guess.reconstruction), width=232,
                 caption="what the model saw (28x28) | its reconstruction")
-        test_codes = state.codes(run.run_id)[1]
+        test_codes = state.codes(run)[1]
         idx, _ = projection.exact_knn(guess.code[None], test_codes, 8)
         near = idx[0].numpy()
         labels = data.test_y.numpy()
@@ -76,8 +67,8 @@ with state.errors_shown():
             widgets.digits_grid(data.test_x.numpy()[near] / 255.0,
                                 [f"{names[labels[i]]} #{i}" for i in near], width=56)
 
-    result, final = state.current_map(run)
-    where = projection.place(guess.code[None], result.map)
-    fig = plots.map_figure(result.map.embedding, labels, names, marks=where,
-                           title=f"Your digit on the {'UMAP' if final else 'PCA'} map")
+    shown = state.current_map(run)
+    where = projection.place(guess.code[None], shown.result.map)
+    fig = plots.map_figure(shown.result.map.embedding, labels, names, marks=where,
+                           title=f"Your digit on the {'UMAP' if shown.final else 'PCA'} map")
     st.plotly_chart(fig, key="draw_map")

@@ -13,8 +13,8 @@ run = state.require_run()
 with state.errors_shown():
     test = state.test_set(run)
     names, test_images, labels = test.names, test.images, test.labels
-    result, final = state.current_map(run)
-    fitted = result.map
+    shown = state.current_map(run)
+    result, final, fitted = shown.result, shown.final, shown.result.map
 
     colour = st.radio("Colour by", ["label", "error", "correct"], horizontal=True,
                       key="colour", format_func={"label": "label",
@@ -22,7 +22,7 @@ with state.errors_shown():
                                                  "correct": "classifier right / wrong"}.get)
     values = None
     if colour == "error":
-        values = state.test_reconstructions(run.run_id)[1]
+        values = state.test_reconstructions(run)[1]
     elif colour == "correct":
         head = state.stored_head(run)
         if head is None:
@@ -30,24 +30,16 @@ with state.errors_shown():
                     "colouring by label.")
             colour = "label"
         else:
-            probs = head.head.probabilities(state.codes(run.run_id)[1])
+            probs = head.head.probabilities(state.codes(run)[1])
             values = (probs.argmax(1).numpy() == labels)
 
     method = "UMAP" if final else "PCA"
-    if not final:
+    if shown.state == "running":
         st.info("UMAP is fitting the map of this run for the first time (a few seconds); "
                 "this is the PCA map meanwhile, it is swapped when UMAP is ready.")
 
-        @st.fragment(run_every=1.0)
-        def wait_for_umap() -> None:
-            task = state.tasks().get(f"umap-{run.run_id}")
-            if task is not None and task.state != "running":
-                st.rerun()
-
-        wait_for_umap()
-
-    st.caption(f"{len(fitted.embedding):,} test digits, {method} of their {run.config.latent_dim}"
-               f"-d codes · 2-D 5-NN label accuracy {result.knn_accuracy_2d:.3f}. "
+    st.caption(f"{len(fitted.embedding):,} test digits, {method} of their "
+               f"{run.config.latent_dim}-d codes (k={run.config.latent_dim}) · 2-D 5-NN label accuracy {result.knn_accuracy_2d:.3f}. "
                "Click a digit, or an empty place to decode it; pick the box or lasso tool "
                "(top right of the map) to select a region.")
     fig = plots.map_figure(fitted.embedding, labels, names, colour, values,
@@ -62,7 +54,7 @@ with state.errors_shown():
               if p.get("customdata") is not None and int(p["customdata"]) < 0]
 
     if chosen:
-        recon, errors = state.test_reconstructions(run.run_id)
+        recon, errors = state.test_reconstructions(run)
         shown = chosen[:MAX_SHOWN]
         more = f" (the first {MAX_SHOWN} shown)" if len(chosen) > MAX_SHOWN else ""
         noun = "digit" if len(chosen) == 1 else "digits"

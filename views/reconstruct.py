@@ -12,8 +12,8 @@ run = state.require_run()
 with state.errors_shown():
     test = state.test_set(run)
     names, test_images, labels = test.names, test.images, test.labels
-    recon, errors = state.test_reconstructions(run.run_id)
-    test_codes = state.codes(run.run_id)[1]
+    recon, errors = state.test_reconstructions(run)
+    test_codes = state.codes(run)[1]
     n = len(labels)
 
     pairs, interp, traverse = st.tabs(["Side by side", "Interpolation", "Traversal"])

@@ -46,9 +46,13 @@ if job_id is None or queue.status(job_id) is None:
 status = queue.status(job_id) if job_id else None
 just_trained = cached is not None and status is not None and status.run_id == cached.run_id
 
+# A session's active run changes only by its own choice or its own training: it activates
+# the runs of the jobs it submitted, never those of a job it only watches.
+own_jobs = st.session_state.setdefault("own_jobs", set())
 if cached is None:
     if st.button("Train", type="primary", key="train"):
         job_id = st.session_state["job_id"] = queue.submit(cfg, "auto")
+        own_jobs.add(job_id)
         status = queue.status(job_id)
 elif not just_trained:
     st.success(f"This config was trained before (run {cached.run_id}): its stored curves are "
@@ -91,10 +95,9 @@ def live(job_id: str) -> None:
         st.rerun()
 
 
-if status is not None and status.finished and status.run_id and \
-        st.session_state.get("activated_job") != status.job_id:
-    # The finished job's run becomes the active run, once per job and session.
-    st.session_state["activated_job"] = status.job_id
+if status is not None and status.finished and status.run_id and status.job_id in own_jobs:
+    # The finished job's run becomes the active run, once per job.
+    own_jobs.discard(status.job_id)
     st.session_state["activate_run"] = status.run_id
     state.runs_listing.clear()
     state.start_map(state.run(status.run_id))

@@ -1,0 +1,75 @@
+"""Background artefacts (a run's UMAP map, its classifier heads), one way for every page.
+
+A page asks `follow(job)` where it would show the artefact. The helper owns the task's key,
+starting it, polling it, and its end states: stored -> "ready"; running -> a fragment polls
+and reruns the page when the task ends; failed -> one error with a Retry button, and the
+polling stops; done but not on disk (moved aside, or its run trained again) -> computed once
+more, then reported as a failure. No page polls a task that has ended.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+from aecore import lab
+from aecore.config import HeadConfig, ProjectionConfig
+from aecore.jobs import Task, Tasks
+from aecore.worker import Worker
+
+POLL_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class Job:
+    key: str                # the task's key: what and for exactly which weights
+    folder: Path            # the artefact; the job is ready when it is stored
+    fit: Callable[[], object]
+    what: str               # "the UMAP map", for messages
+
+
+def map_job(run: lab.Run, cfg: ProjectionConfig, worker: Worker | None) -> Job:
+    fit = (lambda: worker.embed(run, cfg)) if worker else (lambda: lab.embed(run, cfg))
+    return Job(f"map-{run.run_id}-{run.weights_id}-{cfg.key()}", lab.map_folder(run, cfg), fit,
+               f"the {cfg.method.upper()} map")
+
+
+def head_job(run: lab.Run, cfg: HeadConfig, worker: Worker | None) -> Job:
+    fit = (lambda: worker.classify(run, cfg)) if worker else (lambda: lab.classify(run, cfg))
+    return Job(f"head-{run.run_id}-{run.weights_id}-{cfg.key()}", lab.head_folder(run, cfg),
+               fit, f"the {cfg.head} classifier")
+
+
+def start(tasks: Tasks, job: Job, retry: bool = False) -> Task:
+    return tasks.start(job.key, job.fit, retry=retry)
+
+
+def follow(tasks: Tasks, job: Job, start_now: bool = True) -> str:
+    """"ready", "running", "failed", or "absent" (not started, and `start_now` is False)."""
+    if lab.is_stored(job.folder):
+        return "ready"
+    task = tasks.get(job.key)
+    if task is None and not start_now:
+        return "absent"
+    if task is None or (task.state == "done" and task.attempt < 2):
+        task = start(tasks, job, retry=True)  # a result that went missing is computed again
+    if task.state == "running":
+        _poll(tasks, job.key, str(job.folder))
+        return "running"
+    error = task.error or f"it was computed but is not in the cache ({job.folder})"
+    st.error(f"Computing {job.what} failed: {error}")
+    if st.button("Retry", key=f"retry-{job.key}", icon=":material/refresh:"):
+        start(tasks, job, retry=True)
+        st.rerun()
+    return "failed"
+
+
+@st.fragment(run_every=POLL_SECONDS)
+def _poll(tasks: Tasks, key: str, folder: str) -> None:
+    """Reruns the page once the task has ended; the page then shows what came of it."""
+    task = tasks.get(key)
+    if task is None or task.state != "running" or lab.is_stored(Path(folder)):
+        st.rerun()
