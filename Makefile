@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export AECORE_CACHE_DIR ?= $(CURDIR)/cache
 export NUMBA_CACHE_DIR ?= $(AECORE_CACHE_DIR)/numba
 
-.PHONY: setup setup-dev browser run test bench lint clean
+.PHONY: setup setup-dev browser run test test-fast bench lint clean
 
 setup: $(VENV)/.installed
 
@@ -31,11 +31,15 @@ run: setup
 test: setup-dev browser
 	$(PY) -m pytest
 
+# No browser and no real MNIST: the unit, app (AppTest) and worker tests.
+test-fast: setup-dev
+	$(PY) -m pytest -m "not e2e and not mnist"
+
 bench: setup-dev browser
 	$(VENV)/bin/aecore bench
 
 lint: setup-dev
-	$(VENV)/bin/ruff check aecore pages tests app.py
+	$(VENV)/bin/ruff check aecore views dashboard tests app.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

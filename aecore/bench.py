@@ -19,6 +19,7 @@ import torch
 
 from aecore import data as datasets
 from aecore import latents, projection, train
+from aecore.appserver import APP, browser, chromium_missing, streamlit_server
 from aecore.classify import train_head
 from aecore.config import HeadConfig, ProjectionConfig, TrainConfig
 from aecore.models import build
@@ -159,10 +160,7 @@ def bench_predict(model, data: datasets.Dataset, train_codes: torch.Tensor,
 
 def bench_app_start() -> dict:
     """From `streamlit run` to the Train page's title rendered in Chromium."""
-    try:
-        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-        from tests.e2e import browser, chromium_missing, streamlit_server
-    except ImportError:
+    if not APP.exists():
         return {"app_start_s": None, "app_start_note": "run from a checkout to measure"}
     if reason := chromium_missing():
         return {"app_start_s": None, "app_start_note": reason}

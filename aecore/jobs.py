@@ -42,7 +42,8 @@ class Curve:
         self.steps.append(sum(s for s, _ in self._pending) / len(self._pending))
         self.values.append(sum(v for _, v in self._pending) / len(self._pending))
         self._pending = []
-        if len(self.values) > self.limit:
+        # Halve at an even count only, so that no point is dropped (and the mean holds).
+        if len(self.values) > self.limit and len(self.values) % 2 == 0:
             self.steps, self.values = _halve(self.steps), _halve(self.values)
             self.stride *= 2
 

@@ -39,6 +39,15 @@ def make_tiny(n_train: int = 600, n_test: int = 200, seed: int = 0,
     return datasets.Dataset(name, train_x, train_y, test_x, test_y)
 
 
+def pytest_collection_modifyitems(items):
+    """`make test-fast` deselects by marker, so a test on real MNIST or the served app says so."""
+    needs = {"mnist": "mnist", "app_server": "e2e"}
+    for item in items:
+        for fixture, marker in needs.items():
+            if fixture in item.fixturenames and not item.get_closest_marker(marker):
+                raise pytest.UsageError(f"{item.nodeid} uses {fixture}: mark it {marker}")
+
+
 @pytest.fixture
 def cache(tmp_path, monkeypatch) -> Path:
     folder = tmp_path / "cache"
@@ -73,7 +82,7 @@ def session_cache(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def app_server(mnist, tmp_path_factory):
     """A real `streamlit run app.py` on loopback with a private cache, for one test module."""
-    from tests.e2e import chromium_missing, streamlit_server
+    from aecore.appserver import chromium_missing, streamlit_server
 
     if reason := chromium_missing():
         pytest.skip(reason)

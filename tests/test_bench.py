@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-pytestmark = [pytest.mark.mnist, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.mnist, pytest.mark.slow]  # starts Chromium
 
 
 def test_quick_bench_reports_every_figure(mnist, tmp_path):

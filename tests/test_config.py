@@ -6,16 +6,19 @@ from aecore.config import HeadConfig, ProjectionConfig, TrainConfig
 from aecore.errors import InvalidConfig
 
 
-@pytest.mark.parametrize("field,value", [
-    ("latent_dim", 0), ("latent_dim", 1), ("latent_dim", 10_000), ("latent_dim", 3.5),
-    ("epochs", 0), ("lr", -1.0), ("lr", math.nan), ("lr", math.inf), ("lr", 0.0),
-    ("batch_size", 60_001), ("batch_size", 0), ("model", "resnet"), ("dataset", "cifar"),
-    ("seed", -1),
+@pytest.mark.parametrize("field,name,value", [
+    ("latent_dim", "latent size", 0), ("latent_dim", "latent size", 1),
+    ("latent_dim", "latent size", 10_000), ("latent_dim", "latent size", 3.5),
+    ("epochs", "epochs", 0), ("lr", "learning rate", -1.0), ("lr", "learning rate", math.nan),
+    ("lr", "learning rate", math.inf), ("lr", "learning rate", 0.0),
+    ("batch_size", "batch size", 60_001), ("batch_size", "batch size", 0),
+    ("model", "model", "resnet"), ("dataset", "dataset", "cifar"), ("seed", "seed", -1),
 ])
-def test_train_config_refuses_bad_values(field, value):
+def test_train_config_refuses_bad_values(field, name, value):
     with pytest.raises(InvalidConfig) as info:
         TrainConfig(**{field: value})
-    assert str(value) in str(info.value) or "must be" in str(info.value)
+    message = str(info.value)
+    assert message.startswith(f"{name} must") and repr(value) in message
 
 
 def test_key_is_stable_and_depends_on_every_field():

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from aecore import lab, store
+from aecore import lab, projection, store
 from aecore.config import HeadConfig, ProjectionConfig, TrainConfig
 from aecore.errors import RunNotFound
 from aecore.train import BatchEvent, EpochEvent
@@ -70,7 +70,8 @@ def test_codes_maps_heads_are_cached(tiny):
     assert train_codes.shape == (600, 8) and test_codes.shape == (200, 8)
     pca = lab.embed(run, ProjectionConfig(method="pca"))
     assert pca.map.embedding.shape == (200, 2) and not pca.cached
-    assert 0.0 <= pca.knn_accuracy_2d <= 1.0
+    assert pca.knn_accuracy_2d == pytest.approx(
+        projection.knn_accuracy_2d(pca.map.embedding, tiny.test_y.numpy()))
     assert lab.embed(run, ProjectionConfig(method="pca")).cached
     head = lab.classify(run, HeadConfig(head="mlp", **TINY_HEAD))
     rep = head.report

@@ -22,8 +22,11 @@ def test_exact_knn_matches_brute_force():
     assert torch.equal(idx[:, 0], torch.arange(300))  # each point is its own nearest
     assert torch.equal(idx, ref)
     assert torch.allclose(dist, full.gather(1, ref))
-    idx2, _ = projection.exact_knn(pts, pts, 7, skip_self=True)
-    assert torch.equal(idx2, ref[:, 1:7]) or torch.equal(idx2[:, :6], ref[:, 1:7])
+    # skip_self: still k neighbours, the 2nd to the (k+1)th nearest (self dropped)
+    idx2, dist2 = projection.exact_knn(pts, pts, 7, skip_self=True)
+    ref2 = full.argsort(1)[:, 1:8]
+    assert torch.equal(idx2, ref2)
+    assert torch.allclose(dist2, full.gather(1, ref2))
 
 
 def test_exact_knn_is_exact_on_long_vectors():

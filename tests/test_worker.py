@@ -9,8 +9,8 @@ import pytest
 
 from aecore import lab
 from aecore.config import ProjectionConfig, TrainConfig
-from aecore.train import BatchEvent, EpochEvent
 from aecore.errors import WorkerDied
+from aecore.train import BatchEvent, EpochEvent
 from aecore.worker import Worker
 from tests.test_lab import TINY
 

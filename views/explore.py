@@ -39,7 +39,8 @@ with state.errors_shown():
                 "this is the PCA map meanwhile, it is swapped when UMAP is ready.")
 
     st.caption(f"{len(fitted.embedding):,} test digits, {method} of their "
-               f"{run.config.latent_dim}-d codes (k={run.config.latent_dim}) · 2-D 5-NN label accuracy {result.knn_accuracy_2d:.3f}. "
+               f"{run.config.latent_dim}-d codes (k={run.config.latent_dim}) · 2-D 5-NN label "
+               f"accuracy {result.knn_accuracy_2d:.3f}. "
                "Click a digit, or an empty place to decode it; pick the box or lasso tool "
                "(top right of the map) to select a region.")
     fig = plots.map_figure(fitted.embedding, labels, names, colour, values,
