@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import pytest
 import streamlit as st
+import torch
 from streamlit.testing.v1 import AppTest
 
 from aecore import data as datasets
 from aecore import lab
 from aecore.config import HeadConfig, TrainConfig
-from aecore.errors import DatasetUnavailable
+from aecore.errors import AecoreError, DatasetUnavailable
 
 PAGES = ["views/train.py", "views/explore.py", "views/reconstruct.py", "views/classify.py",
          "views/draw.py"]
@@ -162,3 +164,71 @@ def test_two_sessions_do_not_change_each_other(app, trained):
     assert other.sidebar.selectbox(key="run_id").value == trained.run_id
     assert app.sidebar.selectbox(key="dataset").value == "fashion"
     assert not other.exception and not app.exception
+
+
+def test_a_failed_map_shows_one_error_and_stops_polling(app, trained, monkeypatch):
+    from aecore import projection
+    from dashboard import state
+
+    real_fit, broken = projection._fit_umap, [True]
+
+    def fit(codes, cfg):
+        if broken:
+            raise AecoreError("the map could not be fitted (test)")
+        return real_fit(codes, cfg)
+
+    monkeypatch.setattr(projection, "_fit_umap", fit)
+    runs = []
+    real_test_set = state.test_set
+    monkeypatch.setattr(state, "test_set", lambda r: runs.append(1) or real_test_set(r))
+    visit(app, "views/explore.py")
+    poll(app, lambda a: "could not be fitted" in texts(a))
+    runs.clear()
+    app.run(timeout=30)  # a page that reran itself forever would never finish this run
+    assert len(runs) == 1, "the page reran itself after the failure"
+    errors = [e.value for e in app.error]
+    assert len(errors) == 1 and "Computing the UMAP map failed" in errors[0]
+    assert "UMAP is fitting" not in texts(app)
+    assert "PCA of their 8-d codes" in texts(app)
+    broken.clear()  # the cause is gone: Retry fits the map
+    app.button(key=f"retry-{state.map_job(trained).key}").click().run()
+    poll(app, lambda a: "UMAP of their 8-d codes" in texts(a))
+    assert not app.error
+
+
+def test_a_session_keeps_its_run_while_another_trains(app, trained):
+    """B only watches the Train page while A trains: B's active run stays B's choice."""
+    watcher = AppTest.from_file("../app.py", default_timeout=120)
+    visit(watcher, "views/train.py")
+    assert watcher.sidebar.selectbox(key="run_id").value == trained.run_id
+    start_training(app, 1)
+    new = TrainConfig(latent_dim=8, epochs=1, batch_size=32)
+    poll(watcher, lambda w: lab.find_complete(new.key()) is not None)
+    for _ in range(3):
+        watcher.run()
+    assert watcher.sidebar.selectbox(key="run_id").value == trained.run_id
+    poll(app, lambda a: a.sidebar.selectbox(key="run_id").value == new.key())
+
+
+def test_app_caches_follow_the_weights(tiny):
+    """The app's cached run, codes, reconstructions and maps after a stopped run is trained
+    again: every one comes from the new weights."""
+    from aecore import latents
+    from dashboard import state
+    from tests.test_lab import finish, stop_after_one_epoch
+
+    st.cache_resource.clear()
+    stopped = state.run(stop_after_one_epoch().run_id)
+    old_codes = state.codes(stopped)[1]
+    state.test_reconstructions(stopped)
+    state.map_result(stopped, "pca")
+    full = finish().run
+    again = state.run(full.run_id)
+    assert again.weights_id == full.weights_id != stopped.weights_id
+    fresh = latents.encode(full.model, tiny.test_x)
+    assert torch.allclose(state.codes(again)[1], fresh)
+    assert not torch.allclose(state.codes(again)[1], old_codes)
+    recon, _ = state.test_reconstructions(again)
+    assert np.allclose(recon, latents.decode(full.model, fresh).numpy(), atol=1e-5)
+    assert torch.allclose(state.map_result(again, "pca").map.codes, fresh)
+    st.cache_resource.clear()

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from aecore import lab, projection, store
+from aecore import classify, lab, latents, projection, store
 from aecore.config import HeadConfig, ProjectionConfig, TrainConfig
 from aecore.errors import RunNotFound
 from aecore.train import BatchEvent, EpochEvent
@@ -92,3 +92,37 @@ def test_predict_on_a_drawn_bar(tiny):
     assert p.image.shape == (28, 28) and p.reconstruction.shape == (28, 28)
     assert p.code.shape == (8,)
     assert p.image.max() == pytest.approx(1.0)
+
+
+def stop_after_one_epoch(cfg=TINY) -> lab.Run:
+    stop = threading.Event()
+    for event in lab.train(cfg, stop=stop, device="cpu"):
+        if isinstance(event, EpochEvent):
+            stop.set()
+    run = lab.load_run(cfg.key())
+    assert run.metrics["stopped"] and run.metrics["epochs_done"] == 1
+    return run
+
+
+def derive_all(run: lab.Run) -> tuple[torch.Tensor, np.ndarray, dict]:
+    return (lab.codes(run)[1], lab.embed(run, ProjectionConfig(method="pca")).map.embedding,
+            lab.classify(run, HeadConfig(head="linear", **TINY_HEAD)).head.state_dict())
+
+
+def test_derived_results_belong_to_their_weights(tiny):
+    """A stopped run trained again in full keeps its id, not its codes, map or head; even a
+    late computation for the old weights (a background task still running) cannot leak in."""
+    stopped = stop_after_one_epoch()
+    old_codes, old_map, _ = derive_all(stopped)
+    full = finish().run
+    assert full.run_id == stopped.run_id and full.weights_id != stopped.weights_id
+    derive_all(stopped)  # a late task for the old weights writes its results after the retrain
+    codes, embedding, head = derive_all(full)
+    fresh = latents.encode(full.model, tiny.test_x)
+    assert torch.allclose(codes, fresh) and not torch.allclose(codes, old_codes)
+    expected = projection.fit(fresh, ProjectionConfig(method="pca")).embedding
+    assert np.allclose(embedding, expected, atol=1e-4) and not np.allclose(embedding, old_map)
+    fresh_head, _ = classify.fit_and_score(lab.codes(full)[0], tiny.train_y, fresh,
+                                           tiny.test_y, HeadConfig(head="linear", **TINY_HEAD))
+    for name, weights in fresh_head.state_dict().items():
+        assert torch.allclose(head[name], weights, atol=1e-5), name
