@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import time
 
 import pytest
@@ -40,24 +41,79 @@ def set_slider(page, label: str, key: str) -> None:
     page.keyboard.press(key)
 
 
-def test_train_one_epoch_and_watch_the_chart_grow(server, page):
+ACTIVE_RUN = "Active run (newest first)"
+
+
+def active_run(page) -> str:
+    return page.get_by_role("combobox", name=ACTIVE_RUN).input_value()
+
+
+def train_and_watch(page, done_text: str) -> list[int]:
+    """Press Train, then poll the chart's size until done_text shows; the sizes seen."""
+    page.get_by_text(done_text).wait_for(state="detached")  # not an earlier job's text
+    page.get_by_role("button", name="Train", exact=True).click()
+    seen = []
+    for _ in range(1500):  # bounded polling while the job runs
+        seen.append(chart_points(page))
+        if page.get_by_text(done_text).count():
+            return seen
+        time.sleep(0.2)
+    raise AssertionError(f"{done_text!r} never showed; chart sizes {sorted(set(seen))}")
+
+
+def wait_for_active_run(page, prefix: str, stopped: bool = False) -> str:
+    """The sidebar's active run, once it starts with prefix and is (not) a stopped run."""
+    for _ in range(300):
+        label = active_run(page)
+        if label.startswith(prefix) and ("stopped at" in label) == stopped:
+            return label
+        time.sleep(0.2)
+    raise AssertionError(f"the active run is {active_run(page)!r}, not {prefix!r}... "
+                         f"({'' if stopped else 'not '}stopped)")
+
+
+def test_train_several_configs_in_a_row(server, page):
+    """Train k=32, then k=28, then stop a k=28 run of 20 epochs and train it again: each job is
+    reported, drawn and activated as itself (the first release mixed up the second job)."""
     page.goto(server)
     page.get_by_text("Train an autoencoder").wait_for()
     set_slider(page, "Epochs", "Home")  # 1 epoch
-    page.locator("[data-testid=stSelectbox]").filter(has_text="Model").click()
-    page.get_by_role("option", name="conv (small CNN)").click()  # a few seconds an epoch
-    page.get_by_role("button", name="Train").click()
-    seen = []
-    for _ in range(600):  # bounded polling while the job runs
-        seen.append(chart_points(page))
-        if page.get_by_text("trained 1 epoch:").count():
-            break
-        time.sleep(0.2)
+    train_and_watch(page, "trained 1 epoch:")
+    wait_for_active_run(page, "dense · k=32 · 1 ep")
+
+    for _ in range(4):
+        set_slider(page, "Latent size k", "ArrowLeft")  # k=28
+    for _ in range(2):
+        set_slider(page, "Epochs", "ArrowRight")  # 3 epochs, so that the chart can grow
+    seen = train_and_watch(page, "trained 3 epochs:")
     grew = sorted(set(n for n in seen if n))
-    assert len(grew) >= 3, f"the chart did not grow while training: {grew}"
+    assert len(grew) >= 3, f"the second chart did not grow while training: {grew}"
+    wait_for_active_run(page, "dense · k=28 · 3 ep")
     screenshot(page, "train")
-    active = page.get_by_role("combobox", name="Active run (newest first)").input_value()
-    assert active.startswith("conv · k=32 · 1 ep"), active  # the new run is active
+
+    for _ in range(17):
+        set_slider(page, "Epochs", "ArrowRight")  # 20 epochs: time to press Stop
+    page.get_by_text("trained 3 epochs:").wait_for(state="detached")
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_text(re.compile(r"Epoch ([2-9]|1[0-5]) of 20")).wait_for()
+    page.get_by_role("button", name="Stop").click()
+    page.get_by_text("the finished epochs were kept").wait_for()
+    wait_for_active_run(page, "dense · k=28 · 20 ep", stopped=True)
+    train_and_watch(page, "trained 20 epochs:")  # the stopped config, trained again in full
+    wait_for_active_run(page, "dense · k=28 · 20 ep", stopped=False)
+    assert not exceptions_on(page)
+
+    # Explore shows the active run's map; switching runs in the sidebar switches the map.
+    page.get_by_role("link", name="Explore").click()
+    page.get_by_text("UMAP of their 28-d codes (k=28)").wait_for()
+    page.get_by_role("combobox", name=ACTIVE_RUN).click()
+    page.get_by_role("option", name="dense · k=32 · 1 ep").first.click()
+    page.get_by_text("of their 32-d codes (k=32)").first.wait_for()
+    page.get_by_role("link", name="Train").click()  # away and back again
+    page.get_by_text("Train an autoencoder").wait_for()
+    page.get_by_role("link", name="Explore").click()
+    page.get_by_text("of their 32-d codes (k=32)").first.wait_for()
+    assert active_run(page).startswith("dense · k=32 · 1 ep")
     assert not exceptions_on(page)
 
 
