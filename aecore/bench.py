@@ -173,6 +173,41 @@ def bench_app_start() -> dict:
             return {"app_start_s": time.perf_counter() - start}
 
 
+def _aecore_json(env: dict, *args: str) -> dict:
+    proc = subprocess.run([sys.executable, "-m", "aecore", *args, "--json"], capture_output=True,
+                          text=True, timeout=900, env={**os.environ, **env}, check=True)
+    return json.loads(proc.stdout)
+
+
+def bench_app_training() -> dict:
+    """The default run trained through the app in Chromium, live chart and all, on a server
+    started with empty caches (numba's too: the map worker compiles meanwhile), against the
+    same run from `aecore train` in the same sitting."""
+    from aecore.appserver import APP, browser, chromium_missing, streamlit_server
+
+    reason = chromium_missing() if APP.exists() else "run from a checkout to measure"
+    if reason:
+        return {"app_over_cli": None, "note": reason}
+    with tempfile.TemporaryDirectory() as tmp, browser() as b:
+        cache = Path(tmp) / "cache"
+        env = {"AECORE_CACHE_DIR": str(cache), "NUMBA_CACHE_DIR": str(Path(tmp) / "numba")}
+        page = b.new_page()
+        start = time.perf_counter()
+        with streamlit_server(cache, env) as url:
+            page.goto(url)
+            page.get_by_text("Train an autoencoder").wait_for(timeout=120_000)
+            first_page = time.perf_counter() - start
+            page.get_by_role("button", name="Train", exact=True).click()
+            page.get_by_text("trained 10 epochs").wait_for(timeout=900_000)
+        # Mean wall seconds per epoch, the slow first epochs included (a median hides them).
+        run = _aecore_json(env, "runs")["runs"][0]["metrics"]
+        app = run["seconds"] / run["epochs_done"]
+        cli = _aecore_json(env, "train", "--force")
+        cli_seconds = cli["seconds"] / cli["epochs"]
+    return {"first_page_empty_caches_s": first_page, "app_seconds_per_epoch": app,
+            "cli_seconds_per_epoch": cli_seconds, "app_over_cli": app / cli_seconds}
+
+
 def machine() -> dict:
     model = next((line.split(":", 1)[1].strip() for line in
                   Path("/proc/cpuinfo").read_text().splitlines()

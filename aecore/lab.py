@@ -7,7 +7,6 @@ exists on disk is never computed twice (DESIGN.md, "How data flows").
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 import time
 from collections.abc import Iterator
@@ -116,12 +115,8 @@ def load_run(run_id: str) -> Run:
 def weights_id(run_id: str) -> str | None:
     """The stored weights' id from the run's manifest alone (cheap: no weights are read), or
     None when there is no such run. The app's caches key a run by it."""
-    try:
-        manifest = json.loads((store.run_dir(run_id) / store.MANIFEST).read_bytes())
-        digest = manifest["files"]["weights.safetensors"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return digest[:12] if isinstance(digest, str) else None
+    digest = store.listed_digest(store.run_dir(run_id), "weights.safetensors")
+    return digest[:12] if digest else None
 
 
 def _parse_run(run_id: str, files: store.Files) -> Run:

@@ -38,12 +38,15 @@ def decimate(steps: list[float], values: list[float], limit: int = 2_000
             values[:usable].reshape(-1, block).mean(1))
 
 
+LOSS_POINTS = 400  # per line: more than a chart's width shows, cheap to resend every second
+
+
 def loss_figure(batch_steps: list[float], batch_losses: list[float], epochs: list[dict],
                 steps_per_epoch: int) -> go.Figure:
     """Smoothed batch loss and train/test loss per epoch, against epochs."""
     fig = go.Figure()
     if len(batch_losses):
-        steps, losses = decimate(batch_steps, batch_losses)
+        steps, losses = decimate(batch_steps, batch_losses, LOSS_POINTS)
         x = steps / steps_per_epoch
         fig.add_scatter(x=x, y=losses, mode="lines", name="batch loss",
                         line=dict(color="#c7c7c7", width=1))

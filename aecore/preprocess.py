@@ -7,6 +7,8 @@ MNIST's own convention (LeCun et al. 1998): the digit's box scaled so its longer
 from __future__ import annotations
 
 import io
+import os
+import stat
 import warnings
 from pathlib import Path
 
@@ -26,12 +28,10 @@ BOX, FIELD = 20, 28
 def load_image(source: bytes | str | Path) -> Image.Image:
     """Open and fully decode an image file, refusing what is not a usable image."""
     try:
-        data = source if isinstance(source, bytes) else Path(source).read_bytes()
+        data = source if isinstance(source, bytes) else _read_file(Path(source))
     except OSError as exc:
         raise InvalidImage(f"cannot read {source}: {exc.strerror}") from exc
-    if len(data) > MAX_BYTES:
-        raise InvalidImage(f"the file has {len(data) // 1_048_576} MiB; the limit is "
-                           f"{MAX_BYTES // 1_048_576} MiB")
+    _check_size(len(data))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -51,6 +51,35 @@ def load_image(source: bytes | str | Path) -> Image.Image:
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise InvalidImage(f"the image is damaged or truncated ({type(exc).__name__})") from exc
     return image
+
+
+def _check_size(size: int) -> None:
+    if size > MAX_BYTES:
+        raise InvalidImage(f"the file has {size // 1_048_576} MiB; the limit is "
+                           f"{MAX_BYTES // 1_048_576} MiB")
+
+
+def _check_file(path: Path, info: os.stat_result) -> None:
+    if not stat.S_ISREG(info.st_mode):
+        raise InvalidImage(f"{path} is a folder, device or pipe, not an image file: "
+                           "give the path of an image file")
+    _check_size(info.st_size)
+
+
+def _read_file(path: Path) -> bytes:
+    """At most MAX_BYTES + 1 bytes of a regular file (a symlink to one is followed).
+
+    Checked before opening, since opening a device or a FIFO can block or act, and again on
+    the open file (O_NONBLOCK: a FIFO swapped in meanwhile must not block the open).
+    """
+    _check_file(path, os.stat(path))
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        _check_file(path, os.fstat(fd))
+        with open(fd, "rb", closefd=False) as fh:
+            return fh.read(MAX_BYTES + 1)
+    finally:
+        os.close(fd)
 
 
 def ink_of(image: Image.Image | np.ndarray) -> np.ndarray:

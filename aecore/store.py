@@ -157,6 +157,16 @@ def _read_regular(path: Path) -> bytes:
         os.close(fd)
 
 
+def listed_digest(folder: Path, name: str) -> str | None:
+    """The sha256 that a complete artefact's manifest lists for one of its files, without
+    reading or checking the files themselves (cheap: for cache keys); None if there is none."""
+    try:
+        digest = json.loads(_read_regular(folder / MANIFEST))["files"][name]
+    except (OSError, ValueError, KeyError, TypeError, CacheCorrupt):
+        return None
+    return digest if isinstance(digest, str) else None
+
+
 def verify_artefact(folder: Path) -> Files:
     """The files of a complete artefact, checked against its manifest; CacheCorrupt if not."""
     try:

@@ -66,16 +66,32 @@ class DoneEvent:
 Event = BatchEvent | EpochEvent | DoneEvent
 
 
+def devices_here() -> list[str]:
+    """The device types training can use on this machine, the preferred one last."""
+    found = ["cpu"]
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        found.append("mps")
+    if torch.cuda.is_available():
+        found.append("cuda")
+    return found
+
+
 def pick_device(device: str = "auto") -> torch.device:
+    """`auto` is cuda, else mps, else cpu. A device this machine lacks is an InvalidConfig
+    here, before any work, rather than a torch error midway (meta, xla, cuda without CUDA)."""
+    here = devices_here()
     if device == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        mps = getattr(torch.backends, "mps", None)
-        return torch.device("mps" if mps is not None and mps.is_available() else "cpu")
+        return torch.device(here[-1])
     try:
-        return torch.device(device)
-    except RuntimeError as exc:
-        raise InvalidConfig(f"unknown device {device!r}: use auto, cpu, cuda or mps") from exc
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        dev = None
+    if (dev is None or dev.type not in here
+            or (dev.type == "cuda" and (dev.index or 0) >= torch.cuda.device_count())):
+        raise InvalidConfig(f"device {device!r} is not available on this machine: use "
+                            + ", ".join(["auto", *here]))
+    return dev
 
 
 def as_pixels(images: torch.Tensor) -> torch.Tensor:

@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from aecore import cli
@@ -30,14 +31,30 @@ def run_cli(*args, env=None):
     (["classify", "0123456789ab"], "no run"),
     (["predict", "0123456789ab", "x.png"], "no run"),
     (["frobnicate"], "invalid choice"),
+    (["train", "--device", "meta"], "not available"),
+    (["train", "--device", "xla"], "not available"),
+    (["train", "--device", "banana"], "not available"),
+    pytest.param(["train", "--device", "cuda"], "not available",
+                 marks=pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is here")),
+    pytest.param(["train", "--device", "mps"], "not available",
+                 marks=pytest.mark.skipif(torch.backends.mps.is_available(), reason="MPS is here")),
 ])
 def test_bad_arguments_fail_with_one_line(args, needle, cache):
     proc = run_cli(*args)
-    assert proc.returncode != 0
+    assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
-    assert needle in lines[0] and lines[0].startswith("aecore")
+    assert needle in lines[0] and lines[0].startswith("aecore: error:")
     assert proc.stdout == ""
+
+
+def test_unwritable_cache_fails_with_one_line(cache):
+    cache.mkdir()
+    (cache / "locks").write_bytes(b"")  # as root, chmod cannot make a folder unwritable
+    proc = run_cli("train", "--epochs", "1")
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.startswith("aecore: error: could not create the lock"), proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "AECORE_CACHE_DIR" in proc.stderr
 
 
 def test_subcommands_on_tiny_data(tiny, tmp_path, capsys):

@@ -79,7 +79,7 @@ def test_corrupt_weights_are_moved_aside_and_retrained(tiny, caplog):
 def test_corrupt_codes_are_recomputed(tiny, caplog):
     run = finish().run
     first = lab.codes(run)[1].clone()
-    codes_file = store.run_dir(run.run_id) / "latents" / "codes.safetensors"
+    codes_file = run.derived_dir / "latents" / "codes.safetensors"
     blob = bytearray(codes_file.read_bytes())
     blob[-10] ^= 0xFF
     codes_file.write_bytes(bytes(blob))
@@ -122,3 +122,18 @@ def test_batch_larger_than_the_data_is_refused(tiny):
 
     with pytest.raises(InvalidConfig, match="larger than"):
         finish(TrainConfig(latent_dim=8, epochs=1, batch_size=5000))
+
+
+def test_manifest_with_a_list_of_files_is_moved_aside(tiny, caplog, capsys):
+    from aecore import cli
+
+    run = finish().run
+    manifest = store.run_dir(run.run_id) / store.MANIFEST
+    data_ = json.loads(manifest.read_text())
+    data_["files"] = sorted(data_["files"])
+    manifest.write_text(json.dumps(data_))
+    assert cli.main(["runs", "--json"]) == 0  # `aecore runs` and the pages list runs this way
+    assert json.loads(capsys.readouterr().out) == {"runs": []}
+    assert "moved aside" in caplog.text
+    assert list(store.runs_dir().glob(f"{run.run_id}.corrupt-*"))
+    assert not finish().cached  # recomputed

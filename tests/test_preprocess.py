@@ -1,11 +1,14 @@
 import io
+import os
+import tracemalloc
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
 from aecore.errors import EmptyImage, InvalidImage
-from aecore.preprocess import load_image, to_mnist
+from aecore.preprocess import MAX_BYTES, load_image, to_mnist
+from tests.guard import run_capped
 
 
 def canvas_stroke(points, size=280, width=20) -> np.ndarray:
@@ -120,3 +123,44 @@ def test_large_photo_is_scaled_down():
 def test_missing_file(tmp_path):
     with pytest.raises(InvalidImage, match="cannot read"):
         load_image(tmp_path / "nope.png")
+
+
+def test_oversized_file_is_refused_before_it_is_read(tmp_path):
+    sparse = tmp_path / "huge.png"
+    with open(sparse, "wb") as fh:
+        fh.truncate(MAX_BYTES + 5 * 1_048_576)  # sparse: no disk used, nothing to read
+    tracemalloc.start()
+    try:
+        with pytest.raises(InvalidImage, match="the limit is 20 MiB"):
+            load_image(sparse)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < MAX_BYTES // 10  # the file was not read whole
+
+
+LOAD_IN_CHILD = ("import sys\nfrom aecore.errors import InvalidImage\n"
+                 "from aecore.preprocess import load_image",
+                 "try:\n    load_image(sys.argv[1])\nexcept InvalidImage as exc:\n    print(exc)")
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero", "folder"])
+def test_only_regular_files_are_opened(tmp_path, kind):
+    """A FIFO would block the open, /dev/zero would fill memory: refused, not read."""
+    path = tmp_path / "digit.png"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "dev-zero":
+        path.symlink_to("/dev/zero")
+    else:
+        path.mkdir()
+    proc = run_capped(*LOAD_IN_CHILD, str(path))
+    assert "is a folder, device or pipe, not an image file" in proc.stdout, proc.stderr
+
+
+def test_symlink_to_an_image_is_followed(tmp_path):
+    image = Image.new("L", (28, 28), 0)
+    ImageDraw.Draw(image).line([(14, 4), (14, 24)], fill=255, width=3)
+    (tmp_path / "real.png").write_bytes(png_bytes(image))
+    (tmp_path / "link.png").symlink_to(tmp_path / "real.png")
+    assert load_image(tmp_path / "link.png").size == (28, 28)

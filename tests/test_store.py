@@ -1,10 +1,14 @@
+import errno
+import json
+import os
 import threading
 import time
 
 import pytest
 
-from aecore import store
-from aecore.errors import RunNotFound
+from aecore import FORMAT_VERSION, store
+from aecore.errors import CacheWriteFailed, RunNotFound
+from tests.guard import run_capped
 
 
 def test_round_trip_and_manifest(cache):
@@ -125,23 +129,73 @@ def test_two_processes_compute_a_key_once(cache, tmp_path):
     assert log.read_text().count("computed") == 1
 
 
-def test_a_failed_task_is_not_restarted_unless_asked():
-    import time as _time
+@pytest.mark.parametrize("manifest", [
+    {"format": FORMAT_VERSION, "files": ["data.bin"]},
+    {"format": FORMAT_VERSION, "files": []},
+    {"format": FORMAT_VERSION, "files": "data.bin"},
+    {"format": FORMAT_VERSION, "files": None},
+    {"format": FORMAT_VERSION, "files": {"data.bin": 5}},
+    {"format": FORMAT_VERSION, "files": {"data.bin": None}},
+    ["data.bin"],
+    "data.bin",
+])
+def test_odd_manifest_shape_is_corrupt(cache, manifest):
+    folder = cache / "x" / "a"
+    store.write_artefact(folder, {"data.bin": b"0123456789"})
+    (folder / store.MANIFEST).write_text(json.dumps(manifest))
+    assert store.read_artefact(folder) is None
+    assert not folder.exists() and list(folder.parent.glob("a.corrupt-*"))
 
-    from aecore.jobs import Tasks
 
-    tasks, calls = Tasks(), []
+READ_IN_CHILD = ("import sys\nfrom pathlib import Path\nfrom aecore import store",
+                 "print(store.read_artefact(Path(sys.argv[1])))")
 
-    def boom():
-        calls.append(1)
-        raise OSError("no")
 
-    task = tasks.start("k", boom)
-    for _ in range(100):
-        if task.state != "running":
-            break
-        _time.sleep(0.01)
-    assert task.state == "failed" and "OSError" in task.error
-    assert tasks.start("k", boom) is task and len(calls) == 1  # a page rerun: no restart
-    again = tasks.start("k", boom, retry=True)
-    assert again is not task
+@pytest.mark.parametrize("victim", ["data.bin", store.MANIFEST])
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero", "symlink"])
+def test_special_file_in_an_artefact_is_corrupt(cache, victim, kind):
+    """A FIFO would block the reader, /dev/zero would fill memory; a symlink, even to the
+    right bytes, could point anywhere. Each is refused unread, moved aside, recomputed."""
+    folder = cache / "x" / "a"
+    store.write_artefact(folder, {"data.bin": b"0123456789"})
+    target = folder / victim
+    copy = cache / "copy"
+    copy.write_bytes(target.read_bytes())
+    target.unlink()
+    if kind == "fifo":
+        os.mkfifo(target)
+    else:
+        target.symlink_to("/dev/zero" if kind == "dev-zero" else copy)
+    proc = run_capped(*READ_IN_CHILD, str(folder))
+    assert proc.stdout.strip() == "None", proc.stderr
+    assert not os.path.lexists(folder) and list(folder.parent.glob("a.corrupt-*"))
+    files, cached = store.get_or_compute(folder, lambda: {"data.bin": b"fresh"})
+    assert files == {"data.bin": b"fresh"} and not cached
+
+
+@pytest.mark.parametrize("fault", ["mkdir", "open"])
+def test_read_only_cache_fails_to_lock_with_a_sentence(cache, monkeypatch, fault):
+    # We run as root, so chmod would not stop the writes: the OS call fails here instead.
+    def read_only(path, *args, **kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+
+    if fault == "open":
+        (cache / "locks").mkdir(parents=True)
+    monkeypatch.setattr(os, fault, read_only)
+    with pytest.raises(CacheWriteFailed, match="read-only.*AECORE_CACHE_DIR"):
+        with store.lock("k"):
+            pass
+
+
+def test_file_in_place_of_the_lock_folder_fails_with_a_sentence(cache):
+    cache.mkdir()
+    (cache / "locks").write_bytes(b"")
+    with pytest.raises(CacheWriteFailed, match="a file stands where a folder should be"):
+        store.get_or_compute(cache / "k", lambda: {"v.bin": b"1"})
+
+
+def test_errors_inside_a_lock_pass_unchanged_and_release_it(cache):
+    with pytest.raises(OSError, match="mine"), store.lock("k"):
+        raise OSError(errno.EROFS, "mine")
+    with store.lock("k"):  # released: taking it again does not wait
+        pass

@@ -5,7 +5,7 @@ import torch
 
 from aecore import train
 from aecore.config import TrainConfig
-from aecore.errors import TrainingDiverged
+from aecore.errors import InvalidConfig, TrainingDiverged
 from aecore.models.base import Autoencoder
 
 TINY = dict(latent_dim=8, epochs=3, batch_size=64, lr=1e-2)
@@ -75,3 +75,17 @@ def test_as_pixels_scales_to_unit_range():
 def test_pick_device():
     assert train.pick_device("cpu").type == "cpu"
     assert train.pick_device("auto").type in ("cpu", "cuda", "mps")
+
+
+@pytest.mark.parametrize("cuda", [False, True])
+def test_pick_device_refuses_what_this_machine_lacks(monkeypatch, cuda):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: int(cuda))
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert train.pick_device("auto").type == ("cuda" if cuda else "cpu")
+    refused = ["mps", "meta", "xla", "banana", "", "cuda:1"] + ([] if cuda else ["cuda"])
+    for device in refused:
+        with pytest.raises(InvalidConfig, match="not available on this machine: use auto, cpu"):
+            train.pick_device(device)
+    if cuda:
+        assert train.pick_device("cuda:0") == torch.device("cuda", 0)
