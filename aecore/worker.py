@@ -33,7 +33,6 @@ from aecore.errors import AecoreError, WorkerDied
 from aecore.train import BatchEvent, EpochEvent
 
 FLUSH_SECONDS = 0.1  # batch events are sent in bundles, ~10 a second
-BACKGROUND_NICENESS = 15  # the map worker yields the CPU to a training
 
 
 # --- the child ----------------------------------------------------------------------------------
@@ -284,10 +283,21 @@ class _Duplex:
         return self.reader.poll(timeout)
 
 
+def _yield_cpu() -> None:
+    """Run only when the CPU is otherwise idle (Linux SCHED_IDLE; else the lowest nice). With
+    nice 15 a numba compile beside a training still slowed its epochs by half: torch's two
+    threads wait for each other, so any slice taken from one stalls both."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError):
+        with contextlib.suppress(OSError):
+            os.nice(19)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = argv if argv is not None else sys.argv[1:]
     if "--background" in args:
-        os.nice(BACKGROUND_NICENESS)
+        _yield_cpu()
     conn = _Duplex(Connection(int(args[0]), writable=False),
                    Connection(int(args[1]), readable=False))
     serve(conn, warm="--warm" in args)

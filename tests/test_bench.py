@@ -28,6 +28,9 @@ def test_quick_bench_reports_every_figure(mnist, tmp_path):
     assert u["knn_accuracy_2d"] > 0.85
     assert 0 < u["place_ms_p50"] <= u["place_ms_p95"]
     assert 0 < r["predict_ms_p50"] <= r["predict_ms_p95"]
-    assert r["app_start_s"] is None or r["app_start_s"] > 0
+    assert r["app_start_s"] > 0 and t["first_page_empty_caches_s"] > 0
+    assert t["app_over_cli"] == pytest.approx(
+        t["app_seconds_per_epoch"] / t["cli_seconds_per_epoch"])
+    assert t["app_seconds_per_epoch"] > 0 and t["cli_seconds_per_epoch"] > 0
     assert 100 < r["peak_rss_mb"]
     assert r["machine"]["cores"] >= 1 and r["machine"]["device"] in ("cpu", "cuda", "mps")
