@@ -33,6 +33,9 @@ from aecore.errors import AecoreError, WorkerDied
 from aecore.train import BatchEvent, EpochEvent
 
 FLUSH_SECONDS = 0.1  # batch events are sent in bundles, ~10 a second
+# A map or a head that has not finished in this time is taken for a hang: its process is
+# ended and the page offers Retry (a map of 10,000 codes takes 2 to 30 s here).
+BACKGROUND_LIMIT_SECONDS = 600.0
 
 
 # --- the child ----------------------------------------------------------------------------------
@@ -168,16 +171,25 @@ class Worker:
             self._ensure()
         return self
 
-    def _request(self, kind: str, *args, stop: threading.Event | None = None) -> Iterator[tuple]:
+    def _request(self, kind: str, *args, stop: threading.Event | None = None,
+                 limit: float | None = None) -> Iterator[tuple]:
         """Send one request and yield its replies up to its end; a typed error is raised as
-        its own class. Leaving early stops the request and reads it to its end."""
+        its own class. Leaving early stops the request and reads it to its end. A request
+        still running after `limit` seconds ends its process (WorkerDied)."""
         with self._lock:  # one request at a time per worker
             self._ensure()
             request_id = next(self._ids)
             self._send((kind, request_id, *args))
             finished = stopping = False
+            deadline = time.monotonic() + limit if limit else None
             try:
                 while True:
+                    if deadline is not None and time.monotonic() > deadline:
+                        self._proc.kill()
+                        self._proc.wait()
+                        finished = True
+                        raise WorkerDied(f"the {kind} request ran for over {limit:.0f} s and "
+                                         "was ended (its process is restarted): try again")
                     if stop is not None and stop.is_set() and not stopping:
                         stopping = True
                         self._send(("stop", request_id))
@@ -244,13 +256,15 @@ class Worker:
 
     def embed(self, run: lab.Run, cfg: ProjectionConfig) -> lab.MapResult:
         """The map fitted and stored by the child, then read from the cache here."""
-        for _ in self._request("embed", run.run_id, cfg.to_dict()):
+        for _ in self._request("embed", run.run_id, cfg.to_dict(),
+                               limit=BACKGROUND_LIMIT_SECONDS):
             pass
         return lab.embed(run, cfg)
 
     def classify(self, run: lab.Run, cfg: HeadConfig) -> lab.HeadResult:
         """The head (and its baselines) trained and stored by the child, then read here."""
-        for _ in self._request("classify", run.run_id, cfg.to_dict()):
+        for _ in self._request("classify", run.run_id, cfg.to_dict(),
+                               limit=BACKGROUND_LIMIT_SECONDS):
             pass
         return lab.classify(run, cfg)
 
@@ -298,6 +312,10 @@ def main(argv: list[str] | None = None) -> None:
     args = argv if argv is not None else sys.argv[1:]
     if "--background" in args:
         _yield_cpu()
+    # numba's OpenMP layer beside torch's OpenMP runtime in one process is known to hang now
+    # and then (umap-learn and pytorch issues); the workqueue layer fits as fast here (2.6 s
+    # for 10,000 codes either way) and the worker calls numba from one thread only.
+    os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
     conn = _Duplex(Connection(int(args[0]), writable=False),
                    Connection(int(args[1]), readable=False))
     serve(conn, warm="--warm" in args)

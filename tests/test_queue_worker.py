@@ -17,7 +17,7 @@ import pytest
 
 from aecore import lab
 from aecore.config import ProjectionConfig, TrainConfig
-from aecore.errors import InvalidConfig, RunNotFound
+from aecore.errors import InvalidConfig, RunNotFound, WorkerDied
 from aecore.jobs import JobStatus, TrainingQueue
 from aecore.train import BatchEvent, EpochEvent
 from aecore.worker import Worker
@@ -157,3 +157,15 @@ def _alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
 
+
+
+def test_a_request_past_its_limit_ends_its_process(worker):
+    """A map or head that hangs (numba and torch's OpenMP have hung together) is ended."""
+    worker.start()
+    hung = worker.pid
+    with pytest.raises(WorkerDied, match="ran for over"):
+        list(worker._request("train", tiny_config(8, epochs=300).to_dict(), "cpu", False,
+                             limit=1.0))
+    cfg = tiny_config(9)
+    assert list(worker.train(cfg, device="cpu"))[-1].run.config == cfg
+    assert worker.pid != hung
