@@ -39,13 +39,27 @@ def run_cli(*args, env=None):
     pytest.param(["train", "--device", "mps"], "not available",
                  marks=pytest.mark.skipif(torch.backends.mps.is_available(), reason="MPS is here")),
 ])
-def test_bad_arguments_fail_with_one_line(args, needle, cache):
-    proc = run_cli(*args)
-    assert proc.returncode == 2
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, proc.stderr
+def test_bad_arguments_fail_with_one_line(args, needle, cache, capsys):
+    try:  # in this process: a fresh interpreter per case would cost seconds (torch's import)
+        code = cli.main(args)
+    except SystemExit as exc:  # argparse's own errors
+        code = exc.code
+    out = capsys.readouterr()
+    assert code == 2
+    lines = out.err.strip().splitlines()
+    assert len(lines) == 1, out.err
     assert needle in lines[0] and lines[0].startswith("aecore: error:")
-    assert proc.stdout == ""
+    assert out.out == ""
+
+
+@pytest.mark.parametrize("args,needle", [(["train", "--latent-dim", "0"], "latent size"),
+                                         (["frobnicate"], "invalid choice"),
+                                         (["train", "--device", "xla"], "not available")])
+def test_bad_arguments_from_a_real_process(args, needle, cache):
+    proc = run_cli(*args)
+    assert proc.returncode == 2 and proc.stdout == ""
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("aecore: error:") and needle in lines[0]
 
 
 def test_unwritable_cache_fails_with_one_line(cache):
