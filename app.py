@@ -3,11 +3,13 @@
 import streamlit as st
 
 from aecore.data import LABEL_NAMES
-from dashboard import state
+from dashboard import session, state
 
 st.set_page_config(page_title="Latent-space lab", page_icon=":material/scatter_plot:",
                    layout="wide")
 state.startup()
+session.keep_widget_values()
+session.settle_own_trainings()
 
 DATASET_NAMES = {"mnist": "MNIST (digits)", "fashion": "Fashion-MNIST (clothes)"}
 
@@ -31,7 +33,7 @@ with st.sidebar:
         st.session_state["run_id"] = rows[0]["run_id"] if rows else None
     if rows:
         st.selectbox("Active run (newest first)", list(labels), format_func=labels.get,
-                     key="run_id")
+                     key="run_id", on_change=session.picked_run)
     else:
         st.caption("No trained run for this dataset yet.")
     st.caption(f"Device: **{state.device_name()}** · classes: "
@@ -44,4 +46,5 @@ pages = [
     st.Page("views/classify.py", title="Classifier", icon=":material/category:"),
     st.Page("views/draw.py", title="Draw", icon=":material/draw:"),
 ]
+session.show_note()
 st.navigation(pages).run()

@@ -217,6 +217,7 @@ class Task:
     result: Any = None
     error: str = ""
     attempt: int = 1
+    recompute: bool = False  # started again because its done result went missing
     started: float = field(default_factory=time.perf_counter)
 
 
@@ -227,7 +228,8 @@ class Tasks:
         self._lock = threading.Lock()
         self._tasks: dict[str, Task] = {}
 
-    def start(self, key: str, fn: Callable[[], Any], retry: bool = False) -> Task:
+    def start(self, key: str, fn: Callable[[], Any], retry: bool = False,
+              recompute: bool = False) -> Task:
         """The task for key, started now unless it exists. An ended task (failed, or done but
         its result went missing) stays as it is, so a page polling it does not restart it on
         every rerun, until a caller asks to `retry` it; a running task is never doubled."""
@@ -236,7 +238,7 @@ class Tasks:
             if task is not None and (task.state == "running" or not retry):
                 return task
             attempt = task.attempt + 1 if task is not None else 1
-            task = self._tasks[key] = Task(key, attempt=attempt)
+            task = self._tasks[key] = Task(key, attempt=attempt, recompute=recompute)
         threading.Thread(target=self._run, args=(task, fn), name=f"aecore-{key}",
                          daemon=True).start()
         return task

@@ -76,6 +76,7 @@ def train(cfg: TrainConfig, stop: threading.Event | None = None, device: str = "
     stopped); asking for the same config again retrains it.
     """
     run_id = cfg.key()
+    dev = pick_device(device)  # a device this machine lacks is refused, cached run or not
     if not force and (cached := find_complete(run_id)) is not None:
         yield RunReady(cached, True)
         return
@@ -83,7 +84,6 @@ def train(cfg: TrainConfig, stop: threading.Event | None = None, device: str = "
         if not force and (cached := find_complete(run_id)) is not None:
             yield RunReady(cached, True)
             return
-        dev = pick_device(device)
         data = datasets.load(cfg.dataset)
         for event in train_loop(cfg, data, stop, str(dev)):
             if isinstance(event, DoneEvent):
@@ -106,7 +106,11 @@ def find_complete(run_id: str) -> Run | None:
 
 def load_run(run_id: str) -> Run:
     folder = store.run_dir(run_id)
+    listed = (folder / store.MANIFEST).exists()
     files = store.read_artefact(folder)
+    if files is None and listed and not folder.exists():
+        raise RunNotFound(f"run {run_id} was unreadable and was moved aside "
+                          f"({folder.name}.corrupt-*): train it again")
     if files is None:
         raise RunNotFound(f"no run {run_id} in {store.runs_dir()} (see `aecore runs`)")
     return _parse_run(run_id, files)
@@ -173,6 +177,13 @@ def head_folder(run: Run, cfg: HeadConfig) -> Path:
 def is_stored(folder: Path) -> bool:
     """True when a complete artefact is on disk (checked in full when it is read)."""
     return (folder / store.MANIFEST).is_file()
+
+
+def is_valid(folder: Path) -> bool:
+    """True when a complete artefact is on disk and matches its checksums; a corrupt one is
+    moved aside. A page checks this before it reads a result, so that it never recomputes
+    one in the server's process."""
+    return store.read_artefact(folder) is not None
 
 
 @dataclass(frozen=True)

@@ -16,12 +16,15 @@ def _layout(fig: go.Figure, title: str = "", height: int = 360) -> go.Figure:
     return fig
 
 
-def ema(values: list[float], alpha: float = 0.05) -> np.ndarray:
-    """Exponential moving average: the batch loss is noisy, its trend is what a person reads."""
+def ema(steps: np.ndarray, values: np.ndarray, span: float) -> np.ndarray:
+    """Exponential moving average with a time constant of `span` steps: the batch loss is
+    noisy, its trend is what a person reads. Measured in steps, not points, so that a curve
+    thinned to fewer points (a long run, a live chart) lags no more than a dense one."""
     out = np.empty(len(values))
-    acc = values[0] if values else 0.0
-    for i, v in enumerate(values):
-        acc = alpha * v + (1 - alpha) * acc
+    acc, last = (values[0], steps[0]) if len(values) else (0.0, 0.0)
+    for i, (s, v) in enumerate(zip(steps, values, strict=True)):
+        alpha = 1.0 - np.exp(-max(s - last, 1.0) / span)
+        acc, last = alpha * v + (1 - alpha) * acc, s
         out[i] = acc
     return out
 
@@ -39,6 +42,7 @@ def decimate(steps: list[float], values: list[float], limit: int = 2_000
 
 
 LOSS_POINTS = 400  # per line: more than a chart's width shows, cheap to resend every second
+SMOOTHING_EPOCHS = 0.05  # the smoothed batch loss's time constant
 
 
 def loss_figure(batch_steps: list[float], batch_losses: list[float], epochs: list[dict],
@@ -50,7 +54,8 @@ def loss_figure(batch_steps: list[float], batch_losses: list[float], epochs: lis
         x = steps / steps_per_epoch
         fig.add_scatter(x=x, y=losses, mode="lines", name="batch loss",
                         line=dict(color="#c7c7c7", width=1))
-        fig.add_scatter(x=x, y=ema(list(losses)), mode="lines", name="batch loss (smoothed)",
+        smooth = ema(steps, losses, SMOOTHING_EPOCHS * steps_per_epoch)
+        fig.add_scatter(x=x, y=smooth, mode="lines", name="batch loss (smoothed)",
                         line=dict(color="#1f77b4", width=2))
     if epochs:
         ep = [e["epoch"] for e in epochs]

@@ -43,19 +43,21 @@ def head_job(run: lab.Run, cfg: HeadConfig, worker: Worker | None) -> Job:
                fit, f"the {cfg.head} classifier")
 
 
-def start(tasks: Tasks, job: Job, retry: bool = False) -> Task:
-    return tasks.start(job.key, job.fit, retry=retry)
+def start(tasks: Tasks, job: Job, retry: bool = False, recompute: bool = False) -> Task:
+    return tasks.start(job.key, job.fit, retry=retry, recompute=recompute)
 
 
 def follow(tasks: Tasks, job: Job, start_now: bool = True) -> str:
     """"ready", "running", "failed", or "absent" (not started, and `start_now` is False)."""
-    if lab.is_stored(job.folder):
+    if lab.is_valid(job.folder):
         return "ready"
     task = tasks.get(job.key)
     if task is None and not start_now:
         return "absent"
-    if task is None or (task.state == "done" and task.attempt < 2):
-        task = start(tasks, job, retry=True)  # a result that went missing is computed again
+    if task is None:
+        task = start(tasks, job)
+    elif task.state == "done" and not task.recompute:  # its result went missing: once more
+        task = start(tasks, job, retry=True, recompute=True)
     if task.state == "running":
         _poll(tasks, job.key, str(job.folder))
         return "running"

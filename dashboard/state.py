@@ -147,7 +147,7 @@ def head_job(r: lab.Run, head: str) -> background.Job:
 def stored_head(r: lab.Run, name: str | None = None) -> lab.HeadResult | None:
     """A head trained before (mlp preferred when no name is given), without training one."""
     for head in ([name] if name else ["mlp", "linear"]):
-        if lab.is_stored(lab.head_folder(r, HeadConfig(head=head))):
+        if lab.is_valid(lab.head_folder(r, HeadConfig(head=head))):
             return head_result(r, head)
     return None
 
@@ -174,27 +174,6 @@ def test_set(r: lab.Run) -> TestSet:
 @st.cache_resource(max_entries=2, show_spinner=False)
 def _test_images(name: str) -> np.ndarray:
     return dataset(name).test_x.numpy() / 255.0
-
-
-def active_run() -> lab.Run | None:
-    run_id = st.session_state.get("run_id")
-    if not run_id:
-        return None
-    try:
-        return run(run_id)
-    except AecoreError as exc:
-        st.error(str(exc))
-        return None
-
-
-def require_run() -> lab.Run:
-    """The active run, or a note that points to Train and stops the page."""
-    r = active_run()
-    if r is None:
-        st.info("There is no trained run for this dataset yet: train one first.")
-        st.page_link("views/train.py", label="Go to Train", icon=":material/model_training:")
-        st.stop()
-    return r
 
 
 @contextlib.contextmanager

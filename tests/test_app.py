@@ -11,7 +11,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from aecore import data as datasets
-from aecore import lab
+from aecore import lab, store
 from aecore.config import HeadConfig, TrainConfig
 from aecore.errors import AecoreError, DatasetUnavailable
 
@@ -237,3 +237,57 @@ def test_app_caches_follow_the_weights(tiny):
     assert np.allclose(recon, latents.decode(full.model, fresh).numpy(), atol=1e-5)
     assert torch.allclose(state.map_result(again, "pca").map.codes, fresh)
     st.cache_resource.clear()
+
+
+def test_train_settings_survive_a_visit_to_another_page(app, trained):
+    visit(app, "views/train.py")
+    app.slider(key="latent_dim").set_value(11).run()
+    app.slider(key="epochs").set_value(40).run()
+    visit(app, "views/explore.py")
+    visit(app, "views/train.py")
+    assert app.slider(key="latent_dim").value == 11 and app.slider(key="epochs").value == 40
+
+
+def test_a_corrupt_head_is_never_refitted_in_the_page(app, trained, monkeypatch):
+    cfg = HeadConfig(head="linear")
+    lab.classify(trained, cfg)
+    weights = lab.head_folder(trained, cfg) / "weights.safetensors"
+    weights.write_bytes(b"garbage")
+    fits = []
+    real = lab.fit_and_score
+    monkeypatch.setattr(lab, "fit_and_score", lambda *a: fits.append(1) or real(*a))
+    visit(app, "views/classify.py")
+    app.radio(key="head").set_value("linear").run()
+    assert fits == [] and _has(app, "train_head")  # offered again, not refitted in the page
+    assert not lab.is_stored(lab.head_folder(trained, cfg))  # moved aside
+
+
+def test_own_trainings_in_a_row_activate_the_newest(app):
+    start_training(app, 1)
+    app.slider(key="latent_dim").set_value(9).run()
+    app.button(key="train").click().run()  # queued behind the first
+    first, second = (TrainConfig(latent_dim=k, epochs=1, batch_size=32) for k in (8, 9))
+    poll(app, lambda a: lab.find_complete(second.key()) is not None)
+    poll(app, lambda a: a.sidebar.selectbox(key="run_id").value == second.key())
+    assert lab.find_complete(first.key()) is not None
+    assert "Your trainings in this session (2)" in str([e.label for e in app.expander])
+
+
+def test_a_watcher_has_no_stop_button(app, trained):
+    start_training(app, 100)
+    poll(app, lambda a: _has(a, "stop"))
+    watcher = AppTest.from_file("../app.py", default_timeout=120)
+    visit(watcher, "views/train.py")
+    assert "Another session's training" in texts(watcher) and not _has(watcher, "stop")
+    app.button(key="stop").click().run()
+
+
+def test_an_unreadable_active_run_gives_way_to_another(app, trained):
+    other = lab.train(TrainConfig(latent_dim=6, epochs=1, batch_size=32, lr=3e-2), device="cpu")
+    other_id = list(other)[-1].run.run_id
+    visit(app, "views/explore.py")
+    app.sidebar.selectbox(key="run_id").set_value(trained.run_id).run()
+    (store.run_dir(trained.run_id) / store.MANIFEST).write_text("{garbage")
+    app.radio(key="colour").set_value("error").run()
+    assert not app.exception
+    assert "moved aside" in texts(app) and app.sidebar.selectbox(key="run_id").value == other_id

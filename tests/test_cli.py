@@ -106,3 +106,11 @@ def test_subcommands_on_tiny_data(tiny, tmp_path, capsys):
 
     code, out = call("runs")
     assert [r["run_id"] for r in out["runs"]] == [run_id]
+
+
+def test_a_missing_device_is_refused_even_for_a_cached_run(tiny, capsys):
+    tiny_args = ["train", "--latent-dim", "8", "--epochs", "1", "--batch-size", "32"]
+    assert cli.main([*tiny_args, "--device", "cpu"]) == 0
+    capsys.readouterr()
+    assert cli.main([*tiny_args, "--device", "meta"]) == 2  # cached, still refused
+    assert "not available" in capsys.readouterr().err

@@ -4,10 +4,10 @@ import numpy as np
 import streamlit as st
 
 from aecore import plots
-from dashboard import background, state, widgets
+from dashboard import background, session, state, widgets
 
 st.title("Classify from the codes")
-run = state.require_run()
+run = session.require_run()
 with state.errors_shown():
     data = state.dataset(run.config.dataset)
     names = data.label_names

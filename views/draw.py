@@ -6,10 +6,10 @@ from streamlit_drawable_canvas import st_canvas
 from aecore import lab, plots, projection
 from aecore.errors import AecoreError, EmptyImage
 from aecore.preprocess import load_image
-from dashboard import background, state, widgets
+from dashboard import background, session, state, widgets
 
 st.title("Draw a digit")
-run = state.require_run()
+run = session.require_run()
 with state.errors_shown():
     data = state.dataset(run.config.dataset)
     names = data.label_names

@@ -4,12 +4,12 @@ import numpy as np
 import streamlit as st
 
 from aecore import latents, plots, projection
-from dashboard import state, widgets
+from dashboard import session, state, widgets
 
 MAX_SHOWN = 60
 
 st.title("Explore the latent map")
-run = state.require_run()
+run = session.require_run()
 with state.errors_shown():
     test = state.test_set(run)
     names, test_images, labels = test.names, test.images, test.labels
@@ -75,6 +75,7 @@ with state.errors_shown():
 
     with st.expander("Decode any place of the map"):
         lo, hi = fitted.embedding.min(0), fitted.embedding.max(0)
+        hi = np.maximum(hi, lo + 1e-3)  # a map of dead codes is a point: sliders need a span
         c1, c2 = st.columns(2)
         x = c1.slider("x", float(lo[0]), float(hi[0]), float((lo[0] + hi[0]) / 2), key="place_x")
         y = c2.slider("y", float(lo[1]), float(hi[1]), float((lo[1] + hi[1]) / 2), key="place_y")

@@ -5,10 +5,10 @@ import streamlit as st
 import torch
 
 from aecore import latents
-from dashboard import state, widgets
+from dashboard import session, state, widgets
 
 st.title("Reconstructions")
-run = state.require_run()
+run = session.require_run()
 with state.errors_shown():
     test = state.test_set(run)
     names, test_images, labels = test.names, test.images, test.labels

@@ -8,7 +8,7 @@ import streamlit as st
 from aecore import lab, plots
 from aecore.config import MODELS, TRAIN_SIZE, TrainConfig
 from aecore.errors import AecoreError
-from dashboard import state
+from dashboard import session, state
 
 # Every redraw costs the trainer: on 2 cores the page's reruns and Chromium take CPU from
 # torch's threads. Measured with `aecore bench` (app over CLI seconds per epoch): polling every
@@ -44,27 +44,21 @@ except AecoreError as exc:
 queue = state.training_queue()
 steps_per_epoch = math.ceil(TRAIN_SIZE / cfg.batch_size)
 cached = lab.find_complete(cfg.key())
-
-job_id = st.session_state.get("job_id")
-if job_id is None or queue.status(job_id) is None:
-    current = queue.current()  # a refreshed tab finds the running job again
-    job_id = st.session_state["job_id"] = current.job_id if current else None
-status = queue.status(job_id) if job_id else None
+own = session.own_statuses(queue)
+# The job to show: this session's running or next one, else its last one; a session with
+# none of its own watches whatever runs on the server (a refreshed tab finds it again).
+status = next((s for s in own if not s.finished), own[-1] if own else queue.current())
 just_trained = cached is not None and status is not None and status.run_id == cached.run_id
 
-# A session's active run changes only by its own choice or its own training: it activates
-# the runs of the jobs it submitted, never those of a job it only watches.
-own_jobs = st.session_state.setdefault("own_jobs", set())
 if cached is None:
     if st.button("Train", type="primary", key="train"):
-        job_id = st.session_state["job_id"] = queue.submit(cfg, "auto")
-        own_jobs.add(job_id)
-        status = queue.status(job_id)
+        status = queue.status(session.submit(queue, cfg))
 elif not just_trained:
     st.success(f"This config was trained before (run {cached.run_id}): its stored curves are "
                "below, nothing is retrained.")
     if st.button("Use this run", type="primary", key="train"):
         st.session_state["activate_run"] = cached.run_id
+        session.picked_run()
         st.rerun()
 
 
@@ -83,10 +77,16 @@ def show(status) -> None:
         st.warning(status.message)
     else:
         st.success(status.message)
-    if status.config != cfg:
-        c = status.config
-        st.caption(f"Showing the job for {c.model}, k={c.latent_dim}, {c.epochs} epochs.")
+    if not session.is_own(status.job_id):
+        st.caption(f"Another session's training ({describe(status.config)}): you can watch "
+                   "it; yours starts when you press Train.")
+    elif status.config != cfg:
+        st.caption(f"Showing your training of {describe(status.config)}.")
     st.plotly_chart(loss_chart(status), key="loss_chart")
+
+
+def describe(c: TrainConfig) -> str:
+    return f"{c.model}, k={c.latent_dim}, {c.epochs} epochs"
 
 
 def loss_chart(status):
@@ -105,22 +105,34 @@ def loss_chart(status):
 @st.fragment(run_every=POLL_SECONDS)
 def live(job_id: str) -> None:
     status = queue.status(job_id)
-    if st.button("Stop", key="stop"):
+    if session.is_own(job_id) and st.button("Stop", key="stop"):
         queue.stop(job_id)
     show(status)
+    for waiting in session.own_statuses(queue):
+        if waiting.state == "queued" and waiting.job_id != job_id:
+            c1, c2 = st.columns([4, 1])
+            c1.caption(f"Next: your training of {describe(waiting.config)}, place "
+                       f"{waiting.position} in the queue.")
+            if c2.button("Cancel", key=f"cancel-{waiting.job_id}"):
+                queue.stop(waiting.job_id)
     if status.finished:
         st.rerun()
 
 
-if status is not None and status.finished and status.run_id and status.job_id in own_jobs:
-    # The finished job's run becomes the active run, once per job.
-    own_jobs.discard(status.job_id)
-    st.session_state["activate_run"] = status.run_id
-    state.runs_listing.clear()
-    state.start_map(state.run(status.run_id))
-    st.rerun()
+def own_history() -> None:
+    """Every training of this session, so that none ends unseen (a failure behind a queued
+    job, a run trained while another was shown)."""
+    if len(own) < 2:
+        return
+    with st.expander(f"Your trainings in this session ({len(own)})",
+                     expanded=any(s.state == "failed" for s in own)):
+        for s in own:
+            st.caption(f"**{describe(s.config)}**: {s.state}" +
+                       (f" · {s.message}" if s.message else ""))
+
+
 if status is not None and not status.finished:
-    live(job_id)
+    live(status.job_id)
 elif status is not None and status.config == cfg and (cached is None or just_trained):
     show(status)
 elif cached is not None:
@@ -130,3 +142,4 @@ elif cached is not None:
     m = cached.metrics
     st.caption(f"Test BCE {m['test_loss']:.4f} · train BCE {m['train_loss']:.4f} · "
                f"{m['seconds_per_epoch']:.2f} s per epoch on {m['device']}")
+own_history()

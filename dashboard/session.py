@@ -1,0 +1,108 @@
+"""What belongs to one browser session: its widget values across pages, its own trainings,
+and which run is active. A session's active run changes only by its own choice or when a
+training it started ends; a session that watches another's training never takes its run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+
+import streamlit as st
+
+from aecore import lab
+from aecore.errors import AecoreError
+from aecore.jobs import JobStatus, TrainingQueue
+from dashboard import state
+
+# Streamlit forgets a widget's value when a page without that widget runs, so leaving Train
+# for Explore and coming back reset the sliders (and trained the defaults). Widgets whose
+# range depends on the run (the traversal's dimension, the map's x/y) are left out.
+KEPT_WIDGETS = ("latent_dim", "epochs", "model", "batch_size", "lr", "seed", "head", "colour",
+                "recon_mode", "recon_count", "recon_seed", "recon_digit", "interp_a",
+                "interp_b", "interp_steps", "trav_index", "trav_span", "stroke_width")
+
+
+def keep_widget_values() -> None:
+    for key in KEPT_WIDGETS:
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
+
+
+def _own() -> dict[str, float]:
+    """This session's job ids, in the order submitted, with the time each was submitted."""
+    return st.session_state.setdefault("own_jobs", {})
+
+
+def submit(queue: TrainingQueue, cfg) -> str:
+    job_id = queue.submit(cfg, "auto")
+    _own().setdefault(job_id, time.monotonic())
+    return job_id
+
+
+def is_own(job_id: str) -> bool:
+    return job_id in _own()
+
+
+def own_statuses(queue: TrainingQueue) -> list[JobStatus]:
+    return [s for job_id in _own() if (s := queue.status(job_id)) is not None]
+
+
+def picked_run() -> None:
+    """on_change of the sidebar's run picker: a run chosen by hand is not replaced by a
+    training that was started before the choice."""
+    st.session_state["picked_at"] = time.monotonic()
+
+
+def settle_own_trainings() -> None:
+    """Activate the run of this session's newest training that ended since the last look,
+    unless a run was picked by hand after it was started; its UMAP map starts fitting."""
+    handled = st.session_state.setdefault("handled_jobs", set())
+    picked_at = st.session_state.get("picked_at", float("-inf"))
+    queue = state.training_queue()
+    for job_id, submitted in _own().items():
+        status = queue.status(job_id)
+        if job_id in handled or status is None or not status.finished:
+            continue
+        handled.add(job_id)
+        if status.run_id and submitted > picked_at:
+            st.session_state["activate_run"] = status.run_id
+    if (run_id := st.session_state.get("activate_run")) is not None:
+        state.runs_listing.clear()
+        with contextlib.suppress(AecoreError):  # a run that is gone is not activated anyway
+            state.start_map(state.run(run_id))
+
+
+def note(message: str) -> None:
+    """A message for the next run of the page (a rerun would wipe one shown now)."""
+    st.session_state["note"] = message
+
+
+def show_note() -> None:
+    if message := st.session_state.pop("note", None):
+        st.warning(message)
+
+
+def active_run() -> lab.Run | None:
+    """The session's active run. One that cannot be read any more (deleted, or moved aside as
+    corrupt) is dropped with a note, and the sidebar picks another run."""
+    run_id = st.session_state.get("run_id")
+    if not run_id:
+        return None
+    try:
+        return state.run(run_id)
+    except AecoreError as exc:
+        note(f"The active run could not be opened, so another one is active now: {exc}")
+        st.session_state.pop("run_id", None)
+        state.runs_listing.clear()
+        st.rerun()
+
+
+def require_run() -> lab.Run:
+    """The active run, or a note that points to Train and stops the page."""
+    r = active_run()
+    if r is None:
+        st.info("There is no trained run for this dataset yet: train one first.")
+        st.page_link("views/train.py", label="Go to Train", icon=":material/model_training:")
+        st.stop()
+    return r
