@@ -48,14 +48,19 @@ def active_run(page) -> str:
     return page.get_by_role("combobox", name=ACTIVE_RUN).input_value()
 
 
+def alert(page, text: str):
+    """The message box (success, warning, error) that says text."""
+    return page.locator("[data-testid='stAlert']").filter(has_text=text)
+
+
 def train_and_watch(page, done_text: str) -> list[int]:
     """Press Train, then poll the chart's size until done_text shows; the sizes seen."""
-    page.get_by_text(done_text).wait_for(state="detached")  # not an earlier job's text
+    alert(page, done_text).wait_for(state="detached")  # not an earlier job's message
     page.get_by_role("button", name="Train", exact=True).click()
     seen = []
     for _ in range(1500):  # bounded polling while the job runs
         seen.append(chart_points(page))
-        if page.get_by_text(done_text).count():
+        if alert(page, done_text).count():
             return seen
         time.sleep(0.2)
     raise AssertionError(f"{done_text!r} never showed; chart sizes {sorted(set(seen))}")
@@ -73,7 +78,7 @@ def wait_for_active_run(page, prefix: str, stopped: bool = False) -> str:
 
 
 def test_train_several_configs_in_a_row(server, page):
-    """Train k=32, then k=28, then stop a k=28 run of 20 epochs and train it again: each job is
+    """Train k=32, then k=28, then stop a k=24 run and train it again: each job is
     reported, drawn and activated as itself (the first release mixed up the second job)."""
     page.goto(server)
     page.get_by_text("Train an autoencoder").wait_for()
@@ -83,29 +88,29 @@ def test_train_several_configs_in_a_row(server, page):
 
     for _ in range(4):
         set_slider(page, "Latent size k", "ArrowLeft")  # k=28
-    for _ in range(2):
-        set_slider(page, "Epochs", "ArrowRight")  # 3 epochs, so that the chart can grow
-    seen = train_and_watch(page, "trained 3 epochs:")
+    for _ in range(19):
+        set_slider(page, "Epochs", "ArrowRight")  # 20 epochs: the chart redraws every 4 s
+    seen = train_and_watch(page, "trained 20 epochs:")
     grew = sorted(set(n for n in seen if n))
     assert len(grew) >= 3, f"the second chart did not grow while training: {grew}"
-    wait_for_active_run(page, "dense · k=28 · 3 ep")
+    wait_for_active_run(page, "dense · k=28 · 20 ep")
     screenshot(page, "train")
 
-    for _ in range(17):
-        set_slider(page, "Epochs", "ArrowRight")  # 20 epochs: time to press Stop
-    page.get_by_text("trained 3 epochs:").wait_for(state="detached")
+    for _ in range(4):
+        set_slider(page, "Latent size k", "ArrowLeft")  # k=24, still 20 epochs
+    alert(page, "trained 20 epochs:").wait_for(state="detached")
     page.get_by_role("button", name="Train", exact=True).click()
     page.get_by_text(re.compile(r"Epoch ([2-9]|1[0-5]) of 20")).wait_for()
     page.get_by_role("button", name="Stop").click()
-    page.get_by_text("the finished epochs were kept").wait_for()
-    wait_for_active_run(page, "dense · k=28 · 20 ep", stopped=True)
+    alert(page, "the finished epochs were kept").wait_for()
+    wait_for_active_run(page, "dense · k=24 · 20 ep", stopped=True)
     train_and_watch(page, "trained 20 epochs:")  # the stopped config, trained again in full
-    wait_for_active_run(page, "dense · k=28 · 20 ep", stopped=False)
+    wait_for_active_run(page, "dense · k=24 · 20 ep", stopped=False)
     assert not exceptions_on(page)
 
     # Explore shows the active run's map; switching runs in the sidebar switches the map.
     page.get_by_role("link", name="Explore").click()
-    page.get_by_text("UMAP of their 28-d codes (k=28)").wait_for()
+    page.get_by_text("UMAP of their 24-d codes (k=24)").wait_for()
     page.get_by_role("combobox", name=ACTIVE_RUN).click()
     page.get_by_role("option", name="dense · k=32 · 1 ep").first.click()
     page.get_by_text("of their 32-d codes (k=32)").first.wait_for()
