@@ -115,8 +115,10 @@ def write_failed(action: str, exc: OSError) -> CacheWriteFailed:
            errno.EACCES: "the cache folder is not writable",
            errno.EEXIST: "a file stands where a folder should be",
            errno.ENOTDIR: "a file stands where a folder should be"}.get(exc.errno, exc.strerror)
-    return CacheWriteFailed(f"could not {action}: {why}; nothing was changed (free space or "
-                            "set AECORE_CACHE_DIR to a writable folder)")
+    full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    advice = "free some space or " if full else ""
+    return CacheWriteFailed(f"could not {action}: {why}; nothing was changed ({advice}set "
+                            "AECORE_CACHE_DIR to a writable folder)")
 
 
 def _write_artefact(folder: Path, files: Files) -> None:
