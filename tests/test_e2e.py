@@ -44,6 +44,27 @@ def set_slider(page, label: str, key: str) -> None:
 ACTIVE_RUN = "Active run (newest first)"
 
 
+def slide_to(page, label: str, value: int) -> None:
+    """Move a slider with the keyboard until it shows value and keeps it (a keypress can be
+    lost while the page reruns)."""
+    thumb = page.get_by_role("slider", name=label)
+
+    def shown() -> int:
+        return int(thumb.evaluate("e => e.value || e.getAttribute('aria-valuenow')"))
+
+    for _ in range(300):  # bounded
+        now = shown()
+        if now == value:
+            time.sleep(1.0)
+            if shown() == value:
+                return
+            continue
+        thumb.focus()
+        page.keyboard.press("ArrowRight" if now < value else "ArrowLeft")
+        time.sleep(0.15)
+    raise AssertionError(f"the {label} slider never reached {value}")
+
+
 def active_run(page) -> str:
     return page.get_by_role("combobox", name=ACTIVE_RUN).input_value()
 
@@ -55,7 +76,7 @@ def alert(page, text: str):
 
 def train_and_watch(page, done_text: str) -> list[int]:
     """Press Train, then poll the chart's size until done_text shows; the sizes seen."""
-    alert(page, done_text).wait_for(state="detached")  # not an earlier job's message
+    alert(page, done_text).first.wait_for(state="detached")  # not an earlier job's message
     page.get_by_role("button", name="Train", exact=True).click()
     seen = []
     for _ in range(1500):  # bounded polling while the job runs
@@ -82,27 +103,24 @@ def test_train_several_configs_in_a_row(server, page):
     reported, drawn and activated as itself (the first release mixed up the second job)."""
     page.goto(server)
     page.get_by_text("Train an autoencoder").wait_for()
-    set_slider(page, "Epochs", "Home")  # 1 epoch
+    slide_to(page, "Epochs", 1)
     train_and_watch(page, "trained 1 epoch:")
     wait_for_active_run(page, "dense · k=32 · 1 ep")
 
-    for _ in range(4):
-        set_slider(page, "Latent size k", "ArrowLeft")  # k=28
-    for _ in range(19):
-        set_slider(page, "Epochs", "ArrowRight")  # 20 epochs: the chart redraws every 4 s
+    slide_to(page, "Latent size k", 28)
+    slide_to(page, "Epochs", 20)  # 20 epochs: the chart redraws every 4 s
     seen = train_and_watch(page, "trained 20 epochs:")
     grew = sorted(set(n for n in seen if n))
     assert len(grew) >= 3, f"the second chart did not grow while training: {grew}"
     wait_for_active_run(page, "dense · k=28 · 20 ep")
     screenshot(page, "train")
 
-    for _ in range(4):
-        set_slider(page, "Latent size k", "ArrowLeft")  # k=24, still 20 epochs
-    alert(page, "trained 20 epochs:").wait_for(state="detached")
+    slide_to(page, "Latent size k", 24)  # still 20 epochs
+    alert(page, "trained 20 epochs:").first.wait_for(state="detached")
     page.get_by_role("button", name="Train", exact=True).click()
     page.get_by_text(re.compile(r"Epoch ([2-9]|1[0-5]) of 20")).wait_for()
     page.get_by_role("button", name="Stop").click()
-    alert(page, "the finished epochs were kept").wait_for()
+    alert(page, "the finished epochs were kept").first.wait_for()
     wait_for_active_run(page, "dense · k=24 · 20 ep", stopped=True)
     train_and_watch(page, "trained 20 epochs:")  # the stopped config, trained again in full
     wait_for_active_run(page, "dense · k=24 · 20 ep", stopped=False)

@@ -105,6 +105,8 @@ def loss_chart(status):
 @st.fragment(run_every=POLL_SECONDS)
 def live(job_id: str) -> None:
     status = queue.status(job_id)
+    if status.finished:  # the whole page shows the outcome (drawn here too, it showed twice)
+        st.rerun()
     if session.is_own(job_id) and st.button("Stop", key="stop"):
         queue.stop(job_id)
     show(status)
@@ -115,8 +117,6 @@ def live(job_id: str) -> None:
                        f"{waiting.position} in the queue.")
             if c2.button("Cancel", key=f"cancel-{waiting.job_id}"):
                 queue.stop(waiting.job_id)
-    if status.finished:
-        st.rerun()
 
 
 def own_history() -> None:
