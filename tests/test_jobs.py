@@ -42,7 +42,10 @@ def test_a_task_runs_once_per_key_and_keeps_its_result():
     assert tasks.start("k", slow, retry=True) is task  # running: never doubled
     release.set()
     assert wait_until_ended(task).state == "done" and task.result == 42
-    assert tasks.get("other") is None
+    assert tasks.start("k", slow) is task  # done: a page rerun does not compute it again
+    again = wait_until_ended(tasks.start("k", slow, retry=True, recompute=True))
+    assert again is not task and again.recompute and not task.recompute
+    assert again.result == 42 and tasks.get("k") is again
 
 
 def linear_curve(n: int, limit: int = MAX_CURVE_POINTS) -> Curve:
