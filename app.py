@@ -44,6 +44,7 @@ pages = [
     st.Page("views/explore.py", title="Explore", icon=":material/scatter_plot:"),
     st.Page("views/reconstruct.py", title="Reconstructions", icon=":material/compare:"),
     st.Page("views/classify.py", title="Classifier", icon=":material/category:"),
+    st.Page("views/compare.py", title="Compare", icon=":material/stacked_line_chart:"),
     st.Page("views/draw.py", title="Draw", icon=":material/draw:"),
 ]
 session.show_note()

@@ -140,6 +140,68 @@ def cmd_runs(args) -> int:
     return 0
 
 
+def cmd_sweep(args) -> int:
+    from tqdm import tqdm
+
+    from aecore import compare, sweep
+
+    spec = sweep.SweepSpec(dataset=args.dataset, models=sweep.parse_list(args.models),
+                           latent_dims=sweep.parse_list(args.latent_dims, int),
+                           epochs=args.epochs, seeds=sweep.parse_list(args.seeds, int))
+    configs = spec.configs()
+    start = time.perf_counter()
+    bar = tqdm(total=len(configs) * (1 + len(sweep.DERIVED)), desc="sweep", file=sys.stderr,
+               disable=None)
+
+    done_steps = []
+
+    def step(what: str) -> None:
+        done_steps.append(what)
+        bar.set_postfix_str(what, refresh=False)
+        bar.update(1)
+        if bar.disable:  # not a terminal: one line per step, for logs
+            print(f"aecore: sweep [{len(done_steps)}/{bar.total}] {what}", file=sys.stderr)
+
+    if args.backend == "ray":
+        from aecore.ray_backend import run_ray
+
+        outcomes = list(run_ray(configs, args.address, args.device, args.cpus_per_task, step))
+    else:
+        outcomes = list(sweep.run_local(configs, args.device, step))
+    bar.close()
+    done = {o.run_id for o in outcomes if o.run_id}
+    rows = [r for r in compare.report(spec.dataset).rows if r.run_id in done]
+    order = {cfg.key(): i for i, cfg in enumerate(configs)}
+    rows.sort(key=lambda r: order.get(r.run_id, len(order)))
+    failed = [o.failure() for o in outcomes if not o.run_id]
+    for f in failed:
+        print(f"aecore: {f['model']} k={f['latent_dim']} seed {f['seed']} failed: {f['error']}",
+              file=sys.stderr)
+    result = {"rows": [r.to_dict() for r in rows], "failed": failed,
+              "seconds": time.perf_counter() - start}
+    _emit(args, result, _table(rows) + f"\n{len(rows)} of {len(configs)} runs in "
+          f"{result['seconds']:.0f} s")
+    return 1 if failed else 0
+
+
+def _table(rows) -> str:
+    from aecore.compare import frame
+
+    return frame(rows).to_string(index=False, float_format=lambda v: f"{v:.4f}", na_rep="-")
+
+
+def cmd_report(args) -> int:
+    from aecore import compare
+
+    rows = compare.report(args.dataset).rows
+    if args.csv:
+        print(compare.frame(rows).to_csv(index=False), end="")
+        return 0
+    _emit(args, {"rows": [r.to_dict() for r in rows]},
+          _table(rows) if rows else "no runs yet: try `aecore train` or `aecore sweep`")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="aecore", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -175,6 +237,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("runs", help="list the cached runs")
     p.set_defaults(func=cmd_runs)
+
+    p = sub.add_parser("sweep", help="train a grid of configs, then each one's heads and map")
+    p.add_argument("--dataset", choices=DATASETS, default=d.dataset)
+    p.add_argument("--models", default=d.model, help="comma-separated, e.g. dense,deep")
+    p.add_argument("--latent-dims", default="2,4,8,16,32,64,128", help="comma-separated")
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--seeds", default="0", help="comma-separated, e.g. 0,1,2")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--backend", choices=("local", "ray"), default="local",
+                   help="local: here, one after another; ray: one Ray task per config")
+    p.add_argument("--address", help="a Ray cluster's address (default: start a local one)")
+    p.add_argument("--cpus-per-task", type=float, default=1, help="for --backend ray")
+    p.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser("report", help="every stored run as a table row")
+    p.add_argument("--dataset", choices=DATASETS, help="default: every dataset")
+    p.add_argument("--csv", action="store_true", help="print CSV")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("bench", help="measure the fast paths on this machine")
     p.add_argument("--quick", action="store_true", help="a reduced run, under a minute")

@@ -56,6 +56,10 @@ class WorkerDied(AecoreError):
     """A worker process ended without finishing its request (killed, or out of memory)."""
 
 
+class MissingExtra(AecoreError):
+    """An optional dependency is not installed; the message names the pip command."""
+
+
 def by_name(name: str) -> type[AecoreError]:
     """The error class called `name`, for errors that cross a process boundary by name."""
     found = globals().get(name)

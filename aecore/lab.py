@@ -44,6 +44,21 @@ class Run:
 
 
 @dataclass(frozen=True)
+class RunSummary:
+    """A stored run without its weights: enough for tables and for finding derived results."""
+    run_id: str
+    config: TrainConfig
+    metrics: dict
+    weights_id: str
+
+    derived_dir = Run.derived_dir
+
+    @property
+    def complete(self) -> bool:
+        return not self.metrics.get("stopped")
+
+
+@dataclass(frozen=True)
 class RunReady:
     """The last event of lab.train: the saved (or cached) run."""
     run: Run
@@ -52,7 +67,8 @@ class RunReady:
 
 # --- runs ---------------------------------------------------------------------------------------
 
-def _run_files(cfg: TrainConfig, done: DoneEvent, device: str) -> store.Files:
+def run_files(cfg: TrainConfig, done: DoneEvent, device: str) -> store.Files:
+    """A finished (or stopped) training as the files of its run folder."""
     epochs = done.history.epochs
     metrics = {
         "train_loss": epochs[-1]["train_loss"], "test_loss": epochs[-1]["test_loss"],
@@ -89,7 +105,7 @@ def train(cfg: TrainConfig, stop: threading.Event | None = None, device: str = "
             if isinstance(event, DoneEvent):
                 if event.epochs_done == 0:
                     return
-                store.write_artefact(store.run_dir(run_id), _run_files(cfg, event, str(dev)))
+                store.write_artefact(store.run_dir(run_id), run_files(cfg, event, str(dev)))
                 yield RunReady(load_run(run_id), False)
                 return
             yield event
@@ -121,6 +137,22 @@ def weights_id(run_id: str) -> str | None:
     None when there is no such run. The app's caches key a run by it."""
     digest = store.listed_digest(store.run_dir(run_id), "weights.safetensors")
     return digest[:12] if digest else None
+
+
+def summary(run_id: str) -> RunSummary | None:
+    """The run's config and metrics, read without its weights; None if it is not stored or
+    does not read right (loading it in full says why, and moves it aside)."""
+    folder = store.run_dir(run_id)
+    files = store.read_listed(folder, ("config.json", "metrics.json"))
+    weights = weights_id(run_id)
+    if files is None or weights is None:
+        return None
+    try:
+        cfg = TrainConfig.from_dict(store.parse_json(files, "config.json", folder))
+        metrics = store.parse_json(files, "metrics.json", folder)
+    except (CacheCorrupt, ValueError, KeyError, TypeError):
+        return None
+    return RunSummary(run_id, cfg, metrics, weights) if isinstance(metrics, dict) else None
 
 
 def _parse_run(run_id: str, files: store.Files) -> Run:

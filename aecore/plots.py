@@ -176,3 +176,60 @@ def strip(images: np.ndarray, gap: int = 2) -> np.ndarray:
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
     return (np.clip(image, 0, 1) * 255).round().astype(np.uint8)
+
+
+def curve_figure(curves, height: int = 320) -> go.Figure:
+    """A compare.CurveSet: one line per model over k (log 2 axis), a min-max band where
+    several seeds ran, dashed baselines; hover names the runs."""
+    fig = go.Figure()
+    groups = list(dict.fromkeys(p.group for p in curves.points))
+    for i, group in enumerate(groups):
+        pts = [p for p in curves.points if p.group == group]
+        ks = [p.latent_dim for p in pts]
+        colour = PALETTE[i % len(PALETTE)]
+        if any(p.high > p.low for p in pts):
+            fig.add_scatter(x=ks + ks[::-1], y=[p.high for p in pts] + [p.low for p in pts][::-1],
+                            fill="toself", fillcolor=colour, opacity=0.18, mode="none",
+                            hoverinfo="skip", showlegend=False, legendgroup=group)
+        fig.add_scatter(
+            x=ks, y=[p.mean for p in pts], mode="lines+markers", name=group, legendgroup=group,
+            line=dict(color=colour), customdata=[", ".join(p.run_ids) for p in pts],
+            text=[f"{len(p.run_ids)} run{'s' * (len(p.run_ids) != 1)}" for p in pts],
+            hovertemplate=f"{group}, k=%{{x}}: %{{y:.4f}} (%{{text}})<br>run %{{customdata}}"
+                          "<extra></extra>")
+    for j, (name, values) in enumerate(curves.baselines.items()):
+        fig.add_scatter(x=[k for k, _ in values], y=[v for _, v in values], name=name,
+                        mode="lines", line=dict(color="#555", dash="dash" if j else "dot"),
+                        hovertemplate=f"{name}, k=%{{x}}: %{{y:.4f}}<extra></extra>")
+    ticks = sorted({p.latent_dim for p in curves.points})
+    fig.update_xaxes(type="log", title="latent size k", tickvals=ticks,
+                     ticktext=[str(k) for k in ticks])
+    if not curves.points:
+        fig.add_annotation(text="no complete run has this yet", showarrow=False, x=0.5, y=0.5,
+                           xref="paper", yref="paper")
+    return _layout(fig, curves.title, height)
+
+
+def pair_map_figure(embedding: np.ndarray, labels: np.ndarray, label_names: list[str],
+                    highlight: np.ndarray | None = None, title: str = "") -> go.Figure:
+    """A map coloured by label like map_figure; with `highlight` (test indices) every other
+    digit is grey, so a selection made on another map shows where those digits went."""
+    fig = go.Figure()
+    index = np.arange(len(embedding))
+    names = np.asarray(label_names)[labels]
+    hover = "%{text}<br>index %{customdata}<extra></extra>"
+    lit = np.ones(len(embedding), bool)
+    if highlight is not None:
+        lit = np.zeros(len(embedding), bool)
+        lit[highlight] = True
+        fig.add_scattergl(x=embedding[~lit, 0], y=embedding[~lit, 1], mode="markers",
+                          name="others", customdata=index[~lit], text=names[~lit],
+                          hovertemplate=hover, marker=dict(size=3, color="#d9d9d9"))
+    for c, name in enumerate(label_names):
+        sel = (labels == c) & lit
+        fig.add_scattergl(x=embedding[sel, 0], y=embedding[sel, 1], mode="markers", name=name,
+                          customdata=index[sel], text=names[sel], hovertemplate=hover,
+                          marker=dict(size=4 if highlight is None else 6, color=PALETTE[c]))
+    fig.update_xaxes(showticklabels=False)
+    fig.update_yaxes(showticklabels=False, scaleanchor="x")
+    return _layout(fig, title, height=460)

@@ -169,6 +169,19 @@ def listed_digest(folder: Path, name: str) -> str | None:
     return digest if isinstance(digest, str) else None
 
 
+def read_listed(folder: Path, names: tuple[str, ...]) -> Files | None:
+    """Some files of a complete artefact, each checked against its manifest, or None (cheap:
+    a run's config and metrics without its weights, for tables; nothing is moved aside)."""
+    try:
+        listed = json.loads(_read_regular(folder / MANIFEST))["files"]
+        files = {name: _read_regular(folder / name) for name in names}
+        if all(_sha256(blob) == listed[name] for name, blob in files.items()):
+            return files
+    except (OSError, ValueError, KeyError, TypeError, CacheCorrupt):
+        pass
+    return None
+
+
 def verify_artefact(folder: Path) -> Files:
     """The files of a complete artefact, checked against its manifest; CacheCorrupt if not."""
     try:

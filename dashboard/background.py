@@ -9,14 +9,16 @@ more, then reported as a failure. No page polls a task that has ended.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
 
-from aecore import lab
+from aecore import compare, lab
 from aecore.config import HeadConfig, ProjectionConfig
+from aecore.errors import AecoreError
 from aecore.jobs import Task, Tasks
 from aecore.worker import Worker
 
@@ -41,6 +43,21 @@ def head_job(run: lab.Run, cfg: HeadConfig, worker: Worker | None) -> Job:
     fit = (lambda: worker.classify(run, cfg)) if worker else (lambda: lab.classify(run, cfg))
     return Job(f"head-{run.run_id}-{run.weights_id}-{cfg.key()}", lab.head_folder(run, cfg),
                fit, f"the {cfg.head} classifier")
+
+
+def sweep_derive(tasks: Tasks, worker: Worker | None) -> Callable[[lab.Run], None]:
+    """A sweep's heads and map for one run, as the same tasks the pages follow (so a page
+    open on that run shows them fitting); it waits for each and raises if one failed."""
+    def derive(run: lab.Run) -> None:
+        jobs = [*(head_job(run, cfg, worker) for cfg in compare.HEADS.values()),
+                map_job(run, compare.MAP, worker)]
+        for job in jobs:
+            task = start(tasks, job)
+            while task.state == "running":
+                time.sleep(0.5)
+            if task.state == "failed":
+                raise AecoreError(f"{job.what} failed: {task.error}")
+    return derive
 
 
 def start(tasks: Tasks, job: Job, retry: bool = False, recompute: bool = False) -> Task:

@@ -15,8 +15,8 @@ import numpy as np
 import streamlit as st
 import torch
 
+from aecore import compare, lab, latents, store, sweep
 from aecore import data as datasets
-from aecore import lab, latents, store
 from aecore.config import HeadConfig, ProjectionConfig
 from aecore.errors import AecoreError
 from aecore.jobs import Tasks, TrainingQueue
@@ -155,6 +155,25 @@ def stored_head(r: lab.Run, name: str | None = None) -> lab.HeadResult | None:
 @st.cache_resource(max_entries=8, show_spinner=False, hash_funcs=BY_WEIGHTS)
 def head_result(r: lab.Run, head: str) -> lab.HeadResult:
     return lab.classify(r, HeadConfig(head=head))
+
+
+@st.cache_resource
+def sweeps() -> dict[str, sweep.Tracker]:
+    """Every sweep started on this server, by id: a refreshed tab finds its sweep again."""
+    return {}
+
+
+def start_sweep(spec: sweep.SweepSpec) -> sweep.Tracker:
+    tracker = sweep.Tracker(spec, training_queue(),
+                            background.sweep_derive(tasks(), mapper()))
+    sweeps()[tracker.sweep_id] = tracker
+    return tracker
+
+
+@st.cache_resource(max_entries=4, show_spinner="Comparing the neighbourhoods ...",
+                   hash_funcs=BY_WEIGHTS)
+def neighbour_change(a: lab.Run, b: lab.Run) -> compare.NeighbourChange:
+    return compare.neighbour_change(codes(a)[1], codes(b)[1])
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,22 @@ def tiny(monkeypatch, cache) -> datasets.Dataset:
     return tiny_data
 
 
+@pytest.fixture
+def app(tiny, monkeypatch):
+    """A fresh AppTest of app.py; the server-wide caches are emptied between tests."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("AECORE_WARMUP", "0")
+    monkeypatch.setenv("AECORE_TRAINER", "thread")  # the tiny data lives in this process
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    at = AppTest.from_file("../app.py", default_timeout=120)
+    yield at
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+
 @pytest.fixture(scope="session")
 def mnist() -> datasets.Dataset:
     if not os.environ.get("AECORE_DATA_DIR"):

@@ -20,19 +20,6 @@ PAGES = ["views/train.py", "views/explore.py", "views/reconstruct.py", "views/cl
 TINY = TrainConfig(latent_dim=8, epochs=2, batch_size=32, lr=3e-2)
 
 
-@pytest.fixture
-def app(tiny, monkeypatch):
-    """A fresh AppTest of app.py; the server-wide caches are emptied between tests."""
-    monkeypatch.setenv("AECORE_WARMUP", "0")
-    monkeypatch.setenv("AECORE_TRAINER", "thread")  # the tiny data lives in this process
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    at = AppTest.from_file("../app.py", default_timeout=120)
-    yield at
-    st.cache_resource.clear()
-    st.cache_data.clear()
-
-
 def visit(at: AppTest, page: str) -> AppTest:
     at.switch_page(page).run()
     assert not at.exception, [e.value for e in at.exception]

@@ -1,0 +1,70 @@
+"""The Compare page under AppTest: a sweep from the page fills the table and the curves, a
+sweep can be cancelled, two runs are compared."""
+
+from __future__ import annotations
+
+import pytest
+
+from aecore import compare, lab
+from aecore.config import ProjectionConfig, TrainConfig
+from tests.test_app import poll, texts, visit
+
+PAGE = "views/compare.py"
+
+
+@pytest.fixture(autouse=True)
+def pca_maps(monkeypatch):
+    """The sweep maps with PCA here: UMAP's numba compile is kept out of these tests."""
+    monkeypatch.setattr(compare, "MAP", ProjectionConfig(method="pca"))
+
+
+def sweep_from_the_page(app, dims: list[int], epochs: int) -> None:
+    visit(app, PAGE)
+    app.multiselect(key="sweep_dims").set_value(dims)
+    app.slider(key="sweep_epochs").set_value(epochs).run()
+    assert f"{len(dims)} runs: {len(dims)} to train" in texts(app)
+    app.button(key="sweep_start").click().run()
+
+
+def test_a_sweep_fills_the_table_and_curves(app):
+    visit(app, PAGE)
+    assert "No runs of this dataset yet" in texts(app)
+    sweep_from_the_page(app, [2, 4], 1)
+    poll(app, lambda a: "Sweep done: 2 of 2 runs" in texts(a), tries=600)
+    app.run()
+    [frame] = [d.value for d in app.dataframe]
+    assert sorted(frame["latent_dim"]) == [2, 4]
+    assert frame[list(compare.FIELDS)].notna().all().all()
+    charts = app.get("plotly_chart")
+    assert len(charts) >= 4 + 2  # four curves, two maps
+    assert "Digits whose neighbourhoods changed most" in texts(app)
+    assert "2 runs of mnist" in texts(app)
+
+    # The same sweep again trains nothing.
+    app.multiselect(key="sweep_dims").set_value([2, 4, 8]).run()
+    assert "3 runs: 1 to train, 2 trained already" in texts(app)
+
+
+def test_cancel_drops_the_runs_not_started(app):
+    lab_runs = len(lab.list_runs())
+    sweep_from_the_page(app, [2, 3, 4], 100)
+    poll(app, lambda a: any(b.key == "sweep_cancel" for b in a.button))
+    app.button(key="sweep_cancel").click().run()
+    poll(app, lambda a: "Sweep cancelled" in texts(a))
+    # the first training goes on (only what had not started is dropped); stop it here
+    from dashboard import state
+
+    queue = state.training_queue()
+    running = queue.current()
+    if running is not None:
+        queue.stop(running.job_id)
+    assert len(lab.list_runs()) <= lab_runs + 1
+
+
+def test_two_runs_side_by_side(app, tiny):
+    for k in (3, 5):
+        list(lab.train(TrainConfig(latent_dim=k, epochs=1), device="cpu"))
+    visit(app, PAGE)
+    assert app.selectbox(key="pair_a").value != app.selectbox(key="pair_b").value
+    assert "keep the fewest" in texts(app)
+    assert len(app.get("imgs")) >= 1  # the grid of digits that changed most

@@ -1,0 +1,159 @@
+"""Sweeps: the grid, local runs that reuse what is trained, the app's tracker, the CLI."""
+
+import csv
+import io
+import json
+import time
+
+import pytest
+
+from aecore import cli, compare, lab, store, sweep
+from aecore.config import ProjectionConfig, TrainConfig
+from aecore.errors import CacheWriteFailed, InvalidConfig
+from aecore.jobs import TrainingQueue
+
+
+@pytest.fixture(autouse=True)
+def pca_maps(monkeypatch):
+    """Sweeps map with PCA here: UMAP's numba compile is kept out of unit tests."""
+    monkeypatch.setattr(compare, "MAP", ProjectionConfig(method="pca"))
+
+
+def test_spec_lists_each_config_once_in_order():
+    spec = sweep.SweepSpec(models=("deep", "dense"), latent_dims=(8, 2, 8), epochs=3,
+                           seeds=(1, 0))
+    got = [(c.model, c.latent_dim, c.seed, c.epochs) for c in spec.configs()]
+    assert got == [("deep", 2, 0, 3), ("deep", 2, 1, 3), ("deep", 8, 0, 3), ("deep", 8, 1, 3),
+                   ("dense", 2, 0, 3), ("dense", 2, 1, 3), ("dense", 8, 0, 3),
+                   ("dense", 8, 1, 3)]
+    assert sweep.SweepSpec().configs()[-1].latent_dim == 128
+
+
+@pytest.mark.parametrize("kwargs,needle", [
+    (dict(models=()), "at least one of its models"),
+    (dict(latent_dims=()), "latent sizes"),
+    (dict(models=("resnet",)), "unknown model 'resnet'"),
+    (dict(latent_dims=(1,)), "latent size"),
+    (dict(latent_dims=(512,)), "latent size"),
+    (dict(epochs=0), "epochs"),
+    (dict(seeds=(-1,)), "seed"),
+    (dict(dataset="cifar"), "dataset"),
+    (dict(seeds=tuple(range(40))), "more than 200"),
+])
+def test_spec_refuses_bad_grids_with_a_sentence(kwargs, needle):
+    with pytest.raises(InvalidConfig, match=needle):
+        sweep.SweepSpec(**kwargs)
+
+
+def test_parse_list_names_the_bad_text():
+    assert sweep.parse_list(" 2, 4,,8 ", int) == (2, 4, 8)
+    assert sweep.parse_list("dense,deep") == ("dense", "deep")
+    with pytest.raises(InvalidConfig, match="'2,x'"):
+        sweep.parse_list("2,x", int)
+
+
+def test_local_sweep_derives_everything_and_reuses_trained_runs(tiny):
+    configs = sweep.SweepSpec(latent_dims=(2, 4), epochs=1).configs()
+    steps = []
+    outcomes = list(sweep.run_local(configs, "cpu", steps.append))
+    assert [o.run_id for o in outcomes] == [c.key() for c in configs]
+    assert len(steps) == len(configs) * (1 + len(sweep.DERIVED))
+    assert all(sweep.derived_left(lab.summary(c.key())) == 0 for c in configs)
+    rows = compare.report().rows
+    assert all(getattr(r, f) is not None for r in rows for f in compare.FIELDS)
+
+    weights = {c: (store.run_dir(c.key()) / "weights.safetensors").stat().st_mtime_ns
+               for c in configs}
+    again = list(sweep.run_local(configs, "cpu"))
+    assert [o.run_id for o in again] == [o.run_id for o in outcomes]
+    assert weights == {c: (store.run_dir(c.key()) / "weights.safetensors").stat().st_mtime_ns
+                       for c in configs}
+
+
+def test_a_failed_config_is_reported_and_the_others_land(tiny, monkeypatch):
+    configs = sweep.SweepSpec(latent_dims=(2, 4, 6), epochs=1).configs()
+    real = lab.classify
+
+    def classify(run, cfg=None):
+        if run.config.latent_dim == 4:
+            raise CacheWriteFailed("the disk is full")
+        return real(run, cfg)
+
+    monkeypatch.setattr(lab, "classify", classify)
+    outcomes = list(sweep.run_local(configs, "cpu"))
+    assert [bool(o.run_id) for o in outcomes] == [True, False, True]
+    assert outcomes[1].failure()["error"] == "the disk is full"
+    assert outcomes[1].failure()["latent_dim"] == 4
+
+
+def wait_until(predicate, seconds=120):
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def test_tracker_trains_through_the_queue_then_derives_and_counts(tiny):
+    queue = TrainingQueue()
+    first = TrainConfig(latent_dim=2, epochs=1)
+    list(lab.train(first, device="cpu"))  # trained before: reused, not queued again
+    tracker = sweep.Tracker(sweep.SweepSpec(latent_dims=(2, 4, 8), epochs=1), queue,
+                            sweep.derive)
+    assert first not in tracker.job_ids and len(tracker.job_ids) == 2
+    start = tracker.progress()
+    assert start.runs_total == 3 and start.heads_left >= 4 and start.maps_left >= 2
+    wait_until(lambda: tracker.finished)
+    p = tracker.progress()
+    assert (p.runs_done, p.derived_left, p.errors) == (3, 0, [])
+    assert p.text() == "3 of 3 runs"
+    assert {r.latent_dim for r in compare.report().rows if r.mlp_accuracy is not None} == \
+        {2, 4, 8}
+
+
+def test_cancel_drops_what_has_not_started(tiny):
+    queue = TrainingQueue()
+    blocker = queue.submit(TrainConfig(latent_dim=3, epochs=30))  # keeps the trainer busy
+    tracker = sweep.Tracker(sweep.SweepSpec(latent_dims=(2, 4), epochs=1), queue,
+                            sweep.derive)
+    tracker.cancel()
+    queue.stop(blocker)
+    wait_until(lambda: tracker.finished)
+    states = {queue.status(j).state for j in tracker.job_ids.values()}
+    assert states == {"cancelled"}
+    p = tracker.progress()
+    assert p.cancelled and p.runs_done == 0 and p.text() == "0 of 2 runs, 4 heads left, " \
+        "2 maps left"
+
+
+def test_cli_sweep_then_report_as_json_and_csv(tiny, capsys):
+    code = cli.main(["sweep", "--latent-dims", "2,4", "--epochs", "1", "--device", "cpu",
+                     "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["failed"] == []
+    assert [(r["latent_dim"], r["complete"]) for r in out["rows"]] == [(2, True), (4, True)]
+    assert all(v is not None for r in out["rows"] for v in r.values())
+
+    assert cli.main(["report", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert sorted(r["run_id"] for r in report["rows"]) == sorted(r["run_id"]
+                                                                  for r in out["rows"])
+    assert cli.main(["report", "--csv"]) == 0
+    table = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert list(table[0]) == list(compare.FIELDS) and len(table) == 2
+    assert cli.main(["report", "--dataset", "fashion"]) == 0
+    assert "no runs yet" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--latent-dims", "2,x"], "'2,x'"),
+    (["--models", "dense,resnet"], "unknown model"),
+    (["--latent-dims", ""], "at least one"),
+    (["--backend", "spark"], "invalid choice"),
+])
+def test_cli_sweep_refuses_bad_grids_in_one_line(args, needle, cache, capsys):
+    try:
+        code = cli.main(["sweep", *args])
+    except SystemExit as exc:
+        code = exc.code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and needle in err[0]

@@ -1,0 +1,177 @@
+"""Compare: every run of the dataset in one table, curves over the latent size, a sweep that
+fills them, and two runs' maps and neighbourhoods side by side."""
+
+import numpy as np
+import streamlit as st
+
+from aecore import compare, plots, sweep
+from aecore.config import MODELS
+from aecore.errors import AecoreError
+from dashboard import session, state, widgets
+
+POLL_SECONDS = 2.0
+CHANGED_SHOWN = 24
+st.title("Compare runs")
+st.caption("How large must the code be? Sweep the latent size, then read the answer from the "
+           "curves: each point is a run, trained once and reused.")
+dataset = st.session_state.get("dataset", "mnist")
+
+
+def sweep_form() -> None:
+    with st.expander("Sweep latent sizes and models", expanded=not report.rows):
+        c1, c2, c3, c4 = st.columns([3, 2, 2, 1])
+        dims = c1.multiselect("Latent sizes", [2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96,
+                                               128, 192, 256],
+                              default=list(sweep.LATENT_DIMS), key="sweep_dims")
+        models = c2.multiselect("Models", MODELS, default=["dense"], key="sweep_models")
+        epochs = c3.slider("Epochs", 1, 100, 10, key="sweep_epochs")
+        seeds = c4.number_input("Seeds", 1, 10, 1, key="sweep_seeds")
+        try:
+            spec = sweep.SweepSpec(dataset, tuple(models), tuple(dims), epochs,
+                                   tuple(range(int(seeds))))
+        except AecoreError as exc:
+            st.error(str(exc))
+            return
+        trained = {r.run_id for r in report.rows if r.complete}
+        configs = spec.configs()
+        fresh = sum(c.key() not in trained for c in configs)
+        st.caption(f"{len(configs)} runs: {fresh} to train, {len(configs) - fresh} trained "
+                   "already (reused). Each gets a linear and an MLP head and a UMAP map.")
+        if st.button("Sweep", type="primary", key="sweep_start"):
+            tracker = state.start_sweep(spec)
+            st.session_state.setdefault("own_sweeps", []).append(tracker.sweep_id)
+            st.rerun()
+
+
+def shown_sweep() -> sweep.Tracker | None:
+    """This session's latest sweep, else one running on the server (to watch)."""
+    all_sweeps = state.sweeps()
+    own = [all_sweeps[i] for i in st.session_state.get("own_sweeps", []) if i in all_sweeps]
+    if own:
+        return own[-1]
+    running = [t for t in all_sweeps.values() if not t.finished]
+    return running[-1] if running else None
+
+
+@st.fragment(run_every=POLL_SECONDS)
+def follow_sweep(tracker: sweep.Tracker) -> None:
+    """Progress; the whole page reruns when a result lands, so the table and curves fill in."""
+    p = tracker.progress()
+    seen = st.session_state.get("sweep_seen")
+    st.session_state["sweep_seen"] = (tracker.sweep_id, p.runs_done, p.derived_left,
+                                      p.finished)
+    if seen is not None and seen[0] == tracker.sweep_id and seen != st.session_state[
+            "sweep_seen"]:
+        st.rerun()
+    mine = tracker.sweep_id in st.session_state.get("own_sweeps", [])
+    work = p.runs_total * (1 + len(sweep.DERIVED))
+    if p.cancelled:
+        st.warning(f"Sweep cancelled: {p.text()}.")
+    elif p.finished:
+        st.success(f"Sweep done: {p.text()}.")
+    else:
+        st.progress(1 - (p.derived_left + p.runs_total - p.runs_done) / work,
+                    text=f"Sweep{'' if mine else ' (another session’s)'}: {p.text()}")
+        if mine and st.button("Cancel", key="sweep_cancel"):
+            tracker.cancel()
+            st.rerun()
+    for error in p.errors:
+        st.error(f"Sweep: {error}")
+
+
+def select_run(run_ids: list[str]) -> None:
+    """A row picked in the table becomes the active run."""
+    rows = st.session_state["compare_table"].selection.rows
+    if rows:
+        st.session_state["activate_run"] = run_ids[rows[0]]
+        session.picked_run()
+
+
+def table() -> None:
+    st.subheader(f"{len(report.rows)} runs of {dataset}")
+    frame = compare.frame(report.rows)
+    number = st.column_config.NumberColumn
+    st.dataframe(frame, key="compare_table", hide_index=True, on_select=lambda: select_run(
+        list(frame["run_id"])), selection_mode="single-row", column_config={
+            "test_loss": number("test BCE", format="%.4f"),
+            "linear_accuracy": number("linear acc.", format="%.4f"),
+            "mlp_accuracy": number("MLP acc.", format="%.4f"),
+            "knn_accuracy_2d": number("map 5-NN", format="%.4f"),
+            "seconds_per_epoch": number("s / epoch", format="%.2f")})
+    st.caption("Select a row to make that run active. Empty cells were not computed yet "
+               "(a sweep computes them; so do the Classifier and Explore pages).")
+    st.download_button("Download the table (CSV)", frame.to_csv(index=False),
+                       f"runs-{dataset}.csv", "text/csv", key="compare_csv")
+
+
+def curves() -> None:
+    st.subheader("Curves over the latent size")
+    sets = compare.curve_sets(report)
+    for left, right in zip(sets[::2], sets[1::2], strict=True):
+        c1, c2 = st.columns(2)
+        c1.plotly_chart(plots.curve_figure(left), key=f"curve_{left.metric}")
+        c2.plotly_chart(plots.curve_figure(right), key=f"curve_{right.metric}")
+    st.caption("One line per model and length; with several seeds, the mean and a band from "
+               "the lowest to the highest. Stopped runs are left out.")
+
+
+def label(row: compare.Row) -> str:
+    return (f"{row.model} · k={row.latent_dim} · {row.epochs} ep · seed {row.seed} · "
+            f"{row.run_id[:6]}")
+
+
+def selected(key: str) -> np.ndarray | None:
+    event = st.session_state.get(key)
+    points = event.selection.points if event and event.selection else []
+    chosen = [int(p["customdata"]) for p in points if p.get("customdata") is not None]
+    return np.array(chosen, dtype=int) if chosen else None
+
+
+def pair() -> None:
+    st.subheader("Two runs side by side")
+    labels = {r.run_id: label(r) for r in report.rows}
+    ids = list(labels)
+    for key in ("pair_a", "pair_b"):  # a kept choice of a run that is gone (or of another set)
+        if st.session_state.get(key) not in labels:
+            st.session_state.pop(key, None)
+    c1, c2 = st.columns(2)
+    a_id = c1.selectbox("Run A", ids, format_func=labels.get, key="pair_a")
+    b_id = c2.selectbox("Run B", ids, index=1, format_func=labels.get, key="pair_b")
+    a, b = state.run(a_id), state.run(b_id)
+    test = state.test_set(a)
+    map_a, map_b = state.current_map(a), state.current_map(b)
+    emb_a = map_a.result.map.embedding
+    emb_b = compare.align(emb_a, map_b.result.map.embedding)
+    sel_a, sel_b = selected("pair_map_a"), selected("pair_map_b")
+    for column, shown, emb, key, lit in ((c1, map_a, emb_a, "pair_map_a", sel_b),
+                                         (c2, map_b, emb_b, "pair_map_b", sel_a)):
+        kind = "UMAP" if shown.final else "PCA (UMAP is fitting)"
+        column.plotly_chart(plots.pair_map_figure(emb, test.labels, test.names, lit, kind),
+                            key=key, on_select="rerun", selection_mode=("box", "lasso"))
+    st.caption("B's map is rotated, mirrored and scaled onto A's (Procrustes on the same test "
+               "digits). Lasso digits on one map to light them up on the other.")
+    change = state.neighbour_change(a, b)
+    worst = change.changed_most[:CHANGED_SHOWN]
+    st.markdown(f"**Digits whose neighbourhoods changed most.** On average a digit keeps "
+                f"{change.mean:.0%} of its {compare.NEIGHBOURS} nearest neighbours in code "
+                "space from A to B; these keep the fewest.")
+    k = compare.NEIGHBOURS
+    widgets.digits_grid(test.images[worst], [
+        f"#{i} · {test.names[test.labels[i]]} · {round(change.overlap[i] * k)}/{k}"
+        for i in worst])
+
+
+with state.errors_shown():
+    report = compare.report(dataset)
+    sweep_form()
+    if (tracker := shown_sweep()) is not None:
+        follow_sweep(tracker)
+    if not report.rows:
+        st.info("No runs of this dataset yet: start a sweep above, or train on the Train page.")
+        st.stop()
+    table()
+    curves()
+    if len(report.rows) >= 2:
+        pair()
+    else:
+        st.caption("Train a second run to compare two runs side by side.")
