@@ -17,8 +17,9 @@ $(VENV)/.installed: pyproject.toml
 
 setup-dev: $(VENV)/.installed-dev
 
+# The tests cover the optional Ray backend too, so the dev setup installs the cluster extra.
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,cluster]'
 	touch $@
 
 # Debian's Chromium for the browser tests (Playwright cannot download its own browser here).

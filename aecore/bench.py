@@ -20,6 +20,7 @@ import torch
 from aecore import data as datasets
 from aecore import latents, projection, train
 from aecore.appserver import APP, browser, chromium_missing, streamlit_server
+from aecore.bench_compare import aecore_json, bench_compare_render, bench_sweep_overhead
 from aecore.classify import train_head
 from aecore.config import HeadConfig, ProjectionConfig, TrainConfig
 from aecore.models import build
@@ -173,17 +174,10 @@ def bench_app_start() -> dict:
             return {"app_start_s": time.perf_counter() - start}
 
 
-def _aecore_json(env: dict, *args: str) -> dict:
-    proc = subprocess.run([sys.executable, "-m", "aecore", *args, "--json"], capture_output=True,
-                          text=True, timeout=900, env={**os.environ, **env}, check=True)
-    return json.loads(proc.stdout)
-
-
 def bench_app_training() -> dict:
     """The default run trained through the app in Chromium, live chart and all, on a server
     started with empty caches (numba's too: the map worker compiles meanwhile), against the
     same run from `aecore train` in the same sitting."""
-    from aecore.appserver import APP, browser, chromium_missing, streamlit_server
 
     reason = chromium_missing() if APP.exists() else "run from a checkout to measure"
     if reason:
@@ -200,9 +194,9 @@ def bench_app_training() -> dict:
             page.get_by_role("button", name="Train", exact=True).click()
             page.get_by_text("trained 10 epochs").first.wait_for(timeout=900_000)
         # Mean wall seconds per epoch, the slow first epochs included (a median hides them).
-        run = _aecore_json(env, "runs")["runs"][0]["metrics"]
+        run = aecore_json(env, "runs")["runs"][0]["metrics"]
         app = run["seconds"] / run["epochs_done"]
-        cli = _aecore_json(env, "train", "--force")
+        cli = aecore_json(env, "train", "--force")
         cli_seconds = cli["seconds"] / cli["epochs"]
     return {"first_page_empty_caches_s": first_page, "app_seconds_per_epoch": app,
             "cli_seconds_per_epoch": cli_seconds, "app_over_cli": app / cli_seconds}
@@ -231,6 +225,8 @@ def run(quick: bool) -> dict:
     result.update(bench_predict(model, data, train_codes, fitted))
     result.update(bench_app_start())
     result["train"].update(bench_app_training())
+    result["sweep"] = bench_sweep_overhead((8,) if quick else (8, 16, 32))
+    result["compare"] = bench_compare_render()
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return result
 
@@ -271,6 +267,10 @@ def table(r: dict) -> str:
          f(t.get("cli_seconds_per_epoch"), " s"), ""),
         ("train: app over CLI (first training after start)", f(t.get("app_over_cli"), "x"),
          "<= 1.3"),
+        (f"sweep over single commands ({r['sweep']['configs']} configs, 1 epoch)",
+         f(r["sweep"]["overhead"], "x"), "<= 1.10"),
+        (f"Compare page: table and curves of {r['compare']['runs']} runs",
+         f(r["compare"]["render_ms"], " ms", 0), "<= 500 ms"),
         ("peak RSS (train + map)", f(r["peak_rss_mb"], " MB", 0), "<= 2000"),
     ]
     width = max(len(name) for name, _, _ in rows)

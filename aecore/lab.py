@@ -258,7 +258,7 @@ def _pixels(images: torch.Tensor) -> torch.Tensor:
     return images.reshape(len(images), -1).float() / 255.0
 
 
-def _baselines(dataset: str, k: int, cfg: HeadConfig) -> dict:
+def baselines(dataset: str, k: int, cfg: HeadConfig) -> dict:
     """The same head on raw pixels and on k principal components; shared by a dataset's runs."""
     data = datasets.load(dataset)
     train_px, test_px = _pixels(data.train_x), _pixels(data.test_x)
@@ -287,7 +287,7 @@ def classify(run: Run, cfg: HeadConfig | None = None) -> HeadResult:
         start = time.perf_counter()
         head, report = fit_and_score(train_codes, data.train_y, test_codes, data.test_y, cfg)
         report["seconds"] = time.perf_counter() - start
-        report["baselines"] = _baselines(run.config.dataset, run.config.latent_dim, cfg)
+        report["baselines"] = baselines(run.config.dataset, run.config.latent_dim, cfg)
         report["config"] = cfg.to_dict()
         return {"weights.safetensors": store.tensor_bytes(head.state_dict()),
                 "report.json": store.json_bytes(report)}

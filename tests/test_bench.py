@@ -32,5 +32,9 @@ def test_quick_bench_reports_every_figure(mnist, tmp_path):
     assert t["app_over_cli"] == pytest.approx(
         t["app_seconds_per_epoch"] / t["cli_seconds_per_epoch"])
     assert t["app_seconds_per_epoch"] > 0 and t["cli_seconds_per_epoch"] > 0
+    sweep, compare = r["sweep"], r["compare"]
+    assert sweep["configs"] == 1 and sweep["sweep_s"] > 0 and sweep["commands_s"] > 0
+    assert sweep["overhead"] == pytest.approx(sweep["sweep_s"] / sweep["commands_s"])
+    assert compare["runs"] == 50 and compare["render_ms"] > 0
     assert 100 < r["peak_rss_mb"]
     assert r["machine"]["cores"] >= 1 and r["machine"]["device"] in ("cpu", "cuda", "mps")

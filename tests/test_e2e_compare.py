@@ -1,0 +1,120 @@
+"""The Compare page in Chromium, the way a person uses it: sweep two latent sizes, watch the
+table and curves fill in, sweep again (reusing what is trained), cancel a sweep, pick a run
+from the table, and compare two runs' maps with a box selection."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from aecore.appserver import chromium_missing, streamlit_server
+from tests.e2e import browser, exceptions_on, screenshot
+from tests.test_e2e import ACTIVE_RUN, active_run, alert, slide_to
+
+pytestmark = [pytest.mark.e2e, pytest.mark.mnist, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def server(mnist, session_cache):
+    """The app over the MNIST tests' shared cache: the heads' baselines (pixels, PCA) are
+    computed once per test session, here or by the CLI tests."""
+    if reason := chromium_missing():
+        pytest.skip(reason)
+    with streamlit_server(session_cache) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    with browser() as b:
+        pg = b.new_page(viewport={"width": 1400, "height": 1100})
+        pg.set_default_timeout(120_000)
+        yield pg
+
+
+def keep_sizes(page, sizes: set[int]) -> None:
+    box = page.locator("[data-testid='stMultiSelect']").filter(has_text="Latent sizes")
+    for _ in range(20):  # bounded: one chip per rerun
+        chips = [int(t) for t in box.locator("[data-tag] span[title]").all_inner_texts()]
+        extra = [k for k in chips if k not in sizes]
+        if not extra:
+            assert set(chips) == sizes
+            return
+        box.get_by_role("button", name=f"Remove {extra[0]}").click()
+        box.get_by_role("button", name=f"Remove {extra[0]}").wait_for(state="detached")
+    raise AssertionError("the latent sizes could not be set")
+
+
+def plot_points(page, title: str) -> int:
+    """Points in the Plotly chart with this title (0 until it is drawn)."""
+    return page.evaluate("""(title) => {
+        for (const gd of document.querySelectorAll('.js-plotly-plot')) {
+            const t = gd.layout && gd.layout.title && gd.layout.title.text;
+            if (t === title) return gd._fullData.filter(d => d.mode === 'lines+markers')
+                .reduce((n, d) => n + (d._length || 0), 0);
+        }
+        return 0; }""", title)
+
+
+def test_sweep_compare_and_pick_runs(page, server):
+    page.goto(f"{server}/compare")
+    page.get_by_text("Compare runs").first.wait_for()
+    keep_sizes(page, {2, 8})
+    slide_to(page, "Epochs", 2)
+    page.get_by_text("2 runs: 2 to train, 0 trained already").wait_for()
+    page.get_by_role("button", name="Sweep", exact=True).click()
+    page.get_by_text("of 2 runs").first.wait_for()
+    # The table and the curves fill in while the sweep runs, then it says it is done.
+    alert(page, "Sweep done: 2 of 2 runs").first.wait_for(timeout=900_000)
+    for _ in range(100):  # the page reruns once more after the last result lands
+        if plot_points(page, "MLP head: test accuracy") == 2:
+            break
+        time.sleep(0.2)
+    assert plot_points(page, "MLP head: test accuracy") == 2
+    assert plot_points(page, "Map: 2-D 5-NN accuracy") == 2
+    page.get_by_text("2 runs of mnist").wait_for()
+    page.get_by_text("Digits whose neighbourhoods changed most").wait_for()
+    screenshot(page, "compare")
+    assert not exceptions_on(page)
+
+    # Away and back: the finished sweep is still reported, the table still there.
+    page.get_by_role("link", name="Explore").click()
+    page.get_by_text("Explore the latent map").wait_for()
+    page.get_by_role("link", name="Compare").click()
+    alert(page, "Sweep done: 2 of 2 runs").first.wait_for()
+
+    # A second sweep reuses both runs and trains only the new size; cancel a third at once.
+    page.get_by_role("button", name="Sweep latent sizes and models").click()
+    box = page.locator("[data-testid='stMultiSelect']").filter(has_text="Latent sizes")
+    box.get_by_role("combobox").click()
+    page.get_by_role("option", name="4", exact=True).click()
+    page.keyboard.press("Escape")
+    page.get_by_text("3 runs: 1 to train, 2 trained already").wait_for()
+    page.get_by_role("button", name="Sweep", exact=True).click()
+    alert(page, "Sweep done: 3 of 3 runs").first.wait_for(timeout=900_000)
+    page.get_by_text("3 runs of mnist").wait_for()
+    for _ in range(100):
+        if plot_points(page, "MLP head: test accuracy") == 3:
+            break
+        time.sleep(0.2)
+    assert plot_points(page, "MLP head: test accuracy") == 3
+
+    slide_to(page, "Epochs", 40)
+    page.get_by_role("button", name="Sweep", exact=True).click()
+    page.get_by_role("button", name="Cancel").click()
+    alert(page, "Sweep cancelled").first.wait_for()
+    assert not exceptions_on(page)
+
+    # Picking a row of the table makes that run active (rows are newest first).
+    before = active_run(page)
+    grid = page.locator("[data-testid='stDataFrame']").first
+    grid.scroll_into_view_if_needed()
+    bounds = grid.bounding_box()
+    for row in range(3):
+        page.mouse.click(bounds["x"] + 16, bounds["y"] + 35 * (row + 1.5))
+        time.sleep(1.5)
+        if active_run(page) != before:
+            break
+    assert active_run(page) != before, "selecting a table row did not change the active run"
+    assert page.get_by_role("combobox", name=ACTIVE_RUN).input_value().startswith("dense")
