@@ -21,7 +21,7 @@ from aecore.config import (
     ProjectionConfig,
     TrainConfig,
 )
-from aecore.errors import AecoreError
+from aecore.errors import AecoreError, InvalidConfig
 
 
 class _Parser(argparse.ArgumentParser):
@@ -184,6 +184,16 @@ def cmd_sweep(args) -> int:
     return 1 if failed else 0
 
 
+def _positive(text: str) -> float:
+    value = float(text)
+    if not 0 < value < float("inf"):
+        raise ValueError(text)
+    return value
+
+
+_positive.__name__ = "number above 0"  # argparse names the type in its one-line error
+
+
 def _table(rows) -> str:
     from aecore.compare import frame
 
@@ -193,6 +203,8 @@ def _table(rows) -> str:
 def cmd_report(args) -> int:
     from aecore import compare
 
+    if args.csv and args.json:
+        raise InvalidConfig("--csv and --json print the rows two ways: choose one")
     rows = compare.report(args.dataset).rows
     if args.csv:
         print(compare.frame(rows).to_csv(index=False), end="")
@@ -248,11 +260,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=("local", "ray"), default="local",
                    help="local: here, one after another; ray: one Ray task per config")
     p.add_argument("--address", help="a Ray cluster's address (default: start a local one)")
-    p.add_argument("--cpus-per-task", type=float, default=1, help="for --backend ray")
+    p.add_argument("--cpus-per-task", type=_positive, default=1, help="for --backend ray")
     p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("report", help="every stored run as a table row")
-    p.add_argument("--dataset", choices=DATASETS, help="default: every dataset")
+    p.add_argument("--dataset", choices=DATASETS, default=d.dataset)
     p.add_argument("--csv", action="store_true", help="print CSV")
     p.set_defaults(func=cmd_report)
 

@@ -7,14 +7,14 @@ never computed is None (the sweep computes all of them).
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from aecore import lab, store
-from aecore.config import HeadConfig, ProjectionConfig
+from aecore.config import HeadConfig, ProjectionConfig, TrainConfig
 from aecore.projection import exact_knn
 
 HEADS = {"linear": HeadConfig(head="linear"), "mlp": HeadConfig(head="mlp")}
@@ -30,18 +30,24 @@ class Row:
     latent_dim: int
     epochs: int
     seed: int
-    test_loss: float
+    test_loss: float | None
     linear_accuracy: float | None
     mlp_accuracy: float | None
     knn_accuracy_2d: float | None
-    seconds_per_epoch: float
+    seconds_per_epoch: float | None
     complete: bool
+    # Settings off the defaults ("batch 64, lr 0.01"): such runs are their own curve, never
+    # averaged with the default runs as if they were seeds. Not one of the ROW fields.
+    variant: str = field(default="", compare=False)
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        return {name: getattr(self, name) for name in FIELDS}
 
 
-FIELDS = tuple(f.name for f in dataclasses.fields(Row))
+FIELDS = ("run_id", "model", "latent_dim", "epochs", "seed", "test_loss", "linear_accuracy",
+          "mlp_accuracy", "knn_accuracy_2d", "seconds_per_epoch", "complete")
+NUMBERS = ("test_loss", "linear_accuracy", "mlp_accuracy", "knn_accuracy_2d",
+           "seconds_per_epoch")
 
 
 @dataclass(frozen=True)
@@ -69,8 +75,17 @@ def _stored_json(folder, name: str) -> dict | None:
 
 
 def _number(value) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) \
-        else None
+    """A finite number, else None (a hand-edited or odd file reads as "not computed")."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _variant(cfg: TrainConfig) -> str:
+    default = TrainConfig()
+    parts = [f"batch {cfg.batch_size}"] * (cfg.batch_size != default.batch_size) + \
+        [f"lr {cfg.lr:g}"] * (cfg.lr != default.lr)
+    return ", ".join(parts)
 
 
 def report(dataset: str | None = None) -> Report:
@@ -85,17 +100,18 @@ def report(dataset: str | None = None) -> Report:
         for name, cfg in HEADS.items():
             head = _stored_json(lab.head_folder(s, cfg), "report.json") or {}
             accuracy[name] = _number(head.get("test_accuracy"))
-            base = head.get("baselines") or {}
-            if _number(base.get("pixels")) is not None:
-                pixels[name] = float(base["pixels"])
-            if _number(base.get("pca")) is not None:
-                pca[name][s.config.latent_dim] = float(base["pca"])
+            base = head.get("baselines")
+            base = base if isinstance(base, dict) else {}
+            if (value := _number(base.get("pixels"))) is not None:
+                pixels[name] = value
+            if (value := _number(base.get("pca"))) is not None:
+                pca[name][s.config.latent_dim] = value
         meta = _stored_json(lab.map_folder(s, MAP), "meta.json") or {}
         c, m = s.config, s.metrics
         rows.append(Row(run_id, c.model, c.latent_dim, c.epochs, c.seed,
-                        float(m["test_loss"]), accuracy["linear"], accuracy["mlp"],
-                        _number(meta.get("knn_accuracy_2d")), float(m["seconds_per_epoch"]),
-                        s.complete))
+                        _number(m.get("test_loss")), accuracy["linear"], accuracy["mlp"],
+                        _number(meta.get("knn_accuracy_2d")),
+                        _number(m.get("seconds_per_epoch")), s.complete, _variant(c)))
     return Report(rows, Baselines(pixels, pca))
 
 
@@ -116,7 +132,8 @@ def curve(rows: list[Row], metric: str) -> list[CurvePoint]:
     groups: dict[tuple[str, int], list[Row]] = {}
     for r in rows:
         if r.complete and getattr(r, metric) is not None:
-            groups.setdefault((f"{r.model} · {r.epochs} ep", r.latent_dim), []).append(r)
+            name = f"{r.model} · {r.epochs} ep" + (f" · {r.variant}" if r.variant else "")
+            groups.setdefault((name, r.latent_dim), []).append(r)
     points = []
     for (group, k), members in sorted(groups.items()):
         values = np.array([getattr(r, metric) for r in members], dtype=float)
@@ -161,7 +178,8 @@ def frame(rows: list[Row]):
     """The rows as a pandas DataFrame, columns in FIELDS order (the table and its CSV)."""
     import pandas as pd
 
-    return pd.DataFrame([r.to_dict() for r in rows], columns=list(FIELDS))
+    table = pd.DataFrame([r.to_dict() for r in rows], columns=list(FIELDS))
+    return table.astype({name: float for name in NUMBERS})  # None -> NaN, also in empty columns
 
 
 def align(reference: np.ndarray, other: np.ndarray) -> np.ndarray:
@@ -170,6 +188,8 @@ def align(reference: np.ndarray, other: np.ndarray) -> np.ndarray:
     codes differ by such a motion, which would otherwise hide how alike they are."""
     ref = reference.astype(np.float64)
     oth = other.astype(np.float64)
+    if not (np.isfinite(ref).all() and np.isfinite(oth).all()):
+        return other  # nothing sensible to fit; shown as it is
     ref_mean, oth_mean = ref.mean(0), oth.mean(0)
     a, b = ref - ref_mean, oth - oth_mean
     u, s, vt = np.linalg.svd(b.T @ a)

@@ -69,6 +69,7 @@ class JobStatus:
     elapsed: float = 0.0
     message: str = ""
     run_id: str | None = None
+    origin: str = ""  # "sweep" for a sweep's training, else a person's
 
     @property
     def finished(self) -> bool:
@@ -86,14 +87,14 @@ class JobStatus:
 
 
 class TrainingJob:
-    def __init__(self, cfg: TrainConfig, device: str) -> None:
+    def __init__(self, cfg: TrainConfig, device: str, origin: str = "") -> None:
         self.job_id = uuid.uuid4().hex[:10]
         self.config, self.device = cfg, device
         self.stop_event = threading.Event()
         self.curve = Curve()
         self.lock = threading.Lock()
         self.started = 0.0
-        self.status = JobStatus(self.job_id, cfg, "queued", 1,
+        self.status = JobStatus(self.job_id, cfg, "queued", 1, origin=origin,
                                 total_steps=cfg.epochs * math.ceil(TRAIN_SIZE / cfg.batch_size))
 
     def update(self, **changes: Any) -> None:
@@ -119,17 +120,36 @@ class TrainingQueue:
         self._running: TrainingJob | None = None
         threading.Thread(target=self._work, name="aecore-training", daemon=True).start()
 
-    def submit(self, cfg: TrainConfig, device: str = "auto") -> str:
+    def submit(self, cfg: TrainConfig, device: str = "auto", origin: str = "") -> str:
         """Queue a training; the same config already queued or running is joined, not repeated."""
         with self._cond:
             for job in [self._running, *self._waiting]:
                 if job is not None and job.config == cfg:
                     return job.job_id
-            job = TrainingJob(cfg, device)
+            job = TrainingJob(cfg, device, origin)
             self._jobs[job.job_id] = job
             self._waiting.append(job)
             self._cond.notify()
             return job.job_id
+
+    def job_for(self, cfg: TrainConfig) -> str | None:
+        """The queued or running job of this config, if any (submit would join it)."""
+        with self._cond:
+            for job in [self._running, *self._waiting]:
+                if job is not None and job.config == cfg:
+                    return job.job_id
+        return None
+
+    def cancel_if_queued(self, job_id: str) -> bool:
+        """Drop a job that has not started; a running one is left alone (checked and done
+        under the queue's lock, so a job that starts meanwhile is never stopped)."""
+        with self._cond:
+            job = self._jobs.get(job_id)
+            if job is None or job not in self._waiting:
+                return False
+            self._waiting.remove(job)
+            job.update(state="cancelled", message="cancelled before it started")
+            return True
 
     def stop(self, job_id: str) -> None:
         with self._cond:

@@ -150,7 +150,7 @@ def summary(run_id: str) -> RunSummary | None:
     try:
         cfg = TrainConfig.from_dict(store.parse_json(files, "config.json", folder))
         metrics = store.parse_json(files, "metrics.json", folder)
-    except (CacheCorrupt, ValueError, KeyError, TypeError):
+    except (CacheCorrupt, ValueError, KeyError, TypeError, AttributeError):
         return None
     return RunSummary(run_id, cfg, metrics, weights) if isinstance(metrics, dict) else None
 

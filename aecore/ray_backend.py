@@ -8,14 +8,16 @@ The heads and the map are then computed here, as in a local sweep. Ray is an opt
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Callable, Iterator
 
 from aecore import lab, store
 from aecore.config import TrainConfig
 from aecore.errors import AecoreError, MissingExtra
-from aecore.sweep import Outcome, derive
+from aecore.sweep import Outcome, derive, reason
 
-INSTALL = "pip install -e '.[cluster]'"
+INSTALL = "pip install -e '.[cluster]' in a checkout, else pip install 'aecore[cluster]'"
+CONNECT_SECONDS = 5
 
 
 def _ray():
@@ -40,6 +42,19 @@ def train_files(cfg_dict: dict, device: str) -> store.Files:
     raise AecoreError("the training ended without a result")
 
 
+def _check_address(address: str | None) -> None:
+    """A HOST:PORT that does not answer is one sentence at once (Ray itself retries for
+    minutes); "auto" and other forms are left to Ray."""
+    if not address or address == "auto" or "://" in address or ":" not in address:
+        return
+    host, _, port = address.rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=CONNECT_SECONDS).close()
+    except (OSError, ValueError):
+        raise AecoreError(f"no Ray cluster answers at {address} (is its head node running "
+                          "and is the address HOST:PORT of its GCS, usually port 6379?)") from None
+
+
 def _message(exc: Exception) -> str:
     """The task's own error (Ray wraps it with a traceback) in one line."""
     cause = getattr(exc, "cause", None)
@@ -62,19 +77,22 @@ def run_ray(configs: list[TrainConfig], address: str | None = None, device: str 
     ray = _ray()
     started_here = not ray.is_initialized()
     if started_here:
+        _check_address(address)
         ray.init(address=address, include_dashboard=False, log_to_driver=False,
                  logging_level=logging.WARNING)
     try:
         remote = ray.remote(train_files).options(
             num_cpus=cpus_per_task, num_gpus=1 if device.startswith("cuda") else 0,
             max_retries=0)
-        pending = {}
-        for cfg in configs:
+        pending, reused = {}, []
+        for cfg in configs:  # every task first, so the cluster trains while this derives
             if (cached := lab.find_complete(cfg.key())) is not None:
-                step(f"reused {cfg.model} k={cfg.latent_dim}")
-                yield _derived(cfg, cached, step)
+                reused.append((cfg, cached))
             else:
                 pending[remote.remote(cfg.to_dict(), device)] = cfg
+        for cfg, cached in reused:
+            step(f"reused {cfg.model} k={cfg.latent_dim}")
+            yield _derived(cfg, cached, step)
         while pending:
             [ref], _ = ray.wait(list(pending), num_returns=1)
             cfg = pending.pop(ref)
@@ -94,6 +112,6 @@ def run_ray(configs: list[TrainConfig], address: str | None = None, device: str 
 def _derived(cfg: TrainConfig, run: lab.Run, step: Callable[[str], None]) -> Outcome:
     try:
         derive(run, step)
-    except AecoreError as exc:
-        return Outcome(cfg, None, str(exc))
+    except Exception as exc:  # reported for this config; the others still land
+        return Outcome(cfg, None, reason(exc))
     return Outcome(cfg, run.run_id)

@@ -99,13 +99,14 @@ def run_local(configs: list[TrainConfig], device: str = "auto",
             ready = None
             for event in lab.train(cfg, device=device):
                 ready = event
-            step(f"trained {cfg.model} k={cfg.latent_dim}")
+            reused = isinstance(ready, lab.RunReady) and ready.cached
+            step(f"{'reused' if reused else 'trained'} {cfg.model} k={cfg.latent_dim}")
             if not isinstance(ready, lab.RunReady):
                 raise AecoreError("the training ended before its first epoch")
             derive(ready.run, step)
             yield Outcome(cfg, ready.run.run_id)
-        except AecoreError as exc:
-            yield Outcome(cfg, None, str(exc))
+        except Exception as exc:  # reported per config; the other configs still land
+            yield Outcome(cfg, None, reason(exc))
 
 
 def derive(run: lab.Run, step: Callable[[str], None] = lambda _: None) -> None:
@@ -147,6 +148,7 @@ class Tracker:
     derive: Callable[[lab.Run], None]
     sweep_id: str = ""
     job_ids: dict[TrainConfig, str] = field(default_factory=dict)
+    created: set[str] = field(default_factory=set)  # jobs this sweep queued (not joined)
     errors: list[str] = field(default_factory=list)
     finished: bool = False
     started: float = field(default_factory=time.time)
@@ -157,15 +159,18 @@ class Tracker:
         self.sweep_id = self.sweep_id or f"sweep-{uuid.uuid4().hex[:10]}"
         for cfg in self.configs:
             if lab.find_complete(cfg.key()) is None:
-                self.job_ids[cfg] = self.queue.submit(cfg)
+                joined = self.queue.job_for(cfg)
+                self.job_ids[cfg] = self.queue.submit(cfg, origin="sweep")
+                if joined is None:
+                    self.created.add(self.job_ids[cfg])
         threading.Thread(target=self._work, name=f"aecore-{self.sweep_id}", daemon=True).start()
 
     def cancel(self) -> None:
+        """Drops the sweep's own queued trainings; one that another session (or sweep) queued
+        too is left to it, and the running one finishes."""
         self._cancel.set()
-        for job_id in self.job_ids.values():
-            status = self.queue.status(job_id)
-            if status is not None and status.state == "queued":
-                self.queue.stop(job_id)
+        for job_id in self.created:
+            self.queue.cancel_if_queued(job_id)
 
     @property
     def cancelled(self) -> bool:
@@ -176,8 +181,8 @@ class Tracker:
         while job_id is not None:
             status = self.queue.status(job_id)
             if status is None or status.finished:
-                if status is not None and status.state == "failed":
-                    self.errors.append(f"{_describe(cfg)}: {status.message}")
+                if status is not None and status.state != "done" and not self.cancelled:
+                    self.errors.append(f"{_describe(cfg)}: {status.state}: {status.message}")
                 return
             time.sleep(0.5)
 
@@ -192,8 +197,8 @@ class Tracker:
                     continue
                 try:
                     self.derive(run)
-                except AecoreError as exc:
-                    self.errors.append(f"{_describe(cfg)}: {exc}")
+                except Exception as exc:  # reported per config; the sweep goes on
+                    self.errors.append(f"{_describe(cfg)}: {reason(exc)}")
         finally:
             self.finished = True
 
@@ -206,6 +211,11 @@ class Tracker:
         total = sum(left)
         return Progress(len(done), len(self.configs), total, total - maps, maps, self.finished,
                         self.cancelled, list(self.errors))
+
+
+def reason(exc: Exception) -> str:
+    """An engine error's sentence; anything else (a bug, out of memory) with its type."""
+    return str(exc) if isinstance(exc, AecoreError) else f"{type(exc).__name__}: {exc}"
 
 
 def _describe(cfg: TrainConfig) -> str:

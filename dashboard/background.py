@@ -52,7 +52,11 @@ def sweep_derive(tasks: Tasks, worker: Worker | None) -> Callable[[lab.Run], Non
         jobs = [*(head_job(run, cfg, worker) for cfg in compare.HEADS.values()),
                 map_job(run, compare.MAP, worker)]
         for job in jobs:
-            task = start(tasks, job)
+            if lab.is_valid(job.folder):
+                continue
+            task = tasks.get(job.key)  # an ended task (failed, or its result gone) runs again
+            task = start(tasks, job, retry=task is not None,
+                         recompute=task is not None and task.state == "done")
             while task.state == "running":
                 time.sleep(0.5)
             if task.state == "failed":

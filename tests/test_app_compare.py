@@ -67,4 +67,4 @@ def test_two_runs_side_by_side(app, tiny):
     visit(app, PAGE)
     assert app.selectbox(key="pair_a").value != app.selectbox(key="pair_b").value
     assert "keep the fewest" in texts(app)
-    assert len(app.get("imgs")) >= 1  # the grid of digits that changed most
+    assert len(app.get("image")) == 1  # the grid of digits that changed most

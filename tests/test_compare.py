@@ -1,5 +1,8 @@
 """Rows of stored runs, curves over k, two maps aligned, neighbourhoods compared."""
 
+import hashlib
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -108,3 +111,41 @@ def test_neighbour_change_is_one_for_the_same_geometry_and_finds_the_moved_digit
     assert change.overlap[[5, 17, 99]].max() <= 0.2 and change.mean < 1.0
     with pytest.raises(ValueError, match="different digits"):
         compare.neighbour_change(codes, codes[:10])
+
+
+def relist(folder, name: str, value) -> None:
+    """Rewrite one file of an artefact and its manifest entry, as a person editing it would."""
+    blob = json.dumps(value).encode()
+    (folder / name).write_bytes(blob)
+    manifest = json.loads((folder / store.MANIFEST).read_text())
+    manifest["files"][name] = hashlib.sha256(blob).hexdigest()
+    (folder / store.MANIFEST).write_text(json.dumps(manifest))
+
+
+def test_odd_but_checksummed_files_read_as_not_computed(tiny, pca_maps):
+    """Files a person edited (and re-listed): numbers that are not numbers read as None,
+    a config that is not an object leaves its run out; nothing raises."""
+    run = trained(TrainConfig(latent_dim=4, epochs=1))
+    sweep.derive(run)
+    folder = store.run_dir(run.run_id)
+    metrics = json.loads((folder / "metrics.json").read_text())
+    relist(folder, "metrics.json", {**metrics, "test_loss": "abc",
+                                    "seconds_per_epoch": float("nan")})
+    head = lab.head_folder(run, compare.HEADS["linear"])
+    report = json.loads((head / "report.json").read_text())
+    relist(head, "report.json", {**report, "baselines": [1]})
+    [row] = compare.report().rows
+    assert (row.test_loss, row.seconds_per_epoch) == (None, None)
+    assert row.linear_accuracy is not None
+    assert compare.frame([row])["test_loss"].isna().all()
+
+    other = trained(TrainConfig(latent_dim=6, epochs=1))
+    relist(store.run_dir(other.run_id), "config.json", [1, 2])
+    assert [r.run_id for r in compare.report().rows] == [run.run_id]
+
+
+def test_runs_with_other_settings_are_their_own_curve():
+    odd = Row("x", "dense", 8, 10, 0, 0.1, None, 0.5, None, 1.0, True, "batch 1024, lr 0.5")
+    points = compare.curve([row("a", mlp=0.9), odd], "mlp_accuracy")
+    assert [(p.group, p.mean) for p in points] == [("dense · 10 ep", 0.9),
+                                                   ("dense · 10 ep · batch 1024, lr 0.5", 0.5)]

@@ -35,6 +35,7 @@ def page(server):
 
 def keep_sizes(page, sizes: set[int]) -> None:
     box = page.locator("[data-testid='stMultiSelect']").filter(has_text="Latent sizes")
+    box.locator("[data-tag]").first.wait_for()
     for _ in range(20):  # bounded: one chip per rerun
         chips = [int(t) for t in box.locator("[data-tag] span[title]").all_inner_texts()]
         extra = [k for k in chips if k not in sizes]
@@ -51,7 +52,7 @@ def plot_points(page, title: str) -> int:
     return page.evaluate("""(title) => {
         for (const gd of document.querySelectorAll('.js-plotly-plot')) {
             const t = gd.layout && gd.layout.title && gd.layout.title.text;
-            if (t === title) return gd._fullData.filter(d => d.mode === 'lines+markers')
+            if (t && t.includes(title)) return gd._fullData.filter(d => d.mode === 'lines+markers')
                 .reduce((n, d) => n + (d._length || 0), 0);
         }
         return 0; }""", title)
@@ -61,7 +62,9 @@ def test_sweep_compare_and_pick_runs(page, server):
     page.goto(f"{server}/compare")
     page.get_by_text("Compare runs").first.wait_for()
     keep_sizes(page, {2, 8})
+    screenshot(page, "compare-sizes")
     slide_to(page, "Epochs", 2)
+    screenshot(page, "compare-epochs")
     page.get_by_text("2 runs: 2 to train, 0 trained already").wait_for()
     page.get_by_role("button", name="Sweep", exact=True).click()
     page.get_by_text("of 2 runs").first.wait_for()

@@ -100,6 +100,7 @@ def test_tracker_trains_through_the_queue_then_derives_and_counts(tiny):
     tracker = sweep.Tracker(sweep.SweepSpec(latent_dims=(2, 4, 8), epochs=1), queue,
                             sweep.derive)
     assert first not in tracker.job_ids and len(tracker.job_ids) == 2
+    assert {queue.status(j).origin for j in tracker.job_ids.values()} == {"sweep"}
     start = tracker.progress()
     assert start.runs_total == 3 and start.heads_left >= 4 and start.maps_left >= 2
     wait_until(lambda: tracker.finished)
@@ -157,3 +158,58 @@ def test_cli_sweep_refuses_bad_grids_in_one_line(args, needle, cache, capsys):
         code = exc.code
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and needle in err[0]
+
+
+def test_cancel_leaves_a_training_another_session_queued(tiny):
+    queue = TrainingQueue()
+    blocker = queue.submit(TrainConfig(latent_dim=3, epochs=30))
+    theirs = queue.submit(TrainConfig(latent_dim=4, epochs=1))  # a person's, queued first
+    tracker = sweep.Tracker(sweep.SweepSpec(latent_dims=(4, 8), epochs=1), queue,
+                            sweep.derive)
+    assert tracker.job_ids[TrainConfig(latent_dim=4, epochs=1)] == theirs  # joined
+    tracker.cancel()
+    assert queue.status(theirs).state == "queued"
+    assert queue.status(tracker.job_ids[TrainConfig(latent_dim=8, epochs=1)]).state == \
+        "cancelled"
+    queue.stop(blocker)
+    wait_until(lambda: queue.status(theirs).finished)
+    assert queue.status(theirs).state == "done"
+
+
+def test_a_training_stopped_by_someone_is_reported_not_skipped(tiny):
+    queue = TrainingQueue()
+    blocker = queue.submit(TrainConfig(latent_dim=3, epochs=30))
+    tracker = sweep.Tracker(sweep.SweepSpec(latent_dims=(2,), epochs=1), queue, sweep.derive)
+    queue.stop(tracker.job_ids[TrainConfig(latent_dim=2, epochs=1)])
+    queue.stop(blocker)
+    wait_until(lambda: tracker.finished)
+    [error] = tracker.progress().errors
+    assert error.startswith("dense k=2 seed 0: cancelled")
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["report", "--csv", "--json"], "choose one"),
+    (["sweep", "--cpus-per-task", "0"], "number above 0"),
+    (["sweep", "--cpus-per-task", "nan"], "number above 0"),
+])
+def test_cli_refuses_contradictions_in_one_line(args, needle, cache, capsys):
+    try:
+        code = cli.main(args)
+    except SystemExit as exc:
+        code = exc.code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and needle in err[0]
+
+
+def test_a_ray_address_that_does_not_answer_is_one_sentence():
+    import socket
+
+    from aecore.errors import AecoreError
+    from aecore.ray_backend import _check_address
+
+    with socket.socket() as free:  # a port nobody listens on
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    with pytest.raises(AecoreError, match=f"no Ray cluster answers at 127.0.0.1:{port}"):
+        _check_address(f"127.0.0.1:{port}")
+    _check_address("auto")  # left to Ray

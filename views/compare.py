@@ -49,7 +49,7 @@ def shown_sweep() -> sweep.Tracker | None:
     own = [all_sweeps[i] for i in st.session_state.get("own_sweeps", []) if i in all_sweeps]
     if own:
         return own[-1]
-    running = [t for t in all_sweeps.values() if not t.finished]
+    running = [t for t in list(all_sweeps.values()) if not t.finished]
     return running[-1] if running else None
 
 
@@ -67,6 +67,8 @@ def follow_sweep(tracker: sweep.Tracker) -> None:
     work = p.runs_total * (1 + len(sweep.DERIVED))
     if p.cancelled:
         st.warning(f"Sweep cancelled: {p.text()}.")
+    elif p.finished and p.errors:
+        st.warning(f"Sweep ended with {len(p.errors)} failed: {p.text()}.")
     elif p.finished:
         st.success(f"Sweep done: {p.text()}.")
     else:
@@ -79,9 +81,9 @@ def follow_sweep(tracker: sweep.Tracker) -> None:
         st.error(f"Sweep: {error}")
 
 
-def select_run(run_ids: list[str]) -> None:
+def select_run(key: str, run_ids: list[str]) -> None:
     """A row picked in the table becomes the active run."""
-    rows = st.session_state["compare_table"].selection.rows
+    rows = st.session_state[key].selection.rows
     if rows:
         st.session_state["activate_run"] = run_ids[rows[0]]
         session.picked_run()
@@ -90,9 +92,13 @@ def select_run(run_ids: list[str]) -> None:
 def table() -> None:
     st.subheader(f"{len(report.rows)} runs of {dataset}")
     frame = compare.frame(report.rows)
+    run_ids = list(frame["run_id"])
+    # Keyed by the rows shown: a selection is a row position, which would point at another
+    # run once a new run lands on top of the table.
+    key = f"compare_table_{hash((dataset, *run_ids)) & 0xFFFFFFFF:x}"
     number = st.column_config.NumberColumn
-    st.dataframe(frame, key="compare_table", hide_index=True, on_select=lambda: select_run(
-        list(frame["run_id"])), selection_mode="single-row", column_config={
+    st.dataframe(frame, key=key, hide_index=True, on_select=lambda: select_run(key, run_ids),
+                 selection_mode="single-row", column_config={
             "test_loss": number("test BCE", format="%.4f"),
             "linear_accuracy": number("linear acc.", format="%.4f"),
             "mlp_accuracy": number("MLP acc.", format="%.4f"),
@@ -137,6 +143,9 @@ def pair() -> None:
     c1, c2 = st.columns(2)
     a_id = c1.selectbox("Run A", ids, format_func=labels.get, key="pair_a")
     b_id = c2.selectbox("Run B", ids, index=1, format_func=labels.get, key="pair_b")
+    if a_id == b_id:
+        st.info("Pick two different runs to compare them.")
+        return
     a, b = state.run(a_id), state.run(b_id)
     test = state.test_set(a)
     map_a, map_b = state.current_map(a), state.current_map(b)

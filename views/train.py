@@ -78,8 +78,10 @@ def show(status) -> None:
     else:
         st.success(status.message)
     if not session.is_own(status.job_id):
-        st.caption(f"Another session's training ({describe(status.config)}): you can watch "
-                   "it; yours starts when you press Train.")
+        sweep = status.origin == "sweep"
+        st.caption(f"{'A sweep' if sweep else 'Another session'}'s training "
+                   f"({describe(status.config)}): you can watch it; yours starts when you "
+                   "press Train" + (" (Compare shows the sweep's progress)." if sweep else "."))
     elif status.config != cfg:
         st.caption(f"Showing your training of {describe(status.config)}.")
     st.plotly_chart(loss_chart(status), key="loss_chart")
