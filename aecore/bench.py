@@ -225,7 +225,7 @@ def run(quick: bool) -> dict:
     result.update(bench_predict(model, data, train_codes, fitted))
     result.update(bench_app_start())
     result["train"].update(bench_app_training())
-    result["sweep"] = bench_sweep_overhead((8,) if quick else (8, 16, 32))
+    result["sweep"] = bench_sweep_overhead((32,) if quick else (8, 16, 32))
     result["compare"] = bench_compare_render()
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return result

@@ -207,7 +207,9 @@ def curve_figure(curves, height: int = 320) -> go.Figure:
     if not curves.points:
         fig.add_annotation(text="no complete run has this yet", showarrow=False, x=0.5, y=0.5,
                            xref="paper", yref="paper")
-    return _layout(fig, curves.title, height)
+    _layout(fig, curves.title, height)
+    fig.update_layout(legend=dict(orientation="h", y=-0.3))  # below the axis title
+    return fig
 
 
 def pair_map_figure(embedding: np.ndarray, labels: np.ndarray, label_names: list[str],

@@ -10,10 +10,11 @@ import pytest
 pytestmark = [pytest.mark.e2e, pytest.mark.mnist, pytest.mark.slow]  # starts Chromium
 
 
-def test_quick_bench_reports_every_figure(mnist, tmp_path):
+def test_quick_bench_reports_every_figure(mnist, session_cache):
+    # The MNIST tests' cache: the sweep figure starts from the heads' baselines stored there.
     proc = subprocess.run([sys.executable, "-m", "aecore", "bench", "--quick", "--json"],
                           capture_output=True, text=True, timeout=900,
-                          env={**os.environ, "AECORE_CACHE_DIR": str(tmp_path / "cache")})
+                          env={**os.environ, "AECORE_CACHE_DIR": str(session_cache)})
     assert proc.returncode == 0, proc.stderr
     r = json.loads(proc.stdout)
     t, u = r["train"], r["umap"]
