@@ -3,11 +3,14 @@ aecore.appserver, which `aecore bench` shares), screenshots and the page's excep
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 from aecore.appserver import ROOT, browser, chromium_missing, streamlit_server
 
-__all__ = ["browser", "chromium_missing", "exceptions_on", "screenshot", "streamlit_server"]
+__all__ = ["browser", "chromium_missing", "exceptions_on", "new_page", "screenshot",
+           "streamlit_server"]
 
 ARTIFACTS = ROOT / "test-artifacts"
 
@@ -21,3 +24,12 @@ def screenshot(page, name: str) -> Path:
 
 def exceptions_on(page) -> list[str]:
     return page.locator("[data-testid='stException']").all_inner_texts()
+
+
+@contextlib.contextmanager
+def new_page(width: int = 1400, height: int = 1000) -> Iterator:
+    """A Chromium page with a generous default timeout (every wait in the tests is bounded)."""
+    with browser() as b:
+        page = b.new_page(viewport={"width": width, "height": height})
+        page.set_default_timeout(120_000)
+        yield page

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.e2e import browser, exceptions_on, screenshot
+from tests.e2e import exceptions_on, new_page, screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.mnist, pytest.mark.slow]
 PAGES = ["train", "explore", "reconstruct", "classify", "draw"]
@@ -21,9 +21,7 @@ def server(app_server):
 
 @pytest.fixture(scope="module")
 def page(server):
-    with browser() as b:
-        pg = b.new_page(viewport={"width": 1400, "height": 1000})
-        pg.set_default_timeout(120_000)
+    with new_page() as pg:
         yield pg
 
 

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from aecore.appserver import chromium_missing, streamlit_server
-from tests.e2e import browser, exceptions_on, screenshot
+from tests.e2e import exceptions_on, new_page, screenshot
 from tests.test_e2e import ACTIVE_RUN, active_run, alert, slide_to
 
 pytestmark = [pytest.mark.e2e, pytest.mark.mnist, pytest.mark.slow]
@@ -27,9 +27,7 @@ def server(mnist, session_cache):
 
 @pytest.fixture(scope="module")
 def page(server):
-    with browser() as b:
-        pg = b.new_page(viewport={"width": 1400, "height": 1100})
-        pg.set_default_timeout(120_000)
+    with new_page(height=1100) as pg:
         yield pg
 
 
