@@ -29,7 +29,10 @@ with st.sidebar:
     pending = st.session_state.pop("activate_run", None)
     if pending in labels:
         st.session_state["run_id"] = pending
-    elif st.session_state.get("run_id") not in labels:
+    elif (gone := st.session_state.get("run_id")) not in labels:
+        if gone and gone not in {r["run_id"] for r in state.runs_listing()}:
+            session.note(f"Run {gone} is no longer stored, so "
+                         + ("the newest run is active now." if rows else "no run is active."))
         st.session_state["run_id"] = rows[0]["run_id"] if rows else None
     if rows:
         st.selectbox("Active run (newest first)", list(labels), format_func=labels.get,

@@ -91,6 +91,7 @@ class TrainingJob:
         self.job_id = uuid.uuid4().hex[:10]
         self.config, self.device = cfg, device
         self.stop_event = threading.Event()
+        self.holders = 1  # submitters that still want it (a sweep's cancel releases its hold)
         self.curve = Curve()
         self.lock = threading.Lock()
         self.started = 0.0
@@ -125,6 +126,7 @@ class TrainingQueue:
         with self._cond:
             for job in [self._running, *self._waiting]:
                 if job is not None and job.config == cfg:
+                    job.holders += 1
                     return job.job_id
             job = TrainingJob(cfg, device, origin)
             self._jobs[job.job_id] = job
@@ -132,20 +134,16 @@ class TrainingQueue:
             self._cond.notify()
             return job.job_id
 
-    def job_for(self, cfg: TrainConfig) -> str | None:
-        """The queued or running job of this config, if any (submit would join it)."""
-        with self._cond:
-            for job in [self._running, *self._waiting]:
-                if job is not None and job.config == cfg:
-                    return job.job_id
-        return None
-
-    def cancel_if_queued(self, job_id: str) -> bool:
-        """Drop a job that has not started; a running one is left alone (checked and done
-        under the queue's lock, so a job that starts meanwhile is never stopped)."""
+    def release(self, job_id: str) -> bool:
+        """Give up one submitter's hold on a job; a job nobody holds any more is dropped if it
+        has not started (checked and done under the queue's lock, so a job that starts
+        meanwhile is never stopped, nor one that a person or another sweep also asked for)."""
         with self._cond:
             job = self._jobs.get(job_id)
-            if job is None or job not in self._waiting:
+            if job is None:
+                return False
+            job.holders = max(job.holders - 1, 0)
+            if job.holders or job not in self._waiting:
                 return False
             self._waiting.remove(job)
             job.update(state="cancelled", message="cancelled before it started")

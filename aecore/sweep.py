@@ -148,7 +148,6 @@ class Tracker:
     derive: Callable[[lab.Run], None]
     sweep_id: str = ""
     job_ids: dict[TrainConfig, str] = field(default_factory=dict)
-    created: set[str] = field(default_factory=set)  # jobs this sweep queued (not joined)
     errors: list[str] = field(default_factory=list)
     finished: bool = False
     started: float = field(default_factory=time.time)
@@ -159,18 +158,17 @@ class Tracker:
         self.sweep_id = self.sweep_id or f"sweep-{uuid.uuid4().hex[:10]}"
         for cfg in self.configs:
             if lab.find_complete(cfg.key()) is None:
-                joined = self.queue.job_for(cfg)
                 self.job_ids[cfg] = self.queue.submit(cfg, origin="sweep")
-                if joined is None:
-                    self.created.add(self.job_ids[cfg])
         threading.Thread(target=self._work, name=f"aecore-{self.sweep_id}", daemon=True).start()
 
     def cancel(self) -> None:
-        """Drops the sweep's own queued trainings; one that another session (or sweep) queued
-        too is left to it, and the running one finishes."""
+        """Drops the sweep's queued trainings that nobody else asked for (a person or another
+        sweep keeps its own); the running one finishes."""
+        if self._cancel.is_set():
+            return
         self._cancel.set()
-        for job_id in self.created:
-            self.queue.cancel_if_queued(job_id)
+        for job_id in self.job_ids.values():
+            self.queue.release(job_id)
 
     @property
     def cancelled(self) -> bool:

@@ -68,3 +68,32 @@ def test_two_runs_side_by_side(app, tiny):
     assert app.selectbox(key="pair_a").value != app.selectbox(key="pair_b").value
     assert "keep the fewest" in texts(app)
     assert len(app.get("image")) == 1  # the grid of digits that changed most
+
+
+def test_a_reloaded_tab_still_owns_its_sweep_and_others_only_watch(app, tiny):
+    from streamlit.testing.v1 import AppTest
+
+    from dashboard import state
+
+    sweep_from_the_page(app, [2, 3], 100)
+    sweep_id = app.query_params["sweep"]
+    sweep_id = sweep_id[0] if isinstance(sweep_id, list) else sweep_id
+    poll(app, lambda a: any(b.key == "sweep_cancel" for b in a.button))
+    assert app.button(key="sweep_start").disabled  # one sweep at a time per tab
+
+    reloaded = AppTest.from_file("../app.py", default_timeout=120)
+    reloaded.query_params["sweep"] = sweep_id
+    visit(reloaded, PAGE)
+    assert any(b.key == "sweep_cancel" for b in reloaded.button)
+
+    other = AppTest.from_file("../app.py", default_timeout=120)
+    visit(other, PAGE)
+    assert "another session’s" in str([p.text for p in other.get("progress")]) or \
+        "another session’s" in texts(other)
+    assert not any(b.key == "sweep_cancel" for b in other.button)
+
+    reloaded.button(key="sweep_cancel").click().run()
+    poll(reloaded, lambda a: "Sweep cancelled" in texts(a))
+    queue = state.training_queue()
+    if (running := queue.current()) is not None:
+        queue.stop(running.job_id)

@@ -213,3 +213,18 @@ def test_a_ray_address_that_does_not_answer_is_one_sentence():
     with pytest.raises(AecoreError, match=f"no Ray cluster answers at 127.0.0.1:{port}"):
         _check_address(f"127.0.0.1:{port}")
     _check_address("auto")  # left to Ray
+
+
+def test_two_sweeps_share_a_training_until_both_cancel(tiny):
+    queue = TrainingQueue()
+    blocker = queue.submit(TrainConfig(latent_dim=3, epochs=30))
+    spec = sweep.SweepSpec(latent_dims=(4,), epochs=1)
+    first = sweep.Tracker(spec, queue, sweep.derive)
+    second = sweep.Tracker(spec, queue, sweep.derive)
+    [job] = set(first.job_ids.values()) | set(second.job_ids.values())  # joined, not doubled
+    first.cancel()
+    first.cancel()  # twice: still one hold given up
+    assert queue.status(job).state == "queued"  # the second sweep still wants it
+    second.cancel()
+    assert queue.status(job).state == "cancelled"
+    queue.stop(blocker)

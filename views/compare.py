@@ -4,7 +4,7 @@ fills them, and two runs' maps and neighbourhoods side by side."""
 import numpy as np
 import streamlit as st
 
-from aecore import compare, plots, sweep
+from aecore import compare, lab, plots, sweep
 from aecore.config import MODELS
 from aecore.errors import AecoreError
 from dashboard import session, state, widgets
@@ -37,19 +37,35 @@ def sweep_form() -> None:
         fresh = sum(c.key() not in trained for c in configs)
         st.caption(f"{len(configs)} runs: {fresh} to train, {len(configs) - fresh} trained "
                    "already (reused). Each gets a linear and an MLP head and a UMAP map.")
-        if st.button("Sweep", type="primary", key="sweep_start"):
-            tracker = state.start_sweep(spec)
-            st.session_state.setdefault("own_sweeps", []).append(tracker.sweep_id)
+        mine = shown_sweep()
+        busy = mine is not None and is_own(mine) and not mine.finished
+        if st.button("Sweep", type="primary", key="sweep_start", disabled=busy,
+                     help="Your sweep is still running: cancel it or wait." if busy else None):
+            st.session_state["own_sweep"] = state.start_sweep(spec).sweep_id
             st.rerun()
 
 
+def own_sweep_id() -> str | None:
+    """This tab's sweep: kept in the session and in the URL (`?sweep=`), so that a reload of
+    the tab, which starts a new session, still owns it and can cancel it."""
+    sweep_id = st.session_state.get("own_sweep") or st.query_params.get("sweep")
+    if sweep_id:
+        st.session_state["own_sweep"] = sweep_id
+        if st.query_params.get("sweep") != sweep_id:  # page links drop the URL's parameters
+            st.query_params["sweep"] = sweep_id
+    return sweep_id
+
+
+def is_own(tracker: sweep.Tracker) -> bool:
+    return tracker.sweep_id == own_sweep_id()
+
+
 def shown_sweep() -> sweep.Tracker | None:
-    """This session's latest sweep, else one running on the server (to watch)."""
-    all_sweeps = state.sweeps()
-    own = [all_sweeps[i] for i in st.session_state.get("own_sweeps", []) if i in all_sweeps]
-    if own:
-        return own[-1]
-    running = [t for t in list(all_sweeps.values()) if not t.finished]
+    """This tab's sweep of this dataset, else one running on the server (to watch)."""
+    all_sweeps = {i: t for i, t in list(state.sweeps().items()) if t.spec.dataset == dataset}
+    if (own := all_sweeps.get(own_sweep_id())) is not None:
+        return own
+    running = [t for t in all_sweeps.values() if not t.finished]
     return running[-1] if running else None
 
 
@@ -63,7 +79,7 @@ def follow_sweep(tracker: sweep.Tracker) -> None:
     if seen is not None and seen[0] == tracker.sweep_id and seen != st.session_state[
             "sweep_seen"]:
         st.rerun()
-    mine = tracker.sweep_id in st.session_state.get("own_sweeps", [])
+    mine = is_own(tracker)
     work = p.runs_total * (1 + len(sweep.DERIVED))
     if p.cancelled:
         st.warning(f"Sweep cancelled: {p.text()}.")
@@ -137,12 +153,15 @@ def pair() -> None:
     st.subheader("Two runs side by side")
     labels = {r.run_id: label(r) for r in report.rows}
     ids = list(labels)
-    for key in ("pair_a", "pair_b"):  # a kept choice of a run that is gone (or of another set)
-        if st.session_state.get(key) not in labels:
-            st.session_state.pop(key, None)
+    for key, fallback in (("pair_a", ids[0]), ("pair_b", ids[1])):
+        kept = st.session_state.get(key)
+        if kept not in labels:  # a run that is gone (or of another dataset): say so, move on
+            if kept is not None and lab.weights_id(kept) is None:
+                st.info(f"Run {kept[:6]} is no longer stored: showing another run instead.")
+            st.session_state[key] = fallback
     c1, c2 = st.columns(2)
     a_id = c1.selectbox("Run A", ids, format_func=labels.get, key="pair_a")
-    b_id = c2.selectbox("Run B", ids, index=1, format_func=labels.get, key="pair_b")
+    b_id = c2.selectbox("Run B", ids, format_func=labels.get, key="pair_b")
     if a_id == b_id:
         st.info("Pick two different runs to compare them.")
         return
