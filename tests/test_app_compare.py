@@ -3,10 +3,14 @@ sweep can be cancelled, two runs are compared."""
 
 from __future__ import annotations
 
-import pytest
+import shutil
 
-from aecore import compare, lab
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from aecore import compare, lab, store
 from aecore.config import ProjectionConfig, TrainConfig
+from dashboard import state
 from tests.test_app import poll, texts, visit
 
 PAGE = "views/compare.py"
@@ -52,8 +56,6 @@ def test_cancel_drops_the_runs_not_started(app):
     app.button(key="sweep_cancel").click().run()
     poll(app, lambda a: "Sweep cancelled" in texts(a))
     # the first training goes on (only what had not started is dropped); stop it here
-    from dashboard import state
-
     queue = state.training_queue()
     running = queue.current()
     if running is not None:
@@ -71,10 +73,6 @@ def test_two_runs_side_by_side(app, tiny):
 
 
 def test_a_reloaded_tab_still_owns_its_sweep_and_others_only_watch(app, tiny):
-    from streamlit.testing.v1 import AppTest
-
-    from dashboard import state
-
     sweep_from_the_page(app, [2, 3], 100)
     sweep_id = app.query_params["sweep"]
     sweep_id = sweep_id[0] if isinstance(sweep_id, list) else sweep_id
@@ -97,3 +95,20 @@ def test_a_reloaded_tab_still_owns_its_sweep_and_others_only_watch(app, tiny):
     queue = state.training_queue()
     if (running := queue.current()) is not None:
         queue.stop(running.job_id)
+
+
+def test_a_run_deleted_under_the_page_is_said_and_replaced(app, tiny):
+    runs = [list(lab.train(TrainConfig(latent_dim=k, epochs=1), device="cpu"))[-1].run
+            for k in (3, 4, 5)]
+    visit(app, PAGE)
+    doomed = app.selectbox(key="pair_a").value
+    assert app.sidebar.selectbox(key="run_id").value == doomed  # both: the newest run
+    shutil.rmtree(store.run_dir(doomed))
+    lab_ids = {r.run_id for r in runs} - {doomed}
+    state.runs_listing.clear()
+    app.run()
+    assert not app.exception
+    assert f"Run {doomed} is no longer stored, so the newest run is active now." in texts(app)
+    assert f"Run {doomed[:6]} is no longer stored" in texts(app)
+    assert app.selectbox(key="pair_a").value in lab_ids
+    assert app.sidebar.selectbox(key="run_id").value in lab_ids
