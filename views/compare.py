@@ -79,6 +79,10 @@ def follow_sweep(tracker: sweep.Tracker) -> None:
     if seen is not None and seen[0] == tracker.sweep_id and seen != st.session_state[
             "sweep_seen"]:
         st.rerun()
+    sweep_status(tracker, p)
+
+
+def sweep_status(tracker: sweep.Tracker, p: sweep.Progress) -> None:
     mine = is_own(tracker)
     work = p.runs_total * (1 + len(sweep.DERIVED))
     if p.cancelled:
@@ -193,7 +197,10 @@ with state.errors_shown():
     report = compare.report(dataset)
     sweep_form()
     if (tracker := shown_sweep()) is not None:
-        follow_sweep(tracker)
+        if tracker.finished:  # nothing more will land: no polling
+            sweep_status(tracker, tracker.progress())
+        else:
+            follow_sweep(tracker)
     if not report.rows:
         st.info("No runs of this dataset yet: start a sweep above, or train on the Train page.")
         st.stop()
