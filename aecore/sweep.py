@@ -68,12 +68,18 @@ def parse_list(text: str, kind: type = str) -> tuple:
                             f"{'whole numbers' if kind is int else 'names'}") from None
 
 
-def derived_left(s: lab.RunSummary | None) -> int:
-    """How many of DERIVED are not stored yet for this run (all of them if it is not trained)."""
+def missing(s: lab.RunSummary | None) -> list[str]:
+    """Which of DERIVED are not stored yet for this run (all of them if it is not trained)."""
     if s is None or not s.complete:
-        return len(DERIVED)
-    folders = [lab.head_folder(s, cfg) for cfg in compare.HEADS.values()]
-    return sum(not lab.is_stored(f) for f in [*folders, lab.map_folder(s, compare.MAP)])
+        return list(DERIVED)
+    folders = [*(lab.head_folder(s, cfg) for cfg in compare.HEADS.values()),
+               lab.map_folder(s, compare.MAP)]
+    return [name for name, folder in zip(DERIVED, folders, strict=True)
+            if not lab.is_stored(folder)]
+
+
+def derived_left(s: lab.RunSummary | None) -> int:
+    return len(missing(s))
 
 
 @dataclass(frozen=True)
@@ -203,12 +209,10 @@ class Tracker:
     def progress(self) -> Progress:
         summaries = [lab.summary(cfg.key()) for cfg in self.configs]
         done = [s for s in summaries if s is not None and s.complete]
-        left = [derived_left(s) for s in summaries]
-        maps = sum(s is None or not s.complete or
-                   not lab.is_stored(lab.map_folder(s, compare.MAP)) for s in summaries)
-        total = sum(left)
-        return Progress(len(done), len(self.configs), total, total - maps, maps, self.finished,
-                        self.cancelled, list(self.errors))
+        left = [name for s in summaries for name in missing(s)]
+        maps = left.count("map")
+        return Progress(len(done), len(self.configs), len(left), len(left) - maps, maps,
+                        self.finished, self.cancelled, list(self.errors))
 
 
 def reason(exc: Exception) -> str:
