@@ -74,17 +74,44 @@ def cmd_train(args) -> int:
 
 
 def cmd_embed(args) -> int:
-    from aecore import lab
+    from aecore import lab, mapping
 
     start = time.perf_counter()
-    res = lab.embed(lab.load_run(args.run_id), ProjectionConfig(method=args.method))
+    run, cfg = lab.load_run(args.run_id), ProjectionConfig(method=args.method)
+    if args.over_training:
+        return _embed_over_training(args, run, cfg, start)
+    res = (mapping.embed_all if args.all_digits else lab.embed)(run, cfg)
+    what = "digits" if args.all_digits else "test codes"
     result = {"run_id": args.run_id, "method": args.method,
               "n_points": len(res.map.embedding),
               "seconds": time.perf_counter() - start if res.cached else res.map.seconds,
               "knn_accuracy_2d": res.knn_accuracy_2d, "cached": res.cached}
-    _emit(args, result, f"{args.method} map of {result['n_points']} test codes: 2-D 5-NN "
-          f"accuracy {res.knn_accuracy_2d:.3f}, {result['seconds']:.1f} s"
-          + (" (cached)" if res.cached else ""))
+    text = (f"{args.method} map of {result['n_points']} {what}: 2-D 5-NN accuracy "
+            f"{res.knn_accuracy_2d:.3f}, {result['seconds']:.1f} s"
+            + (" (cached)" if res.cached else ""))
+    if not args.all_digits:
+        summary = mapping.map_trust(run, cfg).summary
+        result["trust"] = summary.to_dict()
+        text += (f"\ntrust: {summary.neighbours_kept_15:.1%} of 15 code neighbours kept, "
+                 f"trustworthiness {summary.trustworthiness:.3f}, continuity "
+                 f"{summary.continuity:.3f}")
+    _emit(args, result, text)
+    return 0
+
+
+def _embed_over_training(args, run, cfg: ProjectionConfig, start: float) -> int:
+    from aecore import mapping
+
+    maps = mapping.embed_over_training(run, cfg)
+    rows = [{"epoch": e, "knn_accuracy_2d": a, "neighbours_kept_15": float(k.mean())}
+            for e, a, k in zip(maps.epochs, maps.knn_accuracy_2d, maps.kept, strict=True)]
+    seconds = time.perf_counter() - start if maps.cached else maps.seconds
+    result = {"run_id": args.run_id, "method": args.method, "snapshots": rows,
+              "seconds": seconds, "cached": maps.cached}
+    lines = [f"epoch {r['epoch']:>7g}: 2-D 5-NN accuracy {r['knn_accuracy_2d']:.3f}, "
+             f"{r['neighbours_kept_15']:.1%} of 15 code neighbours kept" for r in rows]
+    _emit(args, result, "\n".join([*lines, f"{len(rows)} {args.method} maps, {seconds:.1f} s"
+                                    + (" (cached)" if maps.cached else "")]))
     return 0
 
 
@@ -231,9 +258,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="retrain even if cached")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("embed", help="2-D map of a run's test codes")
+    p = sub.add_parser("embed", help="2-D map of a run's test codes, and how far to trust it")
     p.add_argument("run_id")
     p.add_argument("--method", choices=METHODS, default="umap")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--over-training", action="store_true",
+                       help="a map per snapshot of the test codes kept while training")
+    which.add_argument("--all-digits", action="store_true",
+                       help="map the 60,000 training digits with the 10,000 test digits")
     p.set_defaults(func=cmd_embed)
 
     p = sub.add_parser("classify", help="train and score a head on a run's codes")

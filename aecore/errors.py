@@ -60,6 +60,10 @@ class MissingExtra(AecoreError):
     """An optional dependency is not installed; the message names the pip command."""
 
 
+class NoSnapshots(AecoreError):
+    """The run kept no test codes during training (trained before they were kept)."""
+
+
 def by_name(name: str) -> type[AecoreError]:
     """The error class called `name`, for errors that cross a process boundary by name."""
     found = globals().get(name)

@@ -65,6 +65,11 @@ class RunReady:
     cached: bool
 
 
+# The test codes kept during training (float16 [S, 10000, k]): in the run's folder, so they are
+# written and replaced with its weights, but read only by the map over training.
+SNAPSHOTS = "snapshots.safetensors"
+
+
 # --- runs ---------------------------------------------------------------------------------------
 
 def run_files(cfg: TrainConfig, done: DoneEvent, device: str) -> store.Files:
@@ -76,12 +81,17 @@ def run_files(cfg: TrainConfig, done: DoneEvent, device: str) -> store.Files:
         "seconds_per_epoch": float(np.median([e["seconds"] for e in epochs])),
         "device": device, "created": time.time(),
     }
-    return {
+    files = {
         "config.json": store.json_bytes(cfg.to_dict()),
         "weights.safetensors": store.tensor_bytes(done.model.state_dict()),
         "history.json": store.json_bytes(done.history.to_dict()),
         "metrics.json": store.json_bytes(metrics),
     }
+    if done.snapshots:
+        files[SNAPSHOTS] = store.tensor_bytes({
+            "epochs": torch.tensor([s.epoch for s in done.snapshots], dtype=torch.float32),
+            "codes": torch.stack([s.codes for s in done.snapshots])})
+    return files
 
 
 def train(cfg: TrainConfig, stop: threading.Event | None = None, device: str = "auto",
@@ -123,7 +133,7 @@ def find_complete(run_id: str) -> Run | None:
 def load_run(run_id: str) -> Run:
     folder = store.run_dir(run_id)
     listed = (folder / store.MANIFEST).exists()
-    files = store.read_artefact(folder)
+    files = store.read_artefact(folder, skip=(SNAPSHOTS,))
     if files is None and listed and not folder.exists():
         raise RunNotFound(f"run {run_id} was unreadable and was moved aside "
                           f"({folder.name}.corrupt-*): train it again")

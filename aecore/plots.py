@@ -7,10 +7,9 @@ import plotly.graph_objects as go
 
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
            "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
-GRID_SIZE = 48  # invisible click targets per side over the map, for "decode this place"
 
 
-def _layout(fig: go.Figure, title: str = "", height: int = 360) -> go.Figure:
+def layout(fig: go.Figure, title: str = "", height: int = 360) -> go.Figure:
     fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40, b=10),
                       template="plotly_white", legend=dict(orientation="h", y=-0.15))
     return fig
@@ -72,56 +71,7 @@ def loss_figure(batch_steps: list[float], batch_losses: list[float], epochs: lis
         fig.update_yaxes(type="linear", showticklabels=False)
         fig.add_annotation(text="waiting for the first batches ...", showarrow=False,
                            x=0.5, y=0.5, xref="paper", yref="paper")
-    return _layout(fig, "Loss")
-
-
-def map_figure(embedding: np.ndarray, labels: np.ndarray, label_names: list[str],
-               colour: str = "label", values: np.ndarray | None = None,
-               marks: np.ndarray | None = None, title: str = "") -> go.Figure:
-    """The test set as one point per digit. customdata holds each point's test index.
-
-    colour: "label" (a trace per class, so the legend toggles classes), "error" (continuous
-    values), or "correct" (values are booleans). marks: extra points [M, 2] drawn as stars.
-    An invisible grid of click targets lets a click on an empty place report its position.
-    """
-    fig = go.Figure()
-    index = np.arange(len(embedding))
-    hover = "%{text}<br>index %{customdata}<extra></extra>"
-    names = np.asarray(label_names)[labels]
-    if colour == "label":
-        for c, name in enumerate(label_names):
-            sel = labels == c
-            fig.add_scattergl(x=embedding[sel, 0], y=embedding[sel, 1], mode="markers",
-                              name=name, customdata=index[sel], text=names[sel],
-                              hovertemplate=hover, marker=dict(size=4, color=PALETTE[c]))
-    else:
-        text = [f"{n} · {'right' if v else 'wrong'}" if colour == "correct" else
-                f"{n} · error {v:.3f}" for n, v in zip(names, values, strict=True)]
-        marker = (dict(size=4, color=np.where(values, "#9ecae1", "#d62728"))
-                  if colour == "correct" else
-                  dict(size=4, color=values, colorscale="Viridis", showscale=True,
-                       colorbar=dict(title="error")))
-        fig.add_scattergl(x=embedding[:, 0], y=embedding[:, 1], mode="markers", name=colour,
-                          customdata=index, text=text, hovertemplate=hover, marker=marker)
-    gx, gy = _grid(embedding)
-    fig.add_scattergl(x=gx, y=gy, mode="markers", name="empty place", showlegend=False,
-                      customdata=np.full(len(gx), -1), hoverinfo="none",
-                      marker=dict(size=8, opacity=0))
-    if marks is not None and len(marks):
-        fig.add_scatter(x=marks[:, 0], y=marks[:, 1], mode="markers", name="your digit",
-                        marker=dict(symbol="star", size=22, color="black",
-                                    line=dict(color="white", width=2)))
-    fig.update_xaxes(showticklabels=False, title=None)
-    fig.update_yaxes(showticklabels=False, title=None, scaleanchor="x")
-    return _layout(fig, title, height=560)
-
-
-def _grid(embedding: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    lo, hi = embedding.min(0), embedding.max(0)
-    xs = np.linspace(lo[0], hi[0], GRID_SIZE)
-    ys = np.linspace(lo[1], hi[1], GRID_SIZE)
-    gx, gy = np.meshgrid(xs, ys)
-    return gx.ravel(), gy.ravel()
+    return layout(fig, "Loss")
 
 
 def probability_bars(probabilities: list[float], label_names: list[str]) -> go.Figure:
@@ -130,7 +80,7 @@ def probability_bars(probabilities: list[float], label_names: list[str]) -> go.F
     fig = go.Figure(go.Bar(x=label_names, y=probabilities, marker_color=colours))
     fig.update_yaxes(range=[0, 1], title="probability")
     fig.update_xaxes(type="category")
-    return _layout(fig, "Prediction", height=280)
+    return layout(fig, "Prediction", height=280)
 
 
 def accuracy_bars(report: dict, latent_dim: int) -> go.Figure:
@@ -140,7 +90,7 @@ def accuracy_bars(report: dict, latent_dim: int) -> go.Figure:
     fig = go.Figure(go.Bar(x=names, y=values, text=[f"{v:.2%}" for v in values],
                            textposition="outside", marker_color=[PALETTE[0], "#aaa", "#777"]))
     fig.update_yaxes(range=[min(values) - 0.05, 1.0], title="test accuracy")
-    return _layout(fig, "Test accuracy against baselines (same head)", height=320)
+    return layout(fig, "Test accuracy against baselines (same head)", height=320)
 
 
 def confusion_heatmap(confusion: list[list[int]], label_names: list[str]) -> go.Figure:
@@ -149,14 +99,14 @@ def confusion_heatmap(confusion: list[list[int]], label_names: list[str]) -> go.
                                hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>"))
     fig.update_xaxes(title="predicted", type="category")
     fig.update_yaxes(title="true", type="category", autorange="reversed")
-    return _layout(fig, "Confusion matrix (test set)", height=440)
+    return layout(fig, "Confusion matrix (test set)", height=440)
 
 
 def per_class_bars(per_class: list[float], label_names: list[str]) -> go.Figure:
     fig = go.Figure(go.Bar(x=label_names, y=per_class, marker_color=PALETTE[0]))
     fig.update_yaxes(range=[min(per_class) - 0.05, 1.0], title="accuracy")
     fig.update_xaxes(type="category")
-    return _layout(fig, "Per-class accuracy", height=280)
+    return layout(fig, "Per-class accuracy", height=280)
 
 
 def side_by_side(original: np.ndarray, reconstruction: np.ndarray, gap: int = 2) -> np.ndarray:
@@ -207,7 +157,7 @@ def curve_figure(curves, height: int = 320) -> go.Figure:
     if not curves.points:
         fig.add_annotation(text="no complete run has this yet", showarrow=False, x=0.5, y=0.5,
                            xref="paper", yref="paper")
-    _layout(fig, curves.title, height)
+    layout(fig, curves.title, height)
     fig.update_layout(legend=dict(orientation="h", y=-0.3))  # below the axis title
     return fig
 
@@ -234,4 +184,4 @@ def pair_map_figure(embedding: np.ndarray, labels: np.ndarray, label_names: list
                           marker=dict(size=4 if highlight is None else 6, color=PALETTE[c]))
     fig.update_xaxes(showticklabels=False)
     fig.update_yaxes(showticklabels=False, scaleanchor="x")
-    return _layout(fig, title, height=460)
+    return layout(fig, title, height=460)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 import warnings
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -19,6 +20,7 @@ from aecore.config import ProjectionConfig
 
 KNN_CHUNK = 2_048
 KNN_MARGIN = 8  # extra candidates re-ranked with exact distances
+SERIES_EPOCH_SHARE = 0.4
 
 
 @dataclass(frozen=True)
@@ -51,17 +53,24 @@ def exact_knn(queries: torch.Tensor, points: torch.Tensor, k: int,
     return torch.cat(idx), torch.cat(dist)
 
 
-def _fit_umap(codes: torch.Tensor, cfg: ProjectionConfig) -> np.ndarray:
+def code_neighbours(codes: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each code's k nearest codes, itself first at distance 0 (as UMAP's kNN lists them)."""
+    return exact_knn(codes, codes, k)
+
+
+def _fit_umap(codes: torch.Tensor, cfg: ProjectionConfig, init: np.ndarray | None = None,
+              n_epochs: int | None = None,
+              knn: tuple[torch.Tensor, torch.Tensor] | None = None) -> np.ndarray:
     from aecore.paths import set_numba_cache
 
     set_numba_cache()
     import umap  # heavy (numba): imported only when a map is fitted
 
-    # UMAP's kNN lists each point as its own first neighbour at distance 0.
-    idx, dist = exact_knn(codes, codes, cfg.n_neighbors)
+    idx, dist = knn if knn is not None else code_neighbours(codes, cfg.n_neighbors)
     reducer = umap.UMAP(
-        n_neighbors=cfg.n_neighbors, min_dist=cfg.min_dist, n_epochs=cfg.n_epochs,
-        random_state=cfg.seed, precomputed_knn=(idx.numpy(), dist.numpy()))
+        n_neighbors=cfg.n_neighbors, min_dist=cfg.min_dist, n_epochs=n_epochs or cfg.n_epochs,
+        random_state=cfg.seed, precomputed_knn=(idx.numpy(), dist.numpy()),
+        init="spectral" if init is None else init)
     with warnings.catch_warnings():
         # "no search index, transform unavailable" and "random_state disables n_jobs": both
         # known and wanted, since place() does its own transform.
@@ -81,6 +90,34 @@ def fit(codes: torch.Tensor, cfg: ProjectionConfig) -> Map:
     start = time.perf_counter()
     embedding = _fit_umap(codes, cfg) if cfg.method == "umap" else _fit_pca(codes)
     return Map(cfg, codes, embedding, time.perf_counter() - start)
+
+
+class Frame(NamedTuple):
+    embedding: np.ndarray   # float32 [N, 2]
+    neighbours: np.ndarray  # int64 [N, n_neighbors]: each point's nearest codes, not itself
+
+
+def fit_series(series: list[torch.Tensor], cfg: ProjectionConfig) -> list[Frame]:
+    """Maps of the same N points at successive moments (codes [N, k] each), with each
+    point's code neighbours (UMAP's own kNN, kept for measuring trust). Each UMAP starts from
+    the layout before it, so a point moves instead of jumping, and needs fewer layout epochs
+    (SERIES_EPOCH_SHARE of them) than a fit from scratch."""
+    frames: list[Frame] = []
+    for codes in series:
+        codes = codes.float().contiguous()
+        knn = code_neighbours(codes, cfg.n_neighbors + 1)
+        before = frames[-1].embedding if frames else None
+        if cfg.method == "pca":  # each axis's sign follows the frame before (SVD's is arbitrary)
+            layout = _fit_pca(codes)
+            if before is not None:
+                layout *= np.where((layout * before).sum(0) < 0, -1, 1).astype(np.float32)
+        else:
+            umap_knn = (knn[0][:, :cfg.n_neighbors], knn[1][:, :cfg.n_neighbors])
+            layout = _fit_umap(codes, cfg, init=before, knn=umap_knn,
+                               n_epochs=None if before is None else
+                               max(10, int(cfg.n_epochs * SERIES_EPOCH_SHARE)))
+        frames.append(Frame(layout, knn[0][:, 1:].numpy()))
+    return frames
 
 
 def place(new_codes: torch.Tensor, fitted: Map, k: int | None = None) -> np.ndarray:

@@ -182,8 +182,9 @@ def read_listed(folder: Path, names: tuple[str, ...]) -> Files | None:
     return None
 
 
-def verify_artefact(folder: Path) -> Files:
-    """The files of a complete artefact, checked against its manifest; CacheCorrupt if not."""
+def verify_artefact(folder: Path, skip: tuple[str, ...] = ()) -> Files:
+    """The files of a complete artefact, checked against its manifest; CacheCorrupt if not.
+    Files named in `skip` are neither read nor checked (large ones read on their own)."""
     try:
         manifest = json.loads(_read_regular(folder / MANIFEST))
         expected = manifest["files"]
@@ -194,11 +195,11 @@ def verify_artefact(folder: Path) -> Files:
             raise CacheCorrupt(f"{folder}'s manifest does not map file names to checksums")
         if not all("/" not in n and n not in (".", "..") for n in expected):
             raise CacheCorrupt(f"{folder}'s manifest names a file outside the folder")
-        files = {name: _read_regular(folder / name) for name in expected}
+        files = {name: _read_regular(folder / name) for name in expected if name not in skip}
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise CacheCorrupt(f"{folder} is incomplete or unreadable ({type(exc).__name__})") from exc
-    for name, digest in expected.items():
-        if _sha256(files[name]) != digest:
+    for name, blob in files.items():
+        if _sha256(blob) != expected[name]:
             raise CacheCorrupt(f"{folder / name} does not match its checksum")
     return files
 
@@ -211,12 +212,12 @@ def quarantine(folder: Path, reason: str) -> None:
     log.warning("moved aside %s (%s); it will be recomputed", folder, reason)
 
 
-def read_artefact(folder: Path) -> Files | None:
+def read_artefact(folder: Path, skip: tuple[str, ...] = ()) -> Files | None:
     """None when there is no complete artefact; a corrupt one is moved aside, then None."""
     if not os.path.lexists(folder / MANIFEST):  # a FIFO or symlink manifest is corrupt
         return None
     try:
-        return verify_artefact(folder)
+        return verify_artefact(folder, skip)
     except StaleFormat:
         return None
     except CacheCorrupt as exc:

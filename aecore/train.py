@@ -20,6 +20,10 @@ from aecore.errors import InvalidConfig, OutOfMemory, TrainingDiverged
 from aecore.models import PIXELS, Autoencoder, build
 
 EVAL_CHUNK = 2_000
+# The test codes are kept a few times inside the first epoch, where the map changes most,
+# then at the end of every epoch (at most MAX_EPOCH_SNAPSHOTS of them, denser early on).
+FIRST_EPOCH_SHARES = (0.01, 0.05, 0.2)
+MAX_EPOCH_SNAPSHOTS = 20
 
 
 @dataclass
@@ -51,12 +55,19 @@ class History:
         return cls(list(data["batch_loss"]), list(data["epochs"]))
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    epoch: float          # 0.05 is 5 % into the first epoch, 3.0 the end of the third
+    codes: torch.Tensor   # float16 [10000, k]: the test codes at that moment, on the CPU
+
+
 @dataclass
 class DoneEvent:
     model: Autoencoder
     history: History
     stopped: bool  # True when the stop flag ended training early
     seconds: float
+    snapshots: list[Snapshot] = field(default_factory=list)
 
     @property
     def epochs_done(self) -> int:
@@ -109,6 +120,30 @@ def mean_loss(model: Autoencoder, images: torch.Tensor) -> float:
     return total / len(images)
 
 
+def snapshot_epochs(epochs: int) -> set[int]:
+    """The epochs whose end is kept: all of them, or MAX_EPOCH_SNAPSHOTS spaced
+    geometrically (a 100-epoch run keeps 1, 2, 3, 4, 5, 6, 8, ... 100)."""
+    if epochs <= MAX_EPOCH_SNAPSHOTS:
+        return set(range(1, epochs + 1))
+    spaced = torch.logspace(0, math.log10(epochs), MAX_EPOCH_SNAPSHOTS).round().int().tolist()
+    return {*spaced, epochs}
+
+
+def snapshot_steps(steps_per_epoch: int) -> dict[int, float]:
+    """Steps of the first epoch after which the test codes are kept, with their epoch."""
+    steps = {max(1, math.ceil(share * steps_per_epoch)) for share in FIRST_EPOCH_SHARES}
+    return {s: round(s / steps_per_epoch, 3) for s in sorted(steps) if s < steps_per_epoch}
+
+
+def _snapshot(model: Autoencoder, test_x: torch.Tensor, epoch: float) -> Snapshot:
+    from aecore.latents import encode  # latents imports this module
+
+    was_training = model.training
+    codes = encode(model.eval(), test_x).half()
+    model.train(was_training)
+    return Snapshot(epoch, codes)
+
+
 def run(cfg: TrainConfig, data: Dataset, stop: threading.Event | None = None,
         device: str = "auto") -> Iterator[Event]:
     """Train from scratch; yields a BatchEvent per step, an EpochEvent per epoch, one DoneEvent.
@@ -130,6 +165,9 @@ def run(cfg: TrainConfig, data: Dataset, stop: threading.Event | None = None,
         opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch)
     gen = torch.Generator().manual_seed(cfg.seed)
     history = History()
+    snapshots: list[Snapshot] = []
+    early = snapshot_steps(steps_per_epoch)
+    kept_epochs = snapshot_epochs(cfg.epochs)
     started = time.perf_counter()
     step = 0
     for epoch in range(1, cfg.epochs + 1):
@@ -141,7 +179,8 @@ def run(cfg: TrainConfig, data: Dataset, stop: threading.Event | None = None,
         running = 0.0
         for i in range(0, n, cfg.batch_size):
             if stop is not None and stop.is_set():
-                yield DoneEvent(model.eval(), history, True, time.perf_counter() - started)
+                yield DoneEvent(model.eval(), history, True, time.perf_counter() - started,
+                                snapshots)
                 return
             batch = as_pixels(shuffled[i:i + cfg.batch_size])
             try:
@@ -162,11 +201,15 @@ def run(cfg: TrainConfig, data: Dataset, stop: threading.Event | None = None,
             step += 1
             running += value * len(batch)
             history.batch_loss.append(value)
+            if epoch == 1 and step in early:
+                snapshots.append(_snapshot(model, test_x, early[step]))
             yield BatchEvent(step, epoch, value)
         train_seconds = time.perf_counter() - epoch_start
         model.eval()
         record = EpochEvent(epoch, running / n, mean_loss(model, test_x),
                             time.perf_counter() - epoch_start, train_seconds)
         history.epochs.append(vars(record).copy())
+        if epoch in kept_epochs:
+            snapshots.append(_snapshot(model, test_x, float(epoch)))
         yield record
-    yield DoneEvent(model, history, False, time.perf_counter() - started)
+    yield DoneEvent(model, history, False, time.perf_counter() - started, snapshots)

@@ -80,6 +80,16 @@ class _Inbox:
                 self.requests.put(message)
 
 
+def _derivers() -> dict:
+    """What the map worker computes from a run: request kind -> (lab function, its config)."""
+    from aecore import mapping
+
+    return {"embed": (lab.embed, ProjectionConfig), "classify": (lab.classify, HeadConfig),
+            "embed_over_training": (mapping.embed_over_training, ProjectionConfig),
+            "embed_all": (mapping.embed_all, ProjectionConfig),
+            "map_trust": (mapping.map_trust, ProjectionConfig)}
+
+
 def serve(conn: Connection, warm: bool = False) -> None:
     """The child's loop: one request at a time, every reply tagged with its request id."""
     inbox = _Inbox(conn)
@@ -97,10 +107,9 @@ def serve(conn: Connection, warm: bool = False) -> None:
         try:
             if kind == "train":
                 _train(send, stop, TrainConfig.from_dict(args[0]), args[1], args[2])
-            elif kind == "embed":
-                lab.embed(lab.load_run(args[0]), ProjectionConfig.from_dict(args[1]))
-            elif kind == "classify":
-                lab.classify(lab.load_run(args[0]), HeadConfig.from_dict(args[1]))
+            elif kind in (derivers := _derivers()):
+                compute, config = derivers[kind]
+                compute(lab.load_run(args[0]), config.from_dict(args[1]))
             else:
                 raise AecoreError(f"the worker does not know the request {kind!r}")
             send("end")
@@ -254,19 +263,19 @@ class Worker:
             elif message[0] == "ready":
                 yield lab.RunReady(lab.load_run(message[1]), message[2])
 
-    def embed(self, run: lab.Run, cfg: ProjectionConfig) -> lab.MapResult:
-        """The map fitted and stored by the child, then read from the cache here."""
-        for _ in self._request("embed", run.run_id, cfg.to_dict(),
-                               limit=BACKGROUND_LIMIT_SECONDS):
+    def derive(self, kind: str, run: lab.Run, cfg: ProjectionConfig | HeadConfig):
+        """A result of the run (see _derivers) computed and stored by the child, then read
+        from the cache here."""
+        for _ in self._request(kind, run.run_id, cfg.to_dict(), limit=BACKGROUND_LIMIT_SECONDS):
             pass
-        return lab.embed(run, cfg)
+        return _derivers()[kind][0](run, cfg)
+
+    def embed(self, run: lab.Run, cfg: ProjectionConfig) -> lab.MapResult:
+        return self.derive("embed", run, cfg)
 
     def classify(self, run: lab.Run, cfg: HeadConfig) -> lab.HeadResult:
         """The head (and its baselines) trained and stored by the child, then read here."""
-        for _ in self._request("classify", run.run_id, cfg.to_dict(),
-                               limit=BACKGROUND_LIMIT_SECONDS):
-            pass
-        return lab.classify(run, cfg)
+        return self.derive("classify", run, cfg)
 
     def close(self) -> None:
         """Ask the child to leave (it stops its request), then make sure it has."""

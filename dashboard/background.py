@@ -16,7 +16,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from aecore import compare, lab
+from aecore import compare, lab, mapping
 from aecore.config import HeadConfig, ProjectionConfig
 from aecore.errors import AecoreError
 from aecore.jobs import Task, Tasks
@@ -33,16 +33,34 @@ class Job:
     what: str               # "the UMAP map", for messages
 
 
+# What a page can ask the map worker for: kind -> (its folder, its lab function, its name).
+KINDS = {
+    "embed": (lab.map_folder, lab.embed, "the {method} map"),
+    "classify": (lab.head_folder, lab.classify, "the {head} classifier"),
+    "embed_over_training": (mapping.training_folder, mapping.embed_over_training,
+                            "the map over training"),
+    "embed_all": (mapping.all_folder, mapping.embed_all, "the map of all 70,000 digits"),
+    "map_trust": (mapping.trust_folder, mapping.map_trust, "the map's trust"),
+}
+
+
+def derived_job(kind: str, run: lab.Run, cfg: ProjectionConfig | HeadConfig,
+                worker: Worker | None) -> Job:
+    """The job computing one derived result of the run: in the worker, else in-process."""
+    folder, compute, what = KINDS[kind]
+    fit = (lambda: worker.derive(kind, run, cfg)) if worker else (lambda: compute(run, cfg))
+    name = what.format(method=getattr(cfg, "method", "").upper(), head=getattr(cfg, "head", ""))
+    prefix = "map" if kind == "embed" else "head" if kind == "classify" else kind
+    return Job(f"{prefix}-{run.run_id}-{run.weights_id}-{cfg.key()}", folder(run, cfg), fit,
+               name)
+
+
 def map_job(run: lab.Run, cfg: ProjectionConfig, worker: Worker | None) -> Job:
-    fit = (lambda: worker.embed(run, cfg)) if worker else (lambda: lab.embed(run, cfg))
-    return Job(f"map-{run.run_id}-{run.weights_id}-{cfg.key()}", lab.map_folder(run, cfg), fit,
-               f"the {cfg.method.upper()} map")
+    return derived_job("embed", run, cfg, worker)
 
 
 def head_job(run: lab.Run, cfg: HeadConfig, worker: Worker | None) -> Job:
-    fit = (lambda: worker.classify(run, cfg)) if worker else (lambda: lab.classify(run, cfg))
-    return Job(f"head-{run.run_id}-{run.weights_id}-{cfg.key()}", lab.head_folder(run, cfg),
-               fit, f"the {cfg.head} classifier")
+    return derived_job("classify", run, cfg, worker)
 
 
 def sweep_derive(tasks: Tasks, worker: Worker | None) -> Callable[[lab.Run], None]:

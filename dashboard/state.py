@@ -15,7 +15,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from aecore import compare, lab, latents, store, sweep
+from aecore import compare, lab, latents, mapping, store, sweep, trust
 from aecore import data as datasets
 from aecore.config import HeadConfig, ProjectionConfig
 from aecore.errors import AecoreError
@@ -132,6 +132,41 @@ def current_map(r: lab.Run) -> ShownMap:
 
 def map_job(r: lab.Run) -> background.Job:
     return background.map_job(r, UMAP, mapper())
+
+
+def derived_job(kind: str, r: lab.Run) -> background.Job:
+    """A UMAP-based result of the run (see background.KINDS) in the map worker."""
+    return background.derived_job(kind, r, UMAP, mapper())
+
+
+@st.cache_resource(max_entries=4, show_spinner=False, hash_funcs=BY_WEIGHTS)
+def training_maps(r: lab.Run, method: str) -> mapping.TrainingMaps:
+    return mapping.embed_over_training(r, UMAP if method == "umap" else PCA)
+
+
+@st.cache_resource(max_entries=2, show_spinner=False, hash_funcs=BY_WEIGHTS)
+def all_map(r: lab.Run, method: str) -> lab.MapResult:
+    return mapping.embed_all(r, UMAP if method == "umap" else PCA)
+
+
+@st.cache_resource(max_entries=2, show_spinner="Reconstructing all 70,000 digits ...",
+                   hash_funcs=BY_WEIGHTS)
+def all_errors(r: lab.Run) -> np.ndarray:
+    """float [70000]: each digit's reconstruction BCE, in the order of the map of all digits."""
+    return latents.reconstruction_error(r.model, mapping.all_images(dataset(r.config.dataset))
+                                        ).numpy()
+
+
+@st.cache_resource(max_entries=4, show_spinner=False, hash_funcs=BY_WEIGHTS)
+def map_trust(r: lab.Run) -> mapping.Trust:
+    return mapping.map_trust(r, UMAP)
+
+
+@st.cache_resource(max_entries=4, show_spinner="Measuring the test digits' spacing ...",
+                   hash_funcs=BY_WEIGHTS)
+def own_distances(r: lab.Run) -> np.ndarray:
+    """Each test code's distance to its nearest other test code, sorted (Draw's novelty)."""
+    return trust.own_nearest_distances(codes(r)[1])
 
 
 def start_map(r: lab.Run) -> None:

@@ -171,8 +171,8 @@ def test_a_failed_map_shows_one_error_and_stops_polling(app, trained, monkeypatc
 
     monkeypatch.setattr(projection, "_fit_umap", fit)
     runs = []
-    real_test_set = state.test_set
-    monkeypatch.setattr(state, "test_set", lambda r: runs.append(1) or real_test_set(r))
+    real_current_map = state.current_map  # called once in each run of Explore
+    monkeypatch.setattr(state, "current_map", lambda r: runs.append(1) or real_current_map(r))
     visit(app, "views/explore.py")
     poll(app, lambda a: "could not be fitted" in texts(a))
     runs.clear()

@@ -86,8 +86,17 @@ def test_subcommands_on_tiny_data(tiny, tmp_path, capsys):
     assert call("train", *tiny_args, "--device", "cpu")[1]["cached"] is True
 
     code, out = call("embed", run_id, "--method", "pca")
-    assert set(out) == {"run_id", "method", "n_points", "seconds", "knn_accuracy_2d", "cached"}
+    assert set(out) == {"run_id", "method", "n_points", "seconds", "knn_accuracy_2d", "cached",
+                        "trust"}
     assert out["n_points"] == 200
+    assert set(out["trust"]) == {"neighbours_kept_15", "trustworthiness", "continuity"}
+    assert all(0 <= v <= 1 for v in out["trust"].values())
+
+    code, out = call("embed", run_id, "--method", "pca", "--over-training")
+    assert code == 0 and set(out) == {"run_id", "method", "snapshots", "seconds", "cached"}
+    epochs = [s["epoch"] for s in out["snapshots"]]
+    assert epochs == sorted(epochs) and epochs[-2:] == [1.0, 2.0] and 0 < epochs[0] < 1
+    assert all(0 <= s["knn_accuracy_2d"] <= 1 for s in out["snapshots"])
 
     code, out = call("classify", run_id, "--head", "linear")
     assert {"test_accuracy", "train_accuracy", "per_class", "confusion", "baselines",

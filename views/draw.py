@@ -3,8 +3,9 @@
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from aecore import lab, plots, projection
+from aecore import lab, plots, projection, trust
 from aecore.errors import AecoreError, EmptyImage
+from aecore.mapplots import map_figure
 from aecore.preprocess import load_image
 from dashboard import background, session, state, widgets
 
@@ -53,12 +54,24 @@ with state.errors_shown():
             st.stop()
 
         st.plotly_chart(plots.probability_bars(guess.probabilities, names), key="probabilities")
+        test_codes = state.codes(run)[1]
+        odd = trust.novelty(guess.code[None], test_codes, state.own_distances(run))
+        if odd.unlike:
+            st.warning(f"This drawing is unlike every test digit: its code lies {odd.distance:.2f} "
+                       f"from the nearest test digit's, farther than the "
+                       f"{trust.UNLIKE_PERCENTILE:.0f}th percentile ({odd.threshold:.2f}) of the "
+                       f"test digits' distances to their own nearest neighbour (it is at the "
+                       f"{odd.percentile:.1f}th). The answer below is a guess.",
+                       icon=":material/help:")
         st.markdown(f"### It looks like **{names[guess.digit]}** "
                     f"({max(guess.probabilities):.0%})")
+        st.caption(f"Its nearest test digit is {odd.distance:.2f} away in code space, at the "
+                   f"{odd.percentile:.1f}th percentile of the test digits' own nearest-"
+                   f"neighbour distances (beyond the {trust.UNLIKE_PERCENTILE:.0f}th, a drawing "
+                   "is called unlike any digit).")
         a, b = st.columns(2)
         a.image(plots.side_by_side(image, guess.reconstruction), width=232,
                 caption="what the model saw (28x28) | its reconstruction")
-        test_codes = state.codes(run)[1]
         idx, _ = projection.exact_knn(guess.code[None], test_codes, 8)
         near = idx[0].numpy()
         labels = data.test_y.numpy()
@@ -69,6 +82,6 @@ with state.errors_shown():
 
     shown = state.current_map(run)
     where = projection.place(guess.code[None], shown.result.map)
-    fig = plots.map_figure(shown.result.map.embedding, labels, names, marks=where,
+    fig = map_figure(shown.result.map.embedding, labels, names, marks=where,
                            title=f"Your digit on the {'UMAP' if shown.final else 'PCA'} map")
     st.plotly_chart(fig, key="draw_map")

@@ -1,84 +1,156 @@
-"""Explore: the test digits on a 2-D map of their codes; select regions, decode empty places."""
+"""Explore: a 2-D map of the codes (the test digits, the test digits over training, or all
+70,000 digits); colour it, select regions, click a digit or an empty place, shade what the
+classifier says of each place, and see how far the map can be trusted."""
 
 import numpy as np
 import streamlit as st
 
-from aecore import latents, plots, projection
-from dashboard import session, state, widgets
+from aecore import gallery, plots, trust
+from aecore.errors import NoSnapshots
+from aecore.mapplots import COLOURINGS
+from dashboard import background, mapview, session, state
 
 MAX_SHOWN = 60
+NEAREST = 8
+TEST_SIZE = 10_000
 
 st.title("Explore the latent map")
 run = session.require_run()
-with state.errors_shown():
-    test = state.test_set(run)
-    names, test_images, labels = test.names, test.images, test.labels
-    shown = state.current_map(run)
-    result, final, fitted = shown.result, shown.final, shown.result.map
 
-    colour = st.radio("Colour by", ["label", "error", "correct"], horizontal=True,
-                      key="colour", format_func={"label": "label",
-                                                 "error": "reconstruction error",
-                                                 "correct": "classifier right / wrong"}.get)
-    values = None
-    if colour == "error":
-        values = state.test_reconstructions(run)[1]
-    elif colour == "correct":
-        head = state.stored_head(run)
-        if head is None:
-            st.info("No classifier is trained for this run yet (see the Classifier page): "
-                    "colouring by label.")
-            colour = "label"
-        else:
-            probs = head.head.probabilities(state.codes(run)[1])
-            values = (probs.argmax(1).numpy() == labels)
 
-    method = "UMAP" if final else "PCA"
-    if shown.state == "running":
-        st.info("UMAP is fitting the map of this run for the first time (a few seconds); "
-                "this is the PCA map meanwhile, it is swapped when UMAP is ready.")
+def caption_of(i: int, kind: str, names: list[str], labels: np.ndarray, error: float) -> str:
+    where = f"train #{i - TEST_SIZE}" if kind == "all" and i >= TEST_SIZE else f"#{i}"
+    return f"{where} · {names[labels[i]]} · {error:.3f}"
 
-    st.caption(f"{len(fitted.embedding):,} test digits, {method} of their "
-               f"{run.config.latent_dim}-d codes (k={run.config.latent_dim}) · 2-D 5-NN label "
-               f"accuracy {result.knn_accuracy_2d:.3f}. "
-               "Click a digit, or an empty place to decode it; pick the box or lasso tool "
-               "(top right of the map) to select a region.")
-    fig = plots.map_figure(fitted.embedding, labels, names, colour, values,
-                           title=f"{method} map of the codes")
+
+def show_pairs(indices: list[int], v: mapview.View, names: list[str], width: int = 116) -> None:
+    pairs = mapview.thumbnails(run, "all" if v.kind == "all" else "test").pairs(indices)
+    st.html(gallery.html_grid(pairs, [caption_of(i, v.kind, names, v.labels, p.error)
+                                      for i, p in zip(indices, pairs, strict=True)], width))
+
+
+def show_neighbours(i: int, v: mapview.View, names: list[str]) -> None:
+    """A digit's nearest in code space beside its nearest on the map; ✓ marks the ones both
+    lists share (what the map kept of its neighbourhood)."""
+    near = trust.nearest(v.fitted, i, NEAREST)
+    both = set(near.in_codes) & set(near.on_map)
+    st.caption(f"Its {NEAREST} nearest digits: {len(both)} of them are near it both in code "
+               "space and on the map (✓).")
+    left, right = st.columns(2)
+    for column, title, indices in ((left, "in code space", near.in_codes),
+                                   (right, "on the map", near.on_map)):
+        with column:
+            st.markdown(f"**Nearest {title}**")
+            pairs = mapview.thumbnails(run, "all" if v.kind == "all" else "test").pairs(
+                [int(j) for j in indices])
+            st.html(gallery.html_grid(pairs, [
+                ("✓ " if j in both else "") + caption_of(int(j), v.kind, names, v.labels, p.error)
+                for j, p in zip(indices, pairs, strict=True)], width=96))
+
+
+@st.fragment
+def interact(v: mapview.View, colour: str, shade: bool, head_ready: bool) -> None:
+    """The map and what a selection shows: a lasso reruns only this part of the page."""
+    names = state.test_set(run).names
+    fig = mapview.figure(run, v, colour, shade, head_ready)
     event = st.plotly_chart(fig, key="map", on_select="rerun",
                             selection_mode=("points", "box", "lasso"))
-
     points = event.selection.points if event and event.selection else []
     chosen = [int(p["customdata"]) for p in points
               if p.get("customdata") is not None and int(p["customdata"]) >= 0]
     places = [(p["x"], p["y"]) for p in points
               if p.get("customdata") is not None and int(p["customdata"]) < 0]
-
     if chosen:
-        recon, errors = state.test_reconstructions(run)
         shown = chosen[:MAX_SHOWN]
         more = f" (the first {MAX_SHOWN} shown)" if len(chosen) > MAX_SHOWN else ""
         noun = "digit" if len(chosen) == 1 else "digits"
         st.subheader(f"{len(chosen)} selected {noun}{more}: original | reconstruction")
-        counts = np.bincount(labels[chosen], minlength=len(names))
+        counts = np.bincount(v.labels[chosen], minlength=len(names))
         st.caption("Labels in the selection: " + ", ".join(
             f"{names[c]}: {n}" for c, n in enumerate(counts) if n))
-        widgets.pairs_grid(shown, test_images, recon,
-                           [f"#{i} · {names[labels[i]]} · {errors[i]:.3f}" for i in shown])
+        show_pairs(shown, v, names)
+        if len(chosen) == 1:
+            show_neighbours(chosen[0], v, names)
     elif places:
         x, y = places[0]
-        code = projection.codes_at(np.array([[x, y]], dtype=np.float32), fitted)
-        image = latents.decode(run.model, code)[0].numpy()
         st.subheader(f"What lives at ({x:.2f}, {y:.2f})")
-        st.image(plots.to_uint8(image), width=168,
+        st.image(plots.to_uint8(mapview.decode_place(run, v, x, y)), width=168,
                  caption="decoded from the blend of the 8 nearest codes")
 
+
+with state.errors_shown():
+    names = state.test_set(run).names
+    a, b = st.columns([2, 3])
+    kind = a.radio("Map of", list(mapview.KINDS), key="map_kind", format_func=mapview.KINDS.get)
+    colour = b.radio("Colour by", list(COLOURINGS), key="colour", horizontal=True,
+                     format_func=COLOURINGS.get)
+    head = state.stored_head(run)
+    shade = st.toggle("Shade the map by what the classifier says of each place",
+                      key="regions", disabled=head is None or kind == "training",
+                      help="Each place's code is the blend of its nearest digits' codes (as a "
+                           "click decodes it); the shade is the classifier's answer for it. "
+                           "Train a classifier on the Classifier page first.")
+    try:
+        v = mapview.view(run, kind)
+    except NoSnapshots as exc:
+        st.info(f"No map over training: {exc}. This is the map of the test digits.")
+        v = mapview.view(run, "test")
+
+    if v.state == "running":
+        st.info(f"UMAP is fitting the map of {mapview.KINDS[v.kind]} in the background (a few "
+                "seconds; about half a minute over training or for all 70,000 digits); this "
+                "is the PCA map meanwhile, swapped when UMAP is ready.")
+    summary = None
+    if colour == "correct" and head is None:
+        st.info("No classifier is trained for this run yet (see the Classifier page): "
+                "colouring by label.")
+        colour = "label"
+    if colour == "trust" and v.kind == "all":
+        st.info("Trust is measured on the map of the test digits and over training: "
+                "colouring by label.")
+        colour = "label"
+    elif colour == "trust" and v.kind == "test":
+        ready = v.final and background.follow(
+            state.tasks(), state.derived_job("map_trust", run)) == "ready"
+        if ready:
+            summary = state.map_trust(run).summary
+        else:
+            st.info("The map's trust is measured once its UMAP map is ready (a few "
+                    "seconds): colouring by label meanwhile.")
+            colour = "label"
+
+    method = "UMAP" if v.final else "PCA"
+    k = run.config.latent_dim
+    line = (f"{len(v.labels):,} digits, {method} of their {k}-d codes · 2-D 5-NN label "
+            f"accuracy {v.knn_accuracy_2d:.3f}.")
+    if v.kind == "training":
+        acc = v.frames.knn_accuracy_2d
+        line = (f"The 10,000 test digits at {len(v.frames.epochs)} moments of training, from "
+                f"{v.frames.epochs[0]:g} to epoch {v.frames.epochs[-1]:g} (0.05 is 5 % into the "
+                f"first epoch), each layout started from the one before. Press Play, or drag "
+                f"the epoch slider. 2-D 5-NN accuracy {acc[0]:.3f} at the first, "
+                f"{acc[-1]:.3f} at the last.")
+    elif v.kind == "all":
+        line += " Index 0 to 9,999 are the test digits, then the 60,000 training digits."
+    st.caption(line + " Click a digit to see its neighbours, or an empty place to decode it; "
+               "the box and lasso tools (top right) select a region.")
+    if summary is not None:
+        st.caption(f"**Map trust**: for each digit, the share of its 15 nearest digits in code "
+                   f"space that are also among its 15 nearest on the map (red: torn from its "
+                   f"neighbourhood). Mean {summary.neighbours_kept_15:.3f} · trustworthiness "
+                   f"{summary.trustworthiness:.3f} · continuity {summary.continuity:.3f} "
+                   f"(scikit-learn, 2,000 digits).")
+    elif colour == "trust":
+        st.caption("**Map trust** of each frame: the share of each digit's 15 nearest in code "
+                   "space (at that moment) also among its 15 nearest on that frame's map.")
+
+    interact(v, colour, shade and head is not None and v.kind != "training", head is not None)
+
     with st.expander("Decode any place of the map"):
-        lo, hi = fitted.embedding.min(0), fitted.embedding.max(0)
+        lo, hi = v.fitted.embedding.min(0), v.fitted.embedding.max(0)
         hi = np.maximum(hi, lo + 1e-3)  # a map of dead codes is a point: sliders need a span
         c1, c2 = st.columns(2)
         x = c1.slider("x", float(lo[0]), float(hi[0]), float((lo[0] + hi[0]) / 2), key="place_x")
         y = c2.slider("y", float(lo[1]), float(hi[1]), float((lo[1] + hi[1]) / 2), key="place_y")
-        code = projection.codes_at(np.array([[x, y]], dtype=np.float32), fitted)
-        st.image(plots.to_uint8(latents.decode(run.model, code)[0].numpy()), width=140,
+        st.image(plots.to_uint8(mapview.decode_place(run, v, x, y)), width=140,
                  caption=f"decoded at ({x:.2f}, {y:.2f})")

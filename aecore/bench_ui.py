@@ -1,0 +1,63 @@
+"""The Explore page's hands, timed in Chromium: from the mouse-up that ends a lasso on the map
+to the gallery of the selected digits. Shared by `aecore bench` and the browser test."""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+GALLERY = "[data-testid='stHeading']:has-text('selected digit')"
+# Lasso loops as shares of the plot area (x, y), one per try: disjoint, so that each starts
+# outside the selection before it (a drag inside a selection moves that selection).
+LOOPS = [[(0.30, 0.25), (0.48, 0.25), (0.48, 0.48), (0.30, 0.48)],
+         [(0.52, 0.52), (0.75, 0.52), (0.75, 0.80), (0.52, 0.80)],
+         [(0.52, 0.20), (0.75, 0.20), (0.75, 0.48), (0.52, 0.48)],
+         [(0.25, 0.52), (0.48, 0.52), (0.48, 0.80), (0.25, 0.80)]]
+
+
+def gallery_text(page) -> str:
+    found = page.locator(GALLERY)
+    return found.first.inner_text() if found.count() else ""
+
+
+def lasso(page, loop: list[tuple[float, float]], chart: str = "map", steps: int = 6) -> None:
+    """Draw a closed lasso through `loop` on the chart keyed `chart` (its lasso tool on)."""
+    box = page.locator(f".st-key-{chart} .nsewdrag").first.bounding_box()
+    points = [(box["x"] + fx * box["width"], box["y"] + fy * box["height"]) for fx, fy in loop]
+    page.mouse.move(*points[0])
+    page.mouse.down()
+    for a, b in zip(points, points[1:] + points[:1], strict=True):
+        for i in range(1, steps + 1):
+            page.mouse.move(a[0] + (b[0] - a[0]) * i / steps, a[1] + (b[1] - a[1]) * i / steps)
+
+
+def pick_lasso_tool(page, chart: str = "map") -> None:
+    plot = page.locator(f".st-key-{chart} .js-plotly-plot").first
+    plot.hover()
+    page.locator(f".st-key-{chart} [data-title='Lasso Select']").first.click()
+
+
+def lasso_to_gallery(page, tries: int = 3, chart: str = "map") -> list[float]:
+    """Seconds from each lasso's mouse-up to a new gallery heading; the page shows the map."""
+    seconds = []
+    for loop in (LOOPS * tries)[:tries]:
+        pick_lasso_tool(page, chart)  # a rerun may redraw the chart in its default mode
+        before = gallery_text(page)
+        lasso(page, loop, chart)
+        start = time.perf_counter()
+        page.mouse.up()
+        for _ in range(1200):  # bounded: two minutes
+            now = gallery_text(page)
+            if now and now != before:
+                break
+            time.sleep(0.02)
+        else:
+            page.screenshot(path="/tmp/lasso-fail.png", full_page=True)
+            raise AssertionError(f"no new gallery after a lasso (still {before!r})")
+        seconds.append(time.perf_counter() - start)
+        time.sleep(1.0)  # let the page settle before the next hand
+    return seconds
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)

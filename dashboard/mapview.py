@@ -1,0 +1,113 @@
+"""What Explore shows for each kind of map: the map behind clicks, its points' labels and
+thumbnails, and its figure, built once per run and choice (a lasso then reruns in a blink)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+import torch
+
+from aecore import gallery, lab, latents, mapping, projection, trust
+from aecore.mapplots import Colouring, map_figure, training_figure
+from dashboard import background, state
+
+KINDS = {"test": "the 10,000 test digits", "training": "the test digits over training",
+         "all": "all 70,000 digits"}
+
+
+@dataclass(frozen=True)
+class View:
+    kind: str
+    fitted: projection.Map   # what clicks decode and neighbours use (over training: the last)
+    labels: np.ndarray       # int [N]
+    final: bool              # the UMAP map; else the PCA map, shown while UMAP fits
+    state: str               # the UMAP job's: ready, running, failed
+    knn_accuracy_2d: float
+    frames: mapping.TrainingMaps | None = None
+
+
+def view(run: lab.Run, kind: str) -> View:
+    """The map of this kind: its UMAP map when stored, else the PCA map while UMAP fits (the
+    job starts here). Over training, NoSnapshots for a run that kept no snapshots."""
+    if kind == "test":
+        shown = state.current_map(run)
+        return View(kind, shown.result.map, state.test_set(run).labels, shown.final,
+                    shown.state, shown.result.knn_accuracy_2d)
+    job_kind = "embed_over_training" if kind == "training" else "embed_all"
+    if kind == "training":
+        mapping.require_snapshots(run)  # NoSnapshots, with its sentence, before a job starts
+    progress = background.follow(state.tasks(), state.derived_job(job_kind, run))
+    method = "umap" if progress == "ready" else "pca"
+    if kind == "all":
+        result = state.all_map(run, method)
+        labels = mapping.all_labels(state.dataset(run.config.dataset))
+        return View(kind, result.map, labels, method == "umap", progress,
+                    result.knn_accuracy_2d)
+    frames = state.training_maps(run, method)
+    last = projection.Map(frames_config(method), state.codes(run)[1], frames.embeddings[-1], 0.0)
+    return View(kind, last, state.test_set(run).labels, method == "umap", progress,
+                frames.knn_accuracy_2d[-1], frames)
+
+
+def frames_config(method: str):
+    return state.UMAP if method == "umap" else state.PCA
+
+
+def colour_values(run: lab.Run, v: View, colour: str) -> np.ndarray | None:
+    """The value per point of a colouring (None for label, or when it cannot be had)."""
+    if colour == "error":
+        return state.all_errors(run) if v.kind == "all" else state.test_reconstructions(run)[1]
+    if colour == "correct":
+        head = state.stored_head(run)
+        if head is None:
+            return None
+        return head.head.probabilities(v.fitted.codes).argmax(1).numpy() == v.labels
+    if colour == "trust" and v.kind == "test" and v.final:
+        return state.map_trust(run).kept
+    if colour == "trust" and v.kind == "training":
+        return v.frames.kept[-1]
+    return None
+
+
+def _view_key(v: View) -> tuple:
+    return v.kind, v.final
+
+
+@st.cache_resource(max_entries=12, show_spinner="Drawing the map ...",
+                   hash_funcs={**state.BY_WEIGHTS, View: _view_key})
+def figure(run: lab.Run, v: View, colour: str, shade: bool, head_ready: bool) -> go.Figure:
+    """The map's figure for these choices, shared by every session (never changed after).
+    `head_ready` keys it too: a classifier trained since changes what it can show."""
+    names = state.test_set(run).names
+    values = colour_values(run, v, colour)
+    colouring = Colouring(colour, values) if values is not None else Colouring()
+    method = "UMAP" if v.final else "PCA"
+    if v.kind == "training":
+        frame_values = v.frames.kept if colouring.kind == "trust" else None
+        return training_figure(v.frames.embeddings, v.frames.epochs, v.labels, names,
+                               colouring, frame_values,
+                               title=f"{method} map of the test codes over training")
+    head = state.stored_head(run) if shade and head_ready else None
+    shading = trust.regions(v.fitted, head.head.probabilities) if head else None
+    return map_figure(v.fitted.embedding, v.labels, names, colouring, regions=shading,
+                      title=f"{method} map of the codes of {KINDS[v.kind]}")
+
+
+@st.cache_resource(max_entries=4, show_spinner=False, hash_funcs=state.BY_WEIGHTS)
+def thumbnails(run: lab.Run, kind: str) -> gallery.Thumbnails:
+    """Digit | reconstruction thumbnails for the points of the map of this kind."""
+    data = state.dataset(run.config.dataset)
+    train_codes, test_codes = state.codes(run)
+    if kind == "all":
+        return gallery.Thumbnails(run.model, mapping.all_images(data),
+                                  torch.cat([test_codes, train_codes]))
+    return gallery.Thumbnails(run.model, data.test_x, test_codes)
+
+
+def decode_place(run: lab.Run, v: View, x: float, y: float) -> np.ndarray:
+    """The image [28, 28] decoded from the blend of codes nearest (x, y) on the map."""
+    code = projection.codes_at(np.array([[x, y]], dtype=np.float32), v.fitted)
+    return latents.decode(run.model, code)[0].numpy()
