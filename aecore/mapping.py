@@ -32,9 +32,13 @@ def _none_kept(run: lab.Run) -> NoSnapshots:
                        "(`aecore train ... --force`) to see its map over training")
 
 
+def has_snapshots(run: lab.Run) -> bool:
+    """Whether the run's folder lists snapshots (cheap: nothing is read)."""
+    return store.listed_digest(store.run_dir(run.run_id), lab.SNAPSHOTS) is not None
+
+
 def require_snapshots(run: lab.Run) -> None:
-    """NoSnapshots unless the run's folder lists snapshots (cheap: nothing is read)."""
-    if store.listed_digest(store.run_dir(run.run_id), lab.SNAPSHOTS) is None:
+    if not has_snapshots(run):
         raise _none_kept(run)
 
 

@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 from aecore.plots import PALETTE, layout
 
 GRID_SIZE = 48  # invisible click targets per side over the map, for "decode this place"
-FRAME_MS = 120  # Play's pace: about 8 frames a second when the browser keeps up
+FRAME_MS = 40  # Play waits this long after each frame is drawn
 HOVER = "%{text}<br>index %{customdata}<extra></extra>"
 COLOURINGS = {"label": "label", "error": "reconstruction error",
               "correct": "classifier right / wrong", "trust": "map trust"}
@@ -108,26 +108,60 @@ def map_figure(embedding: np.ndarray, labels: np.ndarray, label_names: list[str]
     return _finish(fig, title)
 
 
+TRUST_COLOURS = ["#d73027", "#fc8d59", "#fee090", "#91bfdb", "#4575b4"]
+ERROR_COLOURS = ["#440154", "#3b528b", "#21918c", "#5ec962", "#fde725"]
+
+
+def _frame_groups(labels: np.ndarray, label_names: list[str], colouring: Colouring,
+                  frame_values: np.ndarray | None, frames: int):
+    """(names, colours, group [S, N]) for an animation: every colouring as a few single-colour
+    traces, because a colour per point is redrawn at every frame (half the frame rate)."""
+    if colouring.kind == "label":
+        group = np.broadcast_to(labels, (frames, len(labels)))
+        return list(label_names), [PALETTE[c % len(PALETTE)] for c in range(len(label_names))], \
+            group
+    if colouring.kind == "correct":
+        group = np.broadcast_to(np.where(colouring.values, 0, 1), (frames, len(labels)))
+        return ["right", "wrong"], ["#9ecae1", "#d62728"], group
+    if colouring.kind == "trust":
+        values = frame_values if frame_values is not None else \
+            np.broadcast_to(colouring.values, (frames, len(labels)))
+        group = np.minimum((values * 5).astype(int), 4)
+        return ([f"{20 * g}-{20 * g + 20} % kept" for g in range(5)], TRUST_COLOURS, group)
+    edges = np.quantile(colouring.values, [0.2, 0.4, 0.6, 0.8])
+    group = np.broadcast_to(np.searchsorted(edges, colouring.values), (frames, len(labels)))
+    bounds = [colouring.values.min(), *edges, colouring.values.max()]
+    return ([f"error {bounds[g]:.3f}-{bounds[g + 1]:.3f}" for g in range(5)], ERROR_COLOURS,
+            group)
+
+
 def training_figure(embeddings: np.ndarray, epochs: list[float], labels: np.ndarray,
                     label_names: list[str], colouring: Colouring = Colouring(),
                     frame_values: np.ndarray | None = None, title: str = "") -> go.Figure:
     """The map at every snapshot [S, N, 2] as animation frames, with an epoch slider and
     Play; it opens on the first snapshot. frame_values [S, N] colour each frame on its own
     (trust), else `colouring` holds for every frame."""
-    groups = _groups(labels, label_names, colouring)
-    fig = go.Figure(_point_traces(embeddings[0], labels, label_names, colouring))
-    lo, hi = embeddings.min((0, 1)), embeddings.max((0, 1))
-    fig.add_trace(_click_grid(lo, hi))
-    frames = []
-    for s, epoch in enumerate(epochs):
-        data = []
-        for _, idx, colour in groups:
-            trace = go.Scattergl(x=embeddings[s, idx, 0], y=embeddings[s, idx, 1])
-            if frame_values is not None and colour is None:
-                trace.marker = _marker(colouring, frame_values[s, idx])
-            data.append(trace)
-        frames.append(go.Frame(data=data, name=f"{epoch:g}", traces=list(range(len(groups)))))
+    names, colours, group = _frame_groups(labels, label_names, colouring, frame_values,
+                                          len(epochs))
+    label_text = np.asarray(label_names)[labels]
+
+    def traces(s: int) -> list[go.Scattergl]:
+        out = []
+        for g, name in enumerate(names):
+            idx = np.flatnonzero(group[s] == g)
+            out.append(go.Scattergl(x=embeddings[s, idx, 0], y=embeddings[s, idx, 1],
+                                    customdata=idx, text=np.char.add(label_text[idx],
+                                                                     f" · {name}")))
+        return out
+
+    fig = go.Figure(traces(0))
+    fig.update_traces(mode="markers", hovertemplate=HOVER)
+    for trace, name, colour in zip(fig.data, names, colours, strict=True):
+        trace.update(name=name, marker=dict(size=4, color=colour))
+    frames = [go.Frame(data=traces(s), name=f"{epoch:g}", traces=list(range(len(names))))
+              for s, epoch in enumerate(epochs)]
     fig.frames = frames
+    lo, hi = embeddings.min((0, 1)), embeddings.max((0, 1))
     pad = 0.05 * (hi - lo)
     fig.update_xaxes(range=[lo[0] - pad[0], hi[0] + pad[0]], autorange=False)
     fig.update_yaxes(range=[lo[1] - pad[1], hi[1] + pad[1]], autorange=False)
@@ -142,10 +176,11 @@ def training_figure(embeddings: np.ndarray, epochs: list[float], labels: np.ndar
                               dict(label="❚❚ Pause", method="animate",
                                    args=[[None], {**step, "frame": {"duration": 0,
                                                                     "redraw": False}}])])],
-        sliders=[dict(active=0, x=0.16, len=0.84, y=-0.02, yanchor="top",
+        sliders=[dict(active=0, x=0.2, len=0.8, y=-0.02, yanchor="top",
                       currentvalue=dict(prefix="epoch "),
                       steps=[dict(label=f.name, method="animate", args=[[f.name], step])
                              for f in frames])])
     fig = _finish(fig, title)
-    fig.update_layout(height=640, margin=dict(b=90))
+    fig.update_layout(height=520, margin=dict(b=90),
+                      legend=dict(orientation="v", x=1.0, y=1.0, xanchor="left"))
     return fig

@@ -20,7 +20,7 @@ from aecore.config import ProjectionConfig
 
 KNN_CHUNK = 2_048
 KNN_MARGIN = 8  # extra candidates re-ranked with exact distances
-SERIES_EPOCH_SHARE = 0.4
+SERIES_EPOCH_SHARE = 0.3
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,15 @@ def fit_series(series: list[torch.Tensor], cfg: ProjectionConfig) -> list[Frame]
                                n_epochs=None if before is None else
                                max(10, int(cfg.n_epochs * SERIES_EPOCH_SHARE)))
         frames.append(Frame(layout, knn[0][:, 1:].numpy()))
-    return frames
+    # Each frame centred and scaled alike: UMAP's layouts grow as training sorts the codes,
+    # and an early frame would be a speck in axes that fit the last one.
+    return [Frame(_normalised(f.embedding), f.neighbours) for f in frames]
+
+
+def _normalised(embedding: np.ndarray) -> np.ndarray:
+    centred = embedding - np.median(embedding, 0)
+    spread = np.percentile(np.linalg.norm(centred, axis=1), 95)
+    return (centred / max(float(spread), 1e-6)).astype(np.float32)
 
 
 def place(new_codes: torch.Tensor, fitted: Map, k: int | None = None) -> np.ndarray:

@@ -170,9 +170,12 @@ def own_distances(r: lab.Run) -> np.ndarray:
 
 
 def start_map(r: lab.Run) -> None:
-    """The Train page starts the UMAP map as soon as a training ends, so that it is usually
-    ready when Explore opens."""
+    """The Train page starts the UMAP map as soon as a training ends, then the map over
+    training (the map worker takes them in turn), so that both are usually ready when
+    Explore opens."""
     background.start(tasks(), map_job(r))
+    if mapping.has_snapshots(r):
+        background.start(tasks(), derived_job("embed_over_training", r))
 
 
 def head_job(r: lab.Run, head: str) -> background.Job:

@@ -132,8 +132,9 @@ with state.errors_shown():
                 f"{acc[-1]:.3f} at the last.")
     elif v.kind == "all":
         line += " Index 0 to 9,999 are the test digits, then the 60,000 training digits."
-    st.caption(line + " Click a digit to see its neighbours, or an empty place to decode it; "
-               "the box and lasso tools (top right) select a region.")
+    place = "" if v.kind == "training" else ", or an empty place to decode it"
+    st.caption(f"{line} Click a digit to see its neighbours{place}; the box and lasso tools "
+               "(top right) select a region.")
     if summary is not None:
         st.caption(f"**Map trust**: for each digit, the share of its 15 nearest digits in code "
                    f"space that are also among its 15 nearest on the map (red: torn from its "
