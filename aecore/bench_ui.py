@@ -3,7 +3,6 @@ to the gallery of the selected digits. Shared by `aecore bench` and the browser 
 
 from __future__ import annotations
 
-import statistics
 import time
 
 GALLERY = "[data-testid='stHeading']:has-text('selected digit')"
@@ -59,5 +58,33 @@ def lasso_to_gallery(page, tries: int = 3, chart: str = "map") -> list[float]:
     return seconds
 
 
-def median(values: list[float]) -> float:
-    return statistics.median(values)
+def point_at(page, trace: str, i: int = 0, chart: str = "map") -> tuple[float, float]:
+    """Where point i of the named trace is on screen (page pixels)."""
+    return tuple(page.evaluate("""([chart, trace, i]) => {
+        const gd = document.querySelector(`.st-key-${chart} .js-plotly-plot`);
+        const t = gd._fullData.find(t => t.name === trace);
+        const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+        const r = gd.getBoundingClientRect();
+        return [r.left + xa._offset + xa.d2p(t.x[i]), r.top + ya._offset + ya.d2p(t.y[i])];
+    }""", [chart, trace, i]))
+
+
+def play(page, chart: str = "map") -> float:
+    """Press the map's Play and wait until every frame has been shown; frames per second."""
+    frames = page.evaluate("""(chart) => {
+        const gd = document.querySelector(`.st-key-${chart} .js-plotly-plot`);
+        window.__aecoreFrames = [];
+        if (!gd.__aecoreCounting) {  // one listener per chart, however often Play is timed
+            gd.on('plotly_animatingframe', () => window.__aecoreFrames.push(performance.now()));
+            gd.__aecoreCounting = true;
+        }
+        return gd._transitionData._frames.length; }""", chart)
+    page.locator(f".st-key-{chart}").get_by_text("Play").click()
+    for _ in range(600):  # bounded: two minutes
+        times = page.evaluate("() => window.__aecoreFrames")
+        if len(times) >= frames:
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError(f"Play showed {len(times)} of {frames} frames")
+    return (len(times) - 1) / ((times[-1] - times[0]) / 1000)

@@ -27,9 +27,10 @@ class Snapshots(NamedTuple):
 
 
 def _none_kept(run: lab.Run) -> NoSnapshots:
-    return NoSnapshots(f"run {run.run_id} kept no test codes while it trained (it was trained "
-                       "before they were kept, or again since it was opened): train it again "
-                       "(`aecore train ... --force`) to see its map over training")
+    return NoSnapshots(f"run {run.run_id} has no readable test codes kept while it trained "
+                       "(trained before they were kept, their file is damaged, or the run was "
+                       "trained again since it was opened): train it again (`aecore train ... "
+                       "--force`) to see its map over training")
 
 
 def has_snapshots(run: lab.Run) -> bool:

@@ -206,6 +206,7 @@ def test_draw_a_seven(server, page):
     time.sleep(1)
     screenshot(page, "draw")
     assert "7" in verdict.inner_text()
+    assert page.get_by_text("unlike every test digit").count() == 0  # a digit is no scribble
     assert not exceptions_on(page)
 
 

@@ -45,6 +45,18 @@ def test_embed_in_another_process(worker):
     assert result.map.embedding.shape == (200, 2)
 
 
+def test_maps_over_training_and_of_all_digits_in_another_process(worker):
+    from aecore import mapping
+
+    run = list(worker.train(TINY, device="cpu"))[-1].run
+    pca = ProjectionConfig(method="pca")
+    frames = worker.derive("embed_over_training", run, pca)
+    assert frames.cached and frames.embeddings.shape[1:] == (200, 2)
+    assert worker.derive("embed_all", run, pca).map.embedding.shape == (800, 2)
+    assert worker.derive("map_trust", run, pca).kept.shape == (200,)
+    assert mapping.training_folder(run, pca).is_dir()
+
+
 def test_classify_in_another_process(worker):
     from aecore.config import HeadConfig
 

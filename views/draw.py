@@ -56,19 +56,18 @@ with state.errors_shown():
         st.plotly_chart(plots.probability_bars(guess.probabilities, names), key="probabilities")
         test_codes = state.codes(run)[1]
         odd = trust.novelty(guess.code[None], test_codes, state.own_distances(run))
+        farther = (f"its nearest test digit is {odd.distance:.2f} away in code space, farther "
+                   f"than {odd.percentile:.1f} % of the test digits are from their own nearest "
+                   "neighbour")
         if odd.unlike:
-            st.warning(f"This drawing is unlike every test digit: its code lies {odd.distance:.2f} "
-                       f"from the nearest test digit's, farther than the "
-                       f"{trust.UNLIKE_PERCENTILE:.0f}th percentile ({odd.threshold:.2f}) of the "
-                       f"test digits' distances to their own nearest neighbour (it is at the "
-                       f"{odd.percentile:.1f}th). The answer below is a guess.",
-                       icon=":material/help:")
+            st.warning(f"This drawing is unlike every test digit: {farther} (the "
+                       f"{trust.UNLIKE_PERCENTILE:.0f}th percentile is {odd.threshold:.2f}). The "
+                       "answer below is a guess.", icon=":material/help:")
         st.markdown(f"### It looks like **{names[guess.digit]}** "
                     f"({max(guess.probabilities):.0%})")
-        st.caption(f"Its nearest test digit is {odd.distance:.2f} away in code space, at the "
-                   f"{odd.percentile:.1f}th percentile of the test digits' own nearest-"
-                   f"neighbour distances (beyond the {trust.UNLIKE_PERCENTILE:.0f}th, a drawing "
-                   "is called unlike any digit).")
+        if not odd.unlike:
+            st.caption(f"{farther[:1].upper()}{farther[1:]} (beyond "
+                       f"{trust.UNLIKE_PERCENTILE:.0f} %, a drawing is called unlike any digit).")
         a, b = st.columns(2)
         a.image(plots.side_by_side(image, guess.reconstruction), width=232,
                 caption="what the model saw (28x28) | its reconstruction")

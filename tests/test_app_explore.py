@@ -1,0 +1,73 @@
+"""Explore under AppTest: the map over training, all digits, trust and the classifier's
+regions, with the real engine on tiny data (maps fitted in this process)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from aecore import lab, store
+from aecore.config import HeadConfig
+from tests.test_app import TINY, poll, texts, visit
+
+
+@pytest.fixture
+def trained(tiny):
+    return list(lab.train(TINY, device="cpu"))[-1].run
+
+
+def chart_spec(app) -> dict:
+    return json.loads(app.get("plotly_chart")[0].proto.spec)
+
+
+def test_the_map_over_training_plays_and_colours_by_each_frames_trust(app, trained):
+    visit(app, "views/explore.py")
+    app.radio(key="map_kind").set_value("training").run()
+    poll(app, lambda a: "UMAP map of the test codes over training" in json.dumps(chart_spec(a)))
+    assert "moments of training" in texts(app)
+    spec = chart_spec(app)
+    assert len(spec["frames"]) >= 3 and spec["layout"]["sliders"][0]["steps"][-1]["label"] == "2"
+    app.radio(key="colour").set_value("trust").run()
+    assert "Map trust** of each frame" in texts(app)
+    assert "kept" in chart_spec(app)["data"][0]["name"]
+    app.radio(key="colour").set_value("error").run()
+    assert "error" in chart_spec(app)["data"][0]["name"] and not app.exception
+
+
+def test_trust_colouring_gives_the_maps_figures(app, trained):
+    visit(app, "views/explore.py")
+    poll(app, lambda a: "UMAP of their 8-d codes" in texts(a))
+    app.radio(key="colour").set_value("trust").run()
+    poll(app, lambda a: "trustworthiness" in texts(a))
+    assert "continuity" in texts(app)
+    assert chart_spec(app)["data"][0]["marker"]["colorbar"]["title"]["text"] == "kept"
+
+
+def test_all_digits_map_and_regions_once_a_classifier_exists(app, trained):
+    visit(app, "views/explore.py")
+    assert app.toggle(key="regions").disabled  # no classifier yet
+    app.radio(key="map_kind").set_value("all").run()
+    poll(app, lambda a: "UMAP map of the codes of all 70,000" in json.dumps(chart_spec(a)))
+    assert "800 digits" in texts(app) and "Index 0 to 9,999" in texts(app)
+    app.radio(key="colour").set_value("trust").run()
+    assert "Trust is measured on the map of the test digits" in texts(app)
+
+    lab.classify(trained, HeadConfig(head="linear"))  # the config the pages look for
+    app.radio(key="map_kind").set_value("test").run()
+    assert not app.toggle(key="regions").disabled
+    app.toggle(key="regions").set_value(True).run()
+    assert chart_spec(app)["data"][0]["type"] == "heatmap"
+    app.radio(key="colour").set_value("correct").run()
+    assert not app.exception and "No classifier" not in texts(app)
+
+
+def test_a_run_without_snapshots_falls_back_to_the_test_map(app, trained):
+    folder = store.run_dir(trained.run_id)
+    files = store.read_artefact(folder)
+    del files[lab.SNAPSHOTS]
+    store.write_artefact(folder, files)
+    visit(app, "views/explore.py")
+    app.radio(key="map_kind").set_value("training").run()
+    assert "No map over training" in texts(app) and "--force" in texts(app)
+    assert "10,000 test digits" in json.dumps(chart_spec(app)) or "200 digits" in texts(app)
