@@ -75,7 +75,7 @@ def test_pca_frames_keep_their_axes_from_frame_to_frame():
     gen = torch.Generator().manual_seed(0)
     codes = torch.randn(300, 6, generator=gen) * torch.tensor([5.0, 3, 1, 1, 1, 1])
     frames = projection.fit_series([codes, -codes, codes * 1.01], PCA)
-    for before, after in zip(frames, frames[1:]):
+    for before, after in zip(frames, frames[1:], strict=False):
         assert np.abs(after.embedding - before.embedding).max() < 0.05
     assert frames[0].neighbours.shape == (300, PCA.n_neighbors)
 
