@@ -21,6 +21,7 @@ from aecore import data as datasets
 from aecore import latents, projection, train
 from aecore.appserver import APP, browser, chromium_missing, streamlit_server
 from aecore.bench_compare import aecore_json, bench_compare_render, bench_sweep_overhead
+from aecore.bench_explore import bench_explore
 from aecore.classify import train_head
 from aecore.config import HeadConfig, ProjectionConfig, TrainConfig
 from aecore.models import build
@@ -64,9 +65,10 @@ def bench_train(data: datasets.Dataset, epochs: int) -> dict:
             "speedup_vs_naive": slow / fast, "epochs_each": epochs}
 
 
-def time_to_quality(data: datasets.Dataset) -> tuple[dict, torch.nn.Module]:
+def time_to_quality(data: datasets.Dataset) -> tuple[dict, train.DoneEvent]:
     """Wall seconds of the default run until its test BCE first reaches the bar; the run goes
-    on to its 10 epochs, and its model serves the map and prediction benchmarks."""
+    on to its 10 epochs, and its model (and snapshots) serve the map and prediction
+    benchmarks."""
     start = time.perf_counter()
     out = {"time_to_quality_s": None}
     for event in train.run(TrainConfig(), data, device="auto"):
@@ -76,7 +78,8 @@ def time_to_quality(data: datasets.Dataset) -> tuple[dict, torch.nn.Module]:
                    "epochs_to_quality": event.epoch}
         if isinstance(event, train.DoneEvent):
             out["final_test_loss"] = event.history.epochs[-1]["test_loss"]
-            return out, event.model.cpu()
+            event.model.cpu()
+            return out, event
     raise RuntimeError("training ended without a DoneEvent")
 
 
@@ -216,12 +219,15 @@ def run(quick: bool) -> dict:
     data = datasets.load("mnist")
     result = {"quick": quick, "machine": machine()}
     result["train"] = bench_train(data, epochs=2 if quick else 4)
-    quality, model = time_to_quality(data)
+    quality, done = time_to_quality(data)
+    model = done.model
     result["time_to_quality_s"] = quality.pop("time_to_quality_s")
     result["train"].update(quality)
     train_codes = latents.encode(model, data.train_x)
     test_codes = latents.encode(model, data.test_x)
     result["umap"], fitted = bench_umap(test_codes, data.test_y.numpy(), defaults=not quick)
+    explore, result["ui"] = bench_explore(TrainConfig(), done, all_digits=not quick)
+    result["umap"].update(explore)
     result.update(bench_predict(model, data, train_codes, fitted))
     result.update(bench_app_start())
     result["train"].update(bench_app_training())
@@ -254,6 +260,18 @@ def table(r: dict) -> str:
                  ("UMAP defaults: 2-D 5-NN accuracy",
                   f(u["umap_defaults_knn_accuracy_2d"], "", 3), "")]
     rows += [
+        (f"map over training: {u['snapshots']} snapshots fitted (numba warm)",
+         f(u["snapshots_fit_s"], " s", 1), "<= 30"),
+    ]
+    if "all_digits_s" in u:
+        rows += [("map of all 70,000 digits (kNN, UMAP, accuracy)", f(u["all_digits_s"], " s", 1),
+                  "")]
+    lasso = r["ui"].get("lasso_to_gallery_s") or {}
+    rows += [
+        ("lasso to gallery in Chromium, 10,000 digits", f(lasso.get("10k"), " s"), "<= 0.5"),
+        ("lasso to gallery in Chromium, 70,000 digits", f(lasso.get("70k"), " s"), "<= 1.5"),
+        ("Play over training in Chromium (10,000 points)", f(r["ui"].get("play_fps"), " fps", 1),
+         ">= 5"),
         ("place one point p50 / p95", f"{f(u['place_ms_p50'], ' ms')} / "
                                       f"{f(u['place_ms_p95'], ' ms')}", "p95 <= 50 ms"),
         ("canvas to prediction p50 / p95", f"{f(r['predict_ms_p50'], ' ms')} / "

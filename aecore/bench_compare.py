@@ -32,7 +32,7 @@ def aecore_json(env: dict, *args: str) -> dict:
 
 
 @contextlib.contextmanager
-def _cache(folder: Path) -> Iterator[None]:
+def using_cache(folder: Path) -> Iterator[None]:
     old = os.environ.get("AECORE_CACHE_DIR")
     os.environ["AECORE_CACHE_DIR"] = str(folder)
     try:
@@ -54,7 +54,7 @@ def bench_sweep_overhead(sizes: tuple[int, ...] = SWEEP_SIZES) -> dict:
         stored = store.cache_dir() / "baselines" / "mnist"
         if stored.is_dir():  # computed before on this machine: the same for both sides
             shutil.copytree(stored, base / "baselines" / "mnist")
-        with _cache(base):
+        with using_cache(base):
             for k in sizes:
                 for cfg in compare.HEADS.values():
                     lab.baselines("mnist", k, cfg)
@@ -102,7 +102,7 @@ def bench_compare_render(n_runs: int = 50, repeats: int = 5) -> dict:
     page sends them) from n_runs stored runs; the median of `repeats`."""
     gen = np.random.default_rng(0)
     times = []
-    with tempfile.TemporaryDirectory() as tmp, _cache(Path(tmp)):
+    with tempfile.TemporaryDirectory() as tmp, using_cache(Path(tmp)):
         for i in range(n_runs):
             _store_fake_run(i, gen)
         for _ in range(repeats):

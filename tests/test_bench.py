@@ -27,6 +27,12 @@ def test_quick_bench_reports_every_figure(mnist, session_cache):
     assert t["epochs_to_quality"] in range(1, 11)
     assert u["warm_fit_s"] > 0 and u["cold_fit_s"] is not None and u["cold_fit_s"] > 0
     assert u["knn_accuracy_2d"] > 0.85
+    # the default run's 13 snapshots (3 in the first epoch, then one per epoch), fitted once
+    assert u["snapshots"] == 13 and u["snapshots_fit_s"] > 0
+    assert u["snapshots_last_knn_accuracy_2d"] > 0.85
+    ui = r["ui"]
+    assert ui["lasso_to_gallery_s"]["10k"] > 0 and ui["play_fps"] > 0
+    assert "70k" not in ui["lasso_to_gallery_s"]  # the map of all digits: the full bench only
     assert 0 < u["place_ms_p50"] <= u["place_ms_p95"]
     assert 0 < r["predict_ms_p50"] <= r["predict_ms_p95"]
     assert r["app_start_s"] > 0 and t["first_page_empty_caches_s"] > 0
