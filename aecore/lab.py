@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -238,23 +238,27 @@ class MapResult:
 def embed(run: Run, cfg: ProjectionConfig | None = None) -> MapResult:
     """The 2-D map of the 10,000 test codes, cached per (run, projection config)."""
     cfg = cfg or ProjectionConfig()
-    _, test_codes = codes(run)
+    return cached_map(map_folder(run, cfg), codes(run)[1], cfg,
+                      lambda: datasets.load(run.config.dataset).test_y.numpy())
 
+
+def cached_map(folder: Path, points: torch.Tensor, cfg: ProjectionConfig,
+               labels: Callable[[], np.ndarray]) -> MapResult:
+    """The map of `points` [N, k] stored in `folder`: fitted once, with the 2-D 5-NN accuracy
+    of `labels()` [N] on it."""
     def compute() -> store.Files:
-        fitted = projection.fit(test_codes, cfg)
-        labels = datasets.load(run.config.dataset).test_y.numpy()
+        fitted = projection.fit(points, cfg)
         meta = {"config": cfg.to_dict(), "seconds": fitted.seconds,
-                "knn_accuracy_2d": projection.knn_accuracy_2d(fitted.embedding, labels)}
+                "knn_accuracy_2d": projection.knn_accuracy_2d(fitted.embedding, labels())}
         return {"embedding.safetensors": store.tensor_bytes(
                     {"embedding": torch.from_numpy(fitted.embedding)}),
                 "meta.json": store.json_bytes(meta)}
 
-    folder = map_folder(run, cfg)
     files, cached = store.get_or_compute(folder, compute)
     meta = store.parse_json(files, "meta.json", folder)
     emb = store.parse_tensors(files, "embedding.safetensors", folder)["embedding"].numpy()
-    fitted = projection.Map(cfg, test_codes, emb, meta["seconds"])
-    return MapResult(fitted, meta["knn_accuracy_2d"], cached)
+    return MapResult(projection.Map(cfg, points, emb, meta["seconds"]), meta["knn_accuracy_2d"],
+                     cached)
 
 
 @dataclass(frozen=True)

@@ -113,23 +113,8 @@ def embed_all(run: lab.Run, cfg: ProjectionConfig | None = None) -> lab.MapResul
     digits): exact kNN in chunks and the same UMAP settings as the test map."""
     cfg = cfg or ProjectionConfig()
     train_codes, test_codes = lab.codes(run)
-    codes = torch.cat([test_codes, train_codes])
-
-    def compute() -> store.Files:
-        fitted = projection.fit(codes, cfg)
-        labels = all_labels(datasets.load(run.config.dataset))
-        meta = {"config": cfg.to_dict(), "seconds": fitted.seconds,
-                "knn_accuracy_2d": projection.knn_accuracy_2d(fitted.embedding, labels)}
-        return {"embedding.safetensors": store.tensor_bytes(
-                    {"embedding": torch.from_numpy(fitted.embedding)}),
-                "meta.json": store.json_bytes(meta)}
-
-    folder = all_folder(run, cfg)
-    files, cached = store.get_or_compute(folder, compute)
-    meta = store.parse_json(files, "meta.json", folder)
-    emb = store.parse_tensors(files, "embedding.safetensors", folder)["embedding"].numpy()
-    return lab.MapResult(projection.Map(cfg, codes, emb, meta["seconds"]),
-                         meta["knn_accuracy_2d"], cached)
+    return lab.cached_map(all_folder(run, cfg), torch.cat([test_codes, train_codes]), cfg,
+                          lambda: all_labels(datasets.load(run.config.dataset)))
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from aecore.appserver import ROOT, browser, chromium_missing, streamlit_server
 
-__all__ = ["browser", "chromium_missing", "exceptions_on", "new_page", "screenshot",
-           "streamlit_server"]
+__all__ = ["browser", "chromium_missing", "draw_stroke", "exceptions_on", "new_page",
+           "screenshot", "streamlit_server"]
 
 ARTIFACTS = ROOT / "test-artifacts"
 
@@ -33,3 +33,16 @@ def new_page(width: int = 1400, height: int = 1000) -> Iterator:
         page = b.new_page(viewport={"width": width, "height": height})
         page.set_default_timeout(120_000)
         yield page
+
+
+def draw_stroke(page, server: str, points: list[tuple[float, float]], steps: int = 6) -> None:
+    """Open Draw and draw one stroke through `points` (canvas pixels, 280x280)."""
+    page.goto(f"{server}/draw")
+    canvas = page.locator("canvas.upper-canvas").first
+    canvas.wait_for()
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + points[0][0], box["y"] + points[0][1])
+    page.mouse.down()
+    for x, y in points[1:]:
+        page.mouse.move(box["x"] + x, box["y"] + y, steps=steps)
+    page.mouse.up()

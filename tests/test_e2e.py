@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.e2e import exceptions_on, new_page, screenshot
+from tests.e2e import draw_stroke, exceptions_on, new_page, screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.mnist, pytest.mark.slow]
 PAGES = ["train", "explore", "reconstruct", "classify", "draw"]
@@ -189,18 +189,7 @@ def test_draw_page_refuses_a_bad_upload(server, page, tmp_path):
 
 
 def test_draw_a_seven(server, page):
-    page.goto(f"{server}/draw")
-    canvas = page.locator("canvas.upper-canvas").first
-    canvas.wait_for()
-    box = canvas.bounding_box()
-    x0, y0 = box["x"], box["y"]
-    page.mouse.move(x0 + 70, y0 + 60)
-    page.mouse.down()
-    for i in range(20):
-        page.mouse.move(x0 + 70 + i * 7, y0 + 60)
-    for i in range(30):
-        page.mouse.move(x0 + 210 - i * 3, y0 + 60 + i * 6.5)
-    page.mouse.up()
+    draw_stroke(page, server, [(70, 60), (210, 60), (123, 250)], steps=25)
     verdict = page.get_by_text("It looks like")
     verdict.wait_for(timeout=240_000)  # the first time, the classifier trains in the background
     time.sleep(1)

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from aecore import bench_ui
-from tests.e2e import ARTIFACTS, exceptions_on, new_page, screenshot
+from tests.e2e import ARTIFACTS, draw_stroke, exceptions_on, new_page, screenshot
 from tests.test_e2e import alert, slide_to
 
 pytestmark = [pytest.mark.e2e, pytest.mark.mnist, pytest.mark.slow]
@@ -98,22 +98,14 @@ def test_all_digits_map_with_a_lasso_and_a_training_digits_neighbours(app_server
 
 
 def test_a_scribble_is_unlike_any_digit(app_server, page):
-    page.goto(f"{app_server}/draw")
-    canvas = page.locator("canvas.upper-canvas").first
-    canvas.wait_for()
-    box = canvas.bounding_box()
-    x0, y0 = box["x"], box["y"]
-    page.mouse.move(x0 + 30, y0 + 30)
-    page.mouse.down()
+    hatch = [(30, 30)]
     for i in range(6):  # a crosshatch over the whole canvas, in one stroke
-        y = y0 + 30 + 44 * i
-        page.mouse.move(x0 + (250 if i % 2 == 0 else 30), y, steps=6)
-        page.mouse.move(x0 + (250 if i % 2 == 0 else 30), y + 44, steps=3)
+        x = 250 if i % 2 == 0 else 30
+        hatch += [(x, 30 + 44 * i), (x, 74 + 44 * i)]
     for i in range(6):
-        x = x0 + 250 - 44 * i
-        page.mouse.move(x, y0 + (30 if i % 2 == 0 else 250), steps=6)
-        page.mouse.move(x - 44, y0 + (30 if i % 2 == 0 else 250), steps=3)
-    page.mouse.up()
+        y = 30 if i % 2 == 0 else 250
+        hatch += [(250 - 44 * i, y), (206 - 44 * i, y)]
+    draw_stroke(page, app_server, hatch)
     page.get_by_text("It looks like").wait_for(timeout=300_000)
     warning = page.get_by_text("unlike every test digit")
     warning.wait_for()
