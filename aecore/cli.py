@@ -92,6 +92,9 @@ def cmd_embed(args) -> int:
     if not args.all_digits:
         summary = mapping.map_trust(run, cfg).summary
         result["trust"] = summary.to_dict()
+        if summary.collapsed:
+            text += (f"\nwarning: only {summary.distinct_codes:.0%} of the codes are distinct: "
+                     "the trust figures below are ties, not a measure")
         text += (f"\ntrust: {summary.neighbours_kept_15:.1%} of 15 code neighbours kept, "
                  f"trustworthiness {summary.trustworthiness:.3f}, continuity "
                  f"{summary.continuity:.3f}")

@@ -29,8 +29,9 @@ class Snapshots(NamedTuple):
 def _none_kept(run: lab.Run) -> NoSnapshots:
     return NoSnapshots(f"run {run.run_id} has no readable test codes kept while it trained "
                        "(trained before they were kept, their file is damaged, or the run was "
-                       "trained again since it was opened): train it again (`aecore train ... "
-                       "--force`) to see its map over training")
+                       "trained again since it was opened). The app reuses a stored run as it "
+                       "is: to see this one over training, train its config again from the "
+                       "command line with `aecore train ... --force`")
 
 
 def has_snapshots(run: lab.Run) -> bool:

@@ -165,6 +165,16 @@ def training_figure(embeddings: np.ndarray, epochs: list[float], labels: np.ndar
     pad = 0.05 * (hi - lo)
     fig.update_xaxes(range=[lo[0] - pad[0], hi[0] + pad[0]], autorange=False)
     fig.update_yaxes(range=[lo[1] - pad[1], hi[1] + pad[1]], autorange=False)
+    fig = _finish(fig, title)
+    fig.update_layout(height=520, margin=dict(b=90),
+                      legend=dict(orientation="v", x=1.0, y=1.0, xanchor="left"))
+    if len(frames) > 1:
+        _player(fig, frames)
+    return fig
+
+
+def _player(fig: go.Figure, frames: list[go.Frame]) -> None:
+    """Play and Pause, and an epoch slider with a step per frame."""
     step = {"frame": {"duration": 0, "redraw": True}, "mode": "immediate",
             "transition": {"duration": 0}}
     play = {"frame": {"duration": FRAME_MS, "redraw": True}, "fromcurrent": True,
@@ -180,7 +190,3 @@ def training_figure(embeddings: np.ndarray, epochs: list[float], labels: np.ndar
                       currentvalue=dict(prefix="epoch "),
                       steps=[dict(label=f.name, method="animate", args=[[f.name], step])
                              for f in frames])])
-    fig = _finish(fig, title)
-    fig.update_layout(height=520, margin=dict(b=90),
-                      legend=dict(orientation="v", x=1.0, y=1.0, xanchor="left"))
-    return fig

@@ -18,6 +18,7 @@ from aecore.projection import Map, codes_at, exact_knn
 NEIGHBOURS = 15
 SAMPLE = 2_000      # digits the trustworthiness and continuity are computed on (fixed seed)
 UNLIKE_PERCENTILE = 99.0
+COLLAPSED_BELOW = 0.5  # share of distinct codes
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,13 @@ class TrustSummary:
     neighbours_kept_15: float   # mean over digits of the share of code neighbours kept
     trustworthiness: float
     continuity: float
+    # The share of digits whose code is not another's. Identical codes make neighbourhoods
+    # ties, broken arbitrarily: a collapsed model's trust figures mean nothing.
+    distinct_codes: float = 1.0
+
+    @property
+    def collapsed(self) -> bool:
+        return self.distinct_codes < COLLAPSED_BELOW
 
     def to_dict(self) -> dict:
         return vars(self).copy()
@@ -58,8 +66,9 @@ def summarise(codes: torch.Tensor, embedding: np.ndarray, kept: np.ndarray,
     rows = np.random.default_rng(seed).permutation(len(codes))[:sample]
     high, low = codes.float().numpy()[rows], embedding[rows]
     k = min(NEIGHBOURS, len(rows) // 2 - 1)
+    distinct = len(torch.unique(codes.float(), dim=0)) / len(codes)
     return TrustSummary(float(kept.mean()), float(trustworthiness(high, low, n_neighbors=k)),
-                        float(trustworthiness(low, high, n_neighbors=k)))
+                        float(trustworthiness(low, high, n_neighbors=k)), distinct)
 
 
 @dataclass(frozen=True)
@@ -82,10 +91,16 @@ class Novelty:
     distance: float     # from the code to its nearest test code
     percentile: float   # of that distance among the test digits' own nearest distances
     threshold: float    # the UNLIKE_PERCENTILE-th of those distances
+    median: float       # their median: 0 when most test codes coincide
 
     @property
     def unlike(self) -> bool:
         return self.distance > self.threshold
+
+    @property
+    def collapsed(self) -> bool:
+        """Most test codes coincide: no distance can say how unusual a drawing is."""
+        return self.median == 0.0
 
 
 def own_nearest_distances(codes: torch.Tensor) -> np.ndarray:
@@ -98,9 +113,9 @@ def novelty(code: torch.Tensor, codes: torch.Tensor, own_distances: np.ndarray) 
     """How unlike the test digits one new code [1, k] is, against `own_nearest_distances`."""
     _, dist = exact_knn(code.float().reshape(1, -1), codes.float(), 1)
     d = float(dist[0, 0])
-    share = np.searchsorted(own_distances, d, side="right") / len(own_distances)
-    return Novelty(d, 100.0 * share,
-                   float(np.percentile(own_distances, UNLIKE_PERCENTILE)))
+    share = np.searchsorted(own_distances, d, side="left") / len(own_distances)  # strictly less
+    return Novelty(d, 100.0 * share, float(np.percentile(own_distances, UNLIKE_PERCENTILE)),
+                   float(np.median(own_distances)))
 
 
 @dataclass(frozen=True)

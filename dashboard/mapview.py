@@ -3,7 +3,7 @@ thumbnails, and its figure, built once per run and choice (a lasso then reruns i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import plotly.graph_objects as go
@@ -18,8 +18,7 @@ KINDS = {"test": "the 10,000 test digits", "training": "the test digits over tra
          "all": "all 70,000 digits"}
 
 
-@dataclass(frozen=True)
-class View:
+class View(NamedTuple):
     kind: str
     fitted: projection.Map   # what clicks decode and neighbours use (over training: the last)
     labels: np.ndarray       # int [N]
@@ -27,33 +26,32 @@ class View:
     state: str               # the UMAP job's: ready, running, failed
     knn_accuracy_2d: float
     frames: mapping.TrainingMaps | None = None
+    waiting: bool = False    # the test map, shown while the map over training fits
 
 
 def view(run: lab.Run, kind: str) -> View:
-    """The map of this kind: its UMAP map when stored, else the PCA map while UMAP fits (the
-    job starts here). Over training, NoSnapshots for a run that kept no snapshots."""
+    """The map of this kind: its UMAP map when stored, else (the job starts here) the PCA map
+    of all digits, or over training the test map, while UMAP fits. Over training,
+    NoSnapshots for a run without readable snapshots, before any job starts."""
     if kind == "test":
         shown = state.current_map(run)
         return View(kind, shown.result.map, state.test_set(run).labels, shown.final,
                     shown.state, shown.result.knn_accuracy_2d)
-    job_kind = "embed_over_training" if kind == "training" else "embed_all"
-    if kind == "training":
-        mapping.require_snapshots(run)  # NoSnapshots, with its sentence, before a job starts
-    progress = background.follow(state.tasks(), state.derived_job(job_kind, run))
-    method = "umap" if progress == "ready" else "pca"
+    job = state.derived_job("embed_over_training" if kind == "training" else "embed_all", run)
+    if kind == "training" and not lab.is_valid(job.folder):
+        state.readable_snapshots(run)
+    progress = background.follow(state.tasks(), job)
     if kind == "all":
-        result = state.all_map(run, method)
+        result = state.all_map(run, "umap" if progress == "ready" else "pca")
         labels = mapping.all_labels(state.dataset(run.config.dataset))
-        return View(kind, result.map, labels, method == "umap", progress,
+        return View(kind, result.map, labels, progress == "ready", progress,
                     result.knn_accuracy_2d)
-    frames = state.training_maps(run, method)
-    last = projection.Map(frames_config(method), state.codes(run)[1], frames.embeddings[-1], 0.0)
-    return View(kind, last, state.test_set(run).labels, method == "umap", progress,
+    if progress != "ready":  # the test map meanwhile: a PCA per snapshot would take seconds here
+        return view(run, "test")._replace(state=progress, waiting=True)
+    frames = state.training_maps(run)
+    last = projection.Map(state.UMAP, state.codes(run)[1], frames.embeddings[-1], 0.0)
+    return View(kind, last, state.test_set(run).labels, True, progress,
                 frames.knn_accuracy_2d[-1], frames)
-
-
-def frames_config(method: str):
-    return state.UMAP if method == "umap" else state.PCA
 
 
 def colour_values(run: lab.Run, v: View, colour: str) -> np.ndarray | None:

@@ -140,8 +140,16 @@ def derived_job(kind: str, r: lab.Run) -> background.Job:
 
 
 @st.cache_resource(max_entries=4, show_spinner=False, hash_funcs=BY_WEIGHTS)
-def training_maps(r: lab.Run, method: str) -> mapping.TrainingMaps:
-    return mapping.embed_over_training(r, UMAP if method == "umap" else PCA)
+def training_maps(r: lab.Run) -> mapping.TrainingMaps:
+    return mapping.embed_over_training(r, UMAP)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False, hash_funcs=BY_WEIGHTS)
+def readable_snapshots(r: lab.Run) -> bool:
+    """True, or NoSnapshots (read and checked once per weights: the map over training is
+    never started on snapshots that cannot be read)."""
+    mapping.snapshots(r)
+    return True
 
 
 @st.cache_resource(max_entries=2, show_spinner=False, hash_funcs=BY_WEIGHTS)

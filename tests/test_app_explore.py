@@ -52,6 +52,9 @@ def test_all_digits_map_and_regions_once_a_classifier_exists(app, trained):
     assert "800 digits" in texts(app) and "Index 0 to 9,999" in texts(app)
     app.radio(key="colour").set_value("trust").run()
     assert "Trust is measured on the map of the test digits" in texts(app)
+    visit(app, "views/reconstruct.py")  # coming back keeps the choices
+    visit(app, "views/explore.py")
+    assert app.radio(key="map_kind").value == "all" and app.radio(key="colour").value == "trust"
 
     lab.classify(trained, HeadConfig(head="linear"))  # the config the pages look for
     app.radio(key="map_kind").set_value("test").run()
@@ -71,3 +74,16 @@ def test_a_run_without_snapshots_falls_back_to_the_test_map(app, trained):
     app.radio(key="map_kind").set_value("training").run()
     assert "No map over training" in texts(app) and "--force" in texts(app)
     assert "10,000 test digits" in json.dumps(chart_spec(app)) or "200 digits" in texts(app)
+
+
+def test_damaged_snapshots_are_one_message_and_start_no_job(app, trained):
+    from dashboard import state
+
+    path = store.run_dir(trained.run_id) / lab.SNAPSHOTS
+    blob = bytearray(path.read_bytes())
+    blob[len(blob) // 2:len(blob) // 2 + 64] = bytes(64)
+    path.write_bytes(bytes(blob))
+    visit(app, "views/explore.py")
+    app.radio(key="map_kind").set_value("training").run()
+    assert "damaged" in texts(app) and not app.error
+    assert state.tasks().get(state.derived_job("embed_over_training", trained).key) is None

@@ -89,7 +89,8 @@ def test_subcommands_on_tiny_data(tiny, tmp_path, capsys):
     assert set(out) == {"run_id", "method", "n_points", "seconds", "knn_accuracy_2d", "cached",
                         "trust"}
     assert out["n_points"] == 200
-    assert set(out["trust"]) == {"neighbours_kept_15", "trustworthiness", "continuity"}
+    assert set(out["trust"]) == {"neighbours_kept_15", "trustworthiness", "continuity",
+                                 "distinct_codes"}
     assert all(0 <= v <= 1 for v in out["trust"].values())
 
     code, out = call("embed", run_id, "--method", "pca", "--over-training")

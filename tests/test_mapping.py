@@ -131,6 +131,8 @@ def test_training_figure_animates_every_colouring_with_single_colour_traces():
         low = set(int(i) for i in frame.data[0].customdata)
         assert low == set(np.flatnonzero(kept[s] < 0.2))
     assert all(isinstance(t.marker.color, str) for t in trust_fig.data)
+    single = mapplots.training_figure(emb[:1], [1.0], labels, names)
+    assert not single.layout.sliders and not single.layout.updatemenus  # nothing to play
 
 
 def test_map_figure_shades_regions_under_the_points():

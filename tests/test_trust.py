@@ -28,7 +28,9 @@ def test_a_faithful_map_keeps_every_neighbourhood_and_a_shuffled_one_almost_none
     bad = trust.summarise(codes, shuffled, lost)
     assert good.trustworthiness == pytest.approx(1.0) and good.continuity == pytest.approx(1.0)
     assert bad.trustworthiness < 0.7 and bad.continuity < 0.7
-    assert set(good.to_dict()) == {"neighbours_kept_15", "trustworthiness", "continuity"}
+    assert set(good.to_dict()) == {"neighbours_kept_15", "trustworthiness", "continuity",
+                                   "distinct_codes"}
+    assert not good.collapsed and good.distinct_codes == 1.0
 
 
 def test_a_digit_torn_from_its_cluster_is_the_least_trusted():
@@ -75,3 +77,15 @@ def test_regions_follow_what_the_classifier_says_of_each_place():
         cx, cy = cluster.mean(0).tolist()
         col, row = np.abs(shade.x - cx).argmin(), np.abs(shade.y - cy).argmin()
         assert shade.classes[row, col] == expected
+
+
+def test_collapsed_codes_are_said_to_be_ties_not_trusted():
+    codes = torch.zeros(300, 8)
+    codes[:10] = blobs(10, 8)  # all but ten digits share one code
+    embedding = np.random.default_rng(0).normal(size=(300, 2)).astype(np.float32)
+    summary = trust.summarise(codes, embedding,
+                              trust.neighbours_kept(trust.code_neighbours(codes), embedding))
+    assert summary.collapsed and summary.distinct_codes == pytest.approx(11 / 300)
+    own = trust.own_nearest_distances(codes)
+    same = trust.novelty(torch.zeros(8), codes, own)
+    assert same.collapsed and same.percentile == 0.0 and not same.unlike

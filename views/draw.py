@@ -40,8 +40,13 @@ with state.errors_shown():
             guess = lab.predict(run, head.head, source) if head else None
             image = guess.image if guess else None
         except EmptyImage as exc:
-            st.info(f"{str(exc)[:1].upper()}{str(exc)[1:]}. Draw on the black canvas with the "
-                    "mouse, or upload an image.")
+            if upload is not None:
+                st.warning("The uploaded image shows no digit (it is blank, all one colour, or "
+                           "too small to hold one): upload a digit, light on dark or dark on "
+                           "light, or remove the upload and draw on the canvas.")
+            else:
+                st.info(f"{str(exc)[:1].upper()}{str(exc)[1:]}. Draw on the black canvas with "
+                        "the mouse, or upload an image.")
             st.stop()
         except AecoreError as exc:
             st.error(f"That image cannot be used: {exc}")
@@ -59,13 +64,17 @@ with state.errors_shown():
         farther = (f"its nearest test digit is {odd.distance:.2f} away in code space, farther "
                    f"than {odd.percentile:.1f} % of the test digits are from their own nearest "
                    "neighbour")
-        if odd.unlike:
+        if odd.collapsed:
+            st.warning("This run's test codes have collapsed onto each other, so it cannot tell "
+                       "how unusual a drawing is; the answer below is a guess.",
+                       icon=":material/help:")
+        elif odd.unlike:
             st.warning(f"This drawing is unlike every test digit: {farther} (the "
                        f"{trust.UNLIKE_PERCENTILE:.0f}th percentile is {odd.threshold:.2f}). The "
                        "answer below is a guess.", icon=":material/help:")
         st.markdown(f"### It looks like **{names[guess.digit]}** "
                     f"({max(guess.probabilities):.0%})")
-        if not odd.unlike:
+        if not odd.unlike and not odd.collapsed:
             st.caption(f"{farther[:1].upper()}{farther[1:]} (beyond "
                        f"{trust.UNLIKE_PERCENTILE:.0f} %, a drawing is called unlike any digit).")
         a, b = st.columns(2)

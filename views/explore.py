@@ -34,8 +34,10 @@ def show_neighbours(i: int, v: mapview.View, names: list[str]) -> None:
     lists share (what the map kept of its neighbourhood)."""
     near = trust.nearest(v.fitted, i, NEAREST)
     both = set(near.in_codes) & set(near.on_map)
-    st.caption(f"Its {NEAREST} nearest digits: {len(both)} of them are near it both in code "
-               "space and on the map (✓).")
+    last = (f" (the trained codes, and the map at the last snapshot, epoch "
+            f"{v.frames.epochs[-1]:g})" if v.kind == "training" else "")
+    st.caption(f"Its {NEAREST} nearest digits{last}: {len(both)} of them are near it both in "
+               "code space and on the map (✓).")
     left, right = st.columns(2)
     for column, title, indices in ((left, "in code space", near.in_codes),
                                    (right, "on the map", near.on_map)):
@@ -96,10 +98,14 @@ with state.errors_shown():
         st.info(f"No map over training: {exc}. This is the map of the test digits.")
         v = mapview.view(run, "test")
 
-    if v.state == "running":
+    if v.waiting and v.state == "running":
+        st.info("UMAP is fitting a map per snapshot of training in the background (about "
+                "half a minute for 10 epochs); this is the map of the test digits meanwhile, "
+                "swapped when they are ready.")
+    elif v.state == "running":
         st.info(f"UMAP is fitting the map of {mapview.KINDS[v.kind]} in the background (a few "
-                "seconds; about half a minute over training or for all 70,000 digits); this "
-                "is the PCA map meanwhile, swapped when UMAP is ready.")
+                "seconds; about a minute for all 70,000 digits); this is the PCA map "
+                "meanwhile, swapped when UMAP is ready.")
     summary = None
     if colour == "correct" and head is None:
         st.info("No classifier is trained for this run yet (see the Classifier page): "
@@ -123,7 +129,10 @@ with state.errors_shown():
     k = run.config.latent_dim
     line = (f"{len(v.labels):,} digits, {method} of their {k}-d codes · 2-D 5-NN label "
             f"accuracy {v.knn_accuracy_2d:.3f}.")
-    if v.kind == "training":
+    if v.kind == "training" and len(v.frames.epochs) == 1:
+        line = (f"The 10,000 test digits at the one moment of training that was kept (epoch "
+                f"{v.frames.epochs[0]:g}): 2-D 5-NN accuracy {v.knn_accuracy_2d:.3f}.")
+    elif v.kind == "training":
         acc = v.frames.knn_accuracy_2d
         line = (f"The 10,000 test digits at {len(v.frames.epochs)} moments of training, from "
                 f"{v.frames.epochs[0]:g} to epoch {v.frames.epochs[-1]:g} (0.05 is 5 % into the "
@@ -135,6 +144,10 @@ with state.errors_shown():
     place = "" if v.kind == "training" else ", or an empty place to decode it"
     st.caption(f"{line} Click a digit to see its neighbours{place}; the box and lasso tools "
                "(top right) select a region.")
+    if summary is not None and summary.collapsed:
+        st.warning(f"Only {summary.distinct_codes:.0%} of the digits have a code of their own: "
+                   "the codes collapsed, so neighbourhoods are ties and the map's trust "
+                   "figures mean nothing for this run.")
     if summary is not None:
         st.caption(f"**Map trust**: for each digit, the share of its 15 nearest digits in code "
                    f"space that are also among its 15 nearest on the map (red: torn from its "
