@@ -127,7 +127,7 @@ with state.errors_shown():
 
     method = "UMAP" if v.final else "PCA"
     k = run.config.latent_dim
-    line = (f"{len(v.labels):,} digits, {method} of their {k}-d codes · 2-D 5-NN label "
+    line = (f"{len(v.labels):,} digits, {method} of their {k}-d codes (k={k}) · 2-D 5-NN label "
             f"accuracy {v.knn_accuracy_2d:.3f}.")
     if v.kind == "training" and len(v.frames.epochs) == 1:
         line = (f"The 10,000 test digits at the one moment of training that was kept (epoch "
