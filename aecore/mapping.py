@@ -39,11 +39,6 @@ def has_snapshots(run: lab.Run) -> bool:
     return store.listed_digest(store.run_dir(run.run_id), lab.SNAPSHOTS) is not None
 
 
-def require_snapshots(run: lab.Run) -> None:
-    if not has_snapshots(run):
-        raise _none_kept(run)
-
-
 def snapshots(run: lab.Run) -> Snapshots:
     """The test codes kept while the run trained; NoSnapshots if it kept none."""
     folder = store.run_dir(run.run_id)

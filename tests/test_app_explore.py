@@ -73,7 +73,9 @@ def test_a_run_without_snapshots_falls_back_to_the_test_map(app, trained):
     visit(app, "views/explore.py")
     app.radio(key="map_kind").set_value("training").run()
     assert "No map over training" in texts(app) and "--force" in texts(app)
-    assert "10,000 test digits" in json.dumps(chart_spec(app)) or "200 digits" in texts(app)
+    spec = chart_spec(app)  # the test map: no frames to play
+    assert "codes of the 10,000 test digits" in json.dumps(spec) and not spec.get("frames")
+    assert "200 digits" in texts(app)
 
 
 def test_damaged_snapshots_are_one_message_and_start_no_job(app, trained):

@@ -55,7 +55,7 @@ def test_a_run_without_snapshots_says_how_to_get_them(tiny):
     old = lab.load_run(run.run_id)
     assert not mapping.has_snapshots(old)
     with pytest.raises(NoSnapshots, match="--force"):
-        mapping.require_snapshots(old)
+        mapping.snapshots(old)
 
 
 def test_map_over_training_has_a_frame_per_snapshot_and_is_cached(tiny):

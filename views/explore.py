@@ -23,9 +23,12 @@ def caption_of(i: int, kind: str, names: list[str], labels: np.ndarray, error: f
     return f"{where} · {names[labels[i]]} · {error:.3f}"
 
 
-def show_pairs(indices: list[int], v: mapview.View, names: list[str], width: int = 116) -> None:
+def show_pairs(indices: list[int], v: mapview.View, names: list[str], width: int = 116,
+               marked: set[int] = frozenset()) -> None:
+    """Digits beside their reconstructions, one block of HTML; ✓ before the `marked` ones."""
     pairs = mapview.thumbnails(run, "all" if v.kind == "all" else "test").pairs(indices)
-    st.html(gallery.html_grid(pairs, [caption_of(i, v.kind, names, v.labels, p.error)
+    st.html(gallery.html_grid(pairs, [("✓ " if i in marked else "")
+                                      + caption_of(i, v.kind, names, v.labels, p.error)
                                       for i, p in zip(indices, pairs, strict=True)], width))
 
 
@@ -33,7 +36,7 @@ def show_neighbours(i: int, v: mapview.View, names: list[str]) -> None:
     """A digit's nearest in code space beside its nearest on the map; ✓ marks the ones both
     lists share (what the map kept of its neighbourhood)."""
     near = trust.nearest(v.fitted, i, NEAREST)
-    both = set(near.in_codes) & set(near.on_map)
+    both = {int(j) for j in set(near.in_codes) & set(near.on_map)}
     last = (f" (the trained codes, and the map at the last snapshot, epoch "
             f"{v.frames.epochs[-1]:g})" if v.kind == "training" else "")
     st.caption(f"Its {NEAREST} nearest digits{last}: {len(both)} of them are near it both in "
@@ -43,11 +46,7 @@ def show_neighbours(i: int, v: mapview.View, names: list[str]) -> None:
                                    (right, "on the map", near.on_map)):
         with column:
             st.markdown(f"**Nearest {title}**")
-            pairs = mapview.thumbnails(run, "all" if v.kind == "all" else "test").pairs(
-                [int(j) for j in indices])
-            st.html(gallery.html_grid(pairs, [
-                ("✓ " if j in both else "") + caption_of(int(j), v.kind, names, v.labels, p.error)
-                for j, p in zip(indices, pairs, strict=True)], width=96))
+            show_pairs([int(j) for j in indices], v, names, width=96, marked=both)
 
 
 @st.fragment
