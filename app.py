@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from aecore.config import TrainConfig
 from aecore.data import LABEL_NAMES
 from dashboard import session, state
 
@@ -17,7 +18,9 @@ DATASET_NAMES = {"mnist": "MNIST (digits)", "fashion": "Fashion-MNIST (clothes)"
 def run_label(row: dict) -> str:
     c, m = row["config"], row["metrics"]
     stopped = f" · stopped at {m['epochs_done']}" if m.get("stopped") else ""
-    return (f"{c['model']} · k={c['latent_dim']} · {c['epochs']} ep · BCE {m['test_loss']:.4f}"
+    variant = TrainConfig.from_dict(c).variant
+    return (f"{c['model']} · k={c['latent_dim']} · {c['epochs']} ep"
+            f"{f' · {variant}' if variant else ''} · BCE {m['test_loss']:.4f}"
             f"{stopped} · {row['run_id'][:6]}")
 
 

@@ -24,7 +24,7 @@ from aecore.bench_compare import aecore_json, bench_compare_render, bench_sweep_
 from aecore.bench_explore import bench_explore
 from aecore.classify import train_head
 from aecore.config import HeadConfig, ProjectionConfig, TrainConfig
-from aecore.models import build
+from aecore.models import from_config
 from aecore.paths import set_numba_cache
 from aecore.projection import Map
 
@@ -53,7 +53,7 @@ def bench_train(data: datasets.Dataset, epochs: int) -> dict:
     """Our loop's epochs and the naive loop's, alternated, on the same model and batch size."""
     cfg = TrainConfig(epochs=epochs)
     root = datasets.locate("mnist").parent.parent
-    naive_model = build(cfg.model, cfg.latent_dim)
+    naive_model = from_config(cfg)
     naive_opt = torch.optim.Adam(naive_model.parameters(), lr=1e-3)
     ours, naive = [], []
     for event in train.run(cfg, data, device="cpu"):

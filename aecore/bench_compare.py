@@ -18,7 +18,7 @@ import numpy as np
 
 from aecore import compare, lab, plots, store
 from aecore.config import MODELS, TrainConfig
-from aecore.models import build
+from aecore.models import from_config
 from aecore.train import DoneEvent, History
 
 SWEEP_SIZES = (8, 16, 32)
@@ -85,7 +85,7 @@ def _store_fake_run(i: int, gen: np.random.Generator) -> None:
                       seed=i // 21, epochs=10)
     epochs = [{"epoch": e + 1, "train_loss": 0.1, "test_loss": 0.1, "seconds": 1.0}
               for e in range(cfg.epochs)]
-    done = DoneEvent(build(cfg.model, cfg.latent_dim), History([0.1] * 100, epochs), False, 10)
+    done = DoneEvent(from_config(cfg), History([0.1] * 100, epochs), False, 10)
     store.write_artefact(store.run_dir(cfg.key()), lab.run_files(cfg, done, "cpu"))
     s = lab.summary(cfg.key())
     for cfg_head in compare.HEADS.values():

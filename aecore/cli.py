@@ -40,7 +40,8 @@ def cmd_train(args) -> int:
     from aecore.train import BatchEvent, EpochEvent
 
     cfg = TrainConfig(dataset=args.dataset, model=args.model, latent_dim=args.latent_dim,
-                      epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
+                      epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                      beta=args.beta, noise=args.noise, l1=args.l1)
     bar = None
     ready = None
     start = time.perf_counter()
@@ -66,9 +67,12 @@ def cmd_train(args) -> int:
         "test_loss": m["test_loss"],
         "seconds": m["seconds"] if not ready.cached else time.perf_counter() - start,
         "seconds_per_epoch": m["seconds_per_epoch"], "cached": ready.cached,
+        **{k: m[k] for k in ("kl", "reconstruction", "active_units", "negative_elbo") if k in m},
     }
+    vae = (f"; KL {m['kl']:.1f} nats, {m['active_units']} of {cfg.latent_dim} units active, "
+           f"-ELBO {m['negative_elbo']:.1f} nats per image" if "kl" in m else "")
     _emit(args, result, f"run {run.run_id}: test BCE {m['test_loss']:.4f} after "
-          f"{m['epochs_done']} epochs, {m['seconds_per_epoch']:.2f} s/epoch"
+          f"{m['epochs_done']} epochs, {m['seconds_per_epoch']:.2f} s/epoch{vae}"
           + (" (cached)" if ready.cached else ""))
     return 0
 
@@ -257,6 +261,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--beta", type=float, default=d.beta,
+                   help="the KL weight of vae and vae-conv, 0.1 to 10 (1: the plain VAE)")
+    p.add_argument("--noise", type=float, default=d.noise,
+                   help="denoising: the share of input pixels set to 0 each batch, 0 to 0.5")
+    p.add_argument("--l1", type=float, default=d.l1,
+                   help="sparse codes: the weight of each image's sum of |code| in the loss")
     p.add_argument("--device", default="auto")
     p.add_argument("--force", action="store_true", help="retrain even if cached")
     p.set_defaults(func=cmd_train)

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from aecore import lab, store
-from aecore.config import HeadConfig, ProjectionConfig, TrainConfig
+from aecore.config import HeadConfig, ProjectionConfig
 from aecore.projection import exact_knn
 
 HEADS = {"linear": HeadConfig(head="linear"), "mlp": HeadConfig(head="mlp")}
@@ -81,13 +81,6 @@ def _number(value) -> float | None:
     return float(value)
 
 
-def _variant(cfg: TrainConfig) -> str:
-    default = TrainConfig()
-    parts = [f"batch {cfg.batch_size}"] * (cfg.batch_size != default.batch_size) + \
-        [f"lr {cfg.lr:g}"] * (cfg.lr != default.lr)
-    return ", ".join(parts)
-
-
 def report(dataset: str | None = None) -> Report:
     """Every stored run (of one dataset, or all), newest first, with the baselines found in
     their heads' reports."""
@@ -111,7 +104,7 @@ def report(dataset: str | None = None) -> Report:
         rows.append(Row(run_id, c.model, c.latent_dim, c.epochs, c.seed,
                         _number(m.get("test_loss")), accuracy["linear"], accuracy["mlp"],
                         _number(meta.get("knn_accuracy_2d")),
-                        _number(m.get("seconds_per_epoch")), s.complete, _variant(c)))
+                        _number(m.get("seconds_per_epoch")), s.complete, c.variant))
     return Report(rows, Baselines(pixels, pca))
 
 

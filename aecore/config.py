@@ -13,7 +13,8 @@ from aecore import FORMAT_VERSION
 from aecore.errors import InvalidConfig
 
 DATASETS = ("mnist", "fashion")
-MODELS = ("dense", "deep", "conv")
+MODELS = ("dense", "deep", "conv", "vae", "vae-conv")
+VARIATIONAL = ("vae", "vae-conv")
 HEADS = ("linear", "mlp")
 METHODS = ("umap", "pca")
 TRAIN_SIZE = 60_000
@@ -31,7 +32,11 @@ class Config:
         pass
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "format": FORMAT_VERSION, **dataclasses.asdict(self)}
+        """Fields marked `omit_default` are left out at their default, so a setting added
+        later keeps the keys (the run ids) of everything made before it."""
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                  if not (f.metadata.get("omit_default") and getattr(self, f.name) == f.default)}
+        return {"kind": self.kind, "format": FORMAT_VERSION, **values}
 
     def key(self) -> str:
         """12 hex chars of the sha256 of the canonical JSON, format version included."""
@@ -57,6 +62,17 @@ def _check_int(name: str, value: Any, low: int, high: int) -> None:
         raise InvalidConfig(f"{name} must be a whole number from {low} to {high}, not {value!r}")
 
 
+def _check_range(name: str, value: Any, low: float, high: float) -> None:
+    if (isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
+            or not low <= value <= high):
+        raise InvalidConfig(f"{name} must be a number from {low:g} to {high:g}, not {value!r}")
+
+
+def _added(default: float) -> Any:
+    """A setting added after runs were stored: at its default it is not part of the key."""
+    return dataclasses.field(default=default, metadata={"omit_default": True})
+
+
 def _check_positive(name: str, value: Any, high: float) -> None:
     if not isinstance(value, int | float) or not math.isfinite(value) or not 0 < value <= high:
         raise InvalidConfig(f"{name} must be a number above 0 and at most {high}, not {value!r}")
@@ -75,6 +91,32 @@ class TrainConfig(Config):
     # Peak of the one-cycle schedule (Smith & Topin 2017) with Adam.
     lr: float = 4e-3
     seed: int = 0
+    # The KL weight of a VAE (Higgins et al. 2017's beta-VAE); 1 is the plain VAE.
+    beta: float = _added(1.0)
+    # Denoising (Vincent et al. 2008): this share of input pixels set to 0, fresh each batch.
+    noise: float = _added(0.0)
+    # Sparse codes: this weight times each image's sum of |code| is added to the loss.
+    l1: float = _added(0.0)
+
+    def __post_init__(self) -> None:
+        for name in ("beta", "noise", "l1"):  # 2 and 2.0 must give one key
+            value = getattr(self, name)
+            if isinstance(value, int) and not isinstance(value, bool):
+                object.__setattr__(self, name, float(value))
+        super().__post_init__()
+
+    @property
+    def variational(self) -> bool:
+        return self.model in VARIATIONAL
+
+    @property
+    def variant(self) -> str:
+        """The settings off their defaults, as "batch 64, β 4, noise 0.3" ("" for none)."""
+        default = TrainConfig()
+        shown = (("batch", "batch_size"), ("lr", "lr"), ("β", "beta"), ("noise", "noise"),
+                 ("L1", "l1"))
+        return ", ".join(f"{label} {getattr(self, name):g}" for label, name in shown
+                         if getattr(self, name) != getattr(default, name))
 
     def validate(self) -> None:
         _check_choice("dataset", self.dataset, DATASETS)
@@ -84,6 +126,12 @@ class TrainConfig(Config):
         _check_int("batch size", self.batch_size, 1, TRAIN_SIZE)
         _check_positive("learning rate", self.lr, 10.0)
         _check_int("seed", self.seed, 0, 2**31 - 1)
+        _check_range("beta", self.beta, 0.1, 10.0)
+        if self.beta != 1.0 and not self.variational:
+            raise InvalidConfig(f"beta weighs a VAE's KL term: it applies to "
+                                f"{' and '.join(VARIATIONAL)}, not to {self.model}")
+        _check_range("noise", self.noise, 0.0, 0.5)
+        _check_range("l1", self.l1, 0.0, 1.0)
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,7 @@ class JobStatus:
     epoch: int = 0
     batch_steps: list[float] = field(default_factory=list)
     batch_losses: list[float] = field(default_factory=list)
+    batch_kl: list[float] = field(default_factory=list)  # a VAE's, at batch_steps
     epochs: list[dict] = field(default_factory=list)
     elapsed: float = 0.0
     message: str = ""
@@ -93,6 +94,7 @@ class TrainingJob:
         self.stop_event = threading.Event()
         self.holders = 1  # submitters that still want it (a sweep's cancel releases its hold)
         self.curve = Curve()
+        self.kl_curve = Curve()
         self.lock = threading.Lock()
         self.started = 0.0
         self.status = JobStatus(self.job_id, cfg, "queued", 1, origin=origin,
@@ -107,7 +109,8 @@ class TrainingJob:
             elapsed = time.perf_counter() - self.started if self.started else 0.0
             live = {} if self.status.finished else {"elapsed": elapsed}
             return replace(self.status, position=position, batch_steps=list(self.curve.steps),
-                           batch_losses=list(self.curve.values), **live)
+                           batch_losses=list(self.curve.values),
+                           batch_kl=list(self.kl_curve.values), **live)
 
 
 class TrainingQueue:
@@ -198,6 +201,8 @@ class TrainingQueue:
             if isinstance(event, BatchEvent):
                 with job.lock:
                     job.curve.add(event.step, event.loss)
+                    if event.kl is not None:
+                        job.kl_curve.add(event.step, event.kl)
                 job.update(step=event.step, epoch=event.epoch)
             elif isinstance(event, EpochEvent):
                 job.update(epochs=[*job.status.epochs, vars(event).copy()])
@@ -214,6 +219,8 @@ class TrainingQueue:
             history = ready.run.history
             for step, loss in enumerate(history.batch_loss, 1):
                 job.curve.add(step, loss)
+            for step, kl in enumerate(history.batch_kl, 1):
+                job.kl_curve.add(step, kl)
             job.update(state="done", run_id=ready.run.run_id, epochs=history.epochs,
                        step=job.status.total_steps, elapsed=elapsed,
                        message="loaded from the cache: this config was trained before")

@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from aecore import codestats, latents, projection, store
 from aecore import data as datasets
-from aecore import latents, projection, store
 from aecore.classify import Head, fit_and_score, pca_features
 from aecore.config import HeadConfig, ProjectionConfig, TrainConfig
 from aecore.errors import CacheCorrupt, RunNotFound
-from aecore.models import Autoencoder, build
+from aecore.models import Autoencoder, from_config
 from aecore.train import DoneEvent, Event, History, pick_device
 from aecore.train import run as train_loop
 
@@ -72,10 +72,13 @@ SNAPSHOTS = "snapshots.safetensors"
 
 # --- runs ---------------------------------------------------------------------------------------
 
-def run_files(cfg: TrainConfig, done: DoneEvent, device: str) -> store.Files:
-    """A finished (or stopped) training as the files of its run folder."""
+def run_files(cfg: TrainConfig, done: DoneEvent, device: str,
+              test_x: torch.Tensor | None = None) -> store.Files:
+    """A finished (or stopped) training as the files of its run folder. With the test images,
+    a VAE's metrics gain its KL, active units and negative ELBO."""
     epochs = done.history.epochs
-    metrics = {
+    extra = model_metrics(done.model, test_x) if test_x is not None else {}
+    metrics = {**extra,
         "train_loss": epochs[-1]["train_loss"], "test_loss": epochs[-1]["test_loss"],
         "epochs_done": len(epochs), "stopped": done.stopped, "seconds": done.seconds,
         "seconds_per_epoch": float(np.median([e["seconds"] for e in epochs])),
@@ -115,10 +118,18 @@ def train(cfg: TrainConfig, stop: threading.Event | None = None, device: str = "
             if isinstance(event, DoneEvent):
                 if event.epochs_done == 0:
                     return
-                store.write_artefact(store.run_dir(run_id), run_files(cfg, event, str(dev)))
+                store.write_artefact(store.run_dir(run_id),
+                                     run_files(cfg, event, str(dev), data.test_x))
                 yield RunReady(load_run(run_id), False)
                 return
             yield event
+
+
+def model_metrics(model: Autoencoder, test_x: torch.Tensor) -> dict:
+    """A VAE's KL per dimension, active units and test negative ELBO; nothing for the rest."""
+    if not model.variational:
+        return {}
+    return codestats.variational_stats(model.cpu().eval(), test_x).to_dict()
 
 
 def find_complete(run_id: str) -> Run | None:
@@ -169,7 +180,7 @@ def _parse_run(run_id: str, files: store.Files) -> Run:
     folder = store.run_dir(run_id)
     try:
         cfg = TrainConfig.from_dict(store.parse_json(files, "config.json", folder))
-        model = build(cfg.model, cfg.latent_dim)
+        model = from_config(cfg)
         model.load_state_dict(store.parse_tensors(files, "weights.safetensors", folder))
         history = History.from_dict(store.parse_json(files, "history.json", folder))
         metrics = store.parse_json(files, "metrics.json", folder)

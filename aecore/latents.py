@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 
 from aecore.models import Autoencoder
+from aecore.noise import mask
 from aecore.train import as_pixels
 
 BATCH = 4_096
@@ -41,3 +44,16 @@ def reconstruction_error(model: Autoencoder, images: torch.Tensor) -> torch.Tens
         recon = decode(model, encode(model, images)).reshape(len(images), -1)
         return torch.nn.functional.binary_cross_entropy(
             recon.clamp(1e-7, 1 - 1e-7), pixels, reduction="none").mean(1)
+
+
+class Denoised(NamedTuple):
+    noisy: torch.Tensor   # float [N, 28, 28]: the input with its masked pixels
+    output: torch.Tensor  # float [N, 28, 28]: what the model made of it
+
+
+def denoise(model: Autoencoder, images: torch.Tensor, share: float, seed: int = 0) -> Denoised:
+    """float images [N, 28, 28] in [0, 1] masked as in training (seeded), then reconstructed."""
+    gen = torch.Generator().manual_seed(seed)
+    noisy = mask(images.reshape(len(images), -1).float(), share, gen)
+    output = decode(model, encode(model, noisy))
+    return Denoised(noisy.reshape(-1, 28, 28), output)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
            "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
@@ -45,33 +46,54 @@ SMOOTHING_EPOCHS = 0.05  # the smoothed batch loss's time constant
 
 
 def loss_figure(batch_steps: list[float], batch_losses: list[float], epochs: list[dict],
-                steps_per_epoch: int) -> go.Figure:
-    """Smoothed batch loss and train/test loss per epoch, against epochs."""
-    fig = go.Figure()
-    if len(batch_losses):
-        steps, losses = decimate(batch_steps, batch_losses, LOSS_POINTS)
-        x = steps / steps_per_epoch
-        fig.add_scatter(x=x, y=losses, mode="lines", name="batch loss",
-                        line=dict(color="#c7c7c7", width=1))
-        smooth = ema(steps, losses, SMOOTHING_EPOCHS * steps_per_epoch)
-        fig.add_scatter(x=x, y=smooth, mode="lines", name="batch loss (smoothed)",
-                        line=dict(color="#1f77b4", width=2))
+                steps_per_epoch: int, batch_kl: list[float] = ()) -> go.Figure:
+    """Smoothed batch loss and train/test loss per epoch, against epochs. A VAE's figure
+    (batch_kl given, or KL in its epochs) has a second panel for the KL term below."""
+    variational = len(batch_kl) > 0 or any(e.get("kl") is not None for e in epochs)
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
+                        row_heights=[0.6, 0.4]) if variational else go.Figure()
+    top = dict(row=1, col=1) if variational else {}
+    batch_name = "batch loss (BCE + β·KL/784)" if variational else "batch loss"
+    _batch_lines(fig, batch_steps, batch_losses, steps_per_epoch, batch_name, top)
     if epochs:
         ep = [e["epoch"] for e in epochs]
         # The train loss is the mean over an epoch's batches: drawn at the epoch's middle.
         fig.add_scatter(x=[e - 0.5 for e in ep], y=[e["train_loss"] for e in epochs],
-                        mode="lines+markers", name="train loss (epoch mean)",
-                        line=dict(color="#ff7f0e"))
+                        mode="lines+markers", name="train BCE (epoch mean)",
+                        line=dict(color="#ff7f0e"), **top)
         fig.add_scatter(x=ep, y=[e["test_loss"] for e in epochs], mode="lines+markers",
-                        name="test loss (end of epoch)", line=dict(color="#2ca02c"))
-    fig.update_xaxes(title="epoch", rangemode="tozero")
-    fig.update_yaxes(title="binary cross-entropy per pixel", type="log")
+                        name="test BCE (end of epoch)", line=dict(color="#2ca02c"), **top)
+    if variational:
+        kl = dict(row=2, col=1)
+        _batch_lines(fig, batch_steps[:len(batch_kl)], batch_kl, steps_per_epoch, "batch KL", kl)
+        if epochs:
+            fig.add_scatter(x=ep, y=[e["test_kl"] for e in epochs], mode="lines+markers",
+                            name="test KL (end of epoch)", line=dict(color="#9467bd"), **kl)
+        fig.update_yaxes(title="KL, nats per image", **kl)
+        fig.update_xaxes(title="epoch", rangemode="tozero", **kl)
+    else:
+        fig.update_xaxes(title="epoch", rangemode="tozero")
+    fig.update_yaxes(title="binary cross-entropy per pixel", type="log", **top)
     if not len(batch_losses) and not epochs:  # no made-up axis range before the first batch
         fig.update_xaxes(range=[0, 1], showticklabels=False)
         fig.update_yaxes(type="linear", showticklabels=False)
         fig.add_annotation(text="waiting for the first batches ...", showarrow=False,
                            x=0.5, y=0.5, xref="paper", yref="paper")
-    return layout(fig, "Loss")
+    return layout(fig, "Loss", height=520 if variational else 360)
+
+
+def _batch_lines(fig: go.Figure, batch_steps, values, steps_per_epoch: int, name: str,
+                 where: dict) -> None:
+    """A noisy batch curve in grey and its smoothed trend."""
+    if not len(values):
+        return
+    steps, values = decimate(batch_steps, values, LOSS_POINTS)
+    x = steps / steps_per_epoch
+    fig.add_scatter(x=x, y=values, mode="lines", name=name, line=dict(color="#c7c7c7", width=1),
+                    **where)
+    smooth = ema(steps, values, SMOOTHING_EPOCHS * steps_per_epoch)
+    fig.add_scatter(x=x, y=smooth, mode="lines", name=f"{name} (smoothed)",
+                    line=dict(color="#1f77b4", width=2), **where)
 
 
 def probability_bars(probabilities: list[float], label_names: list[str]) -> go.Figure:

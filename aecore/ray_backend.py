@@ -36,9 +36,10 @@ def train_files(cfg_dict: dict, device: str) -> store.Files:
 
     cfg = TrainConfig.from_dict(cfg_dict)
     dev = str(pick_device(device))
-    for event in train_loop(cfg, datasets.load(cfg.dataset), None, dev):
+    data = datasets.load(cfg.dataset)
+    for event in train_loop(cfg, data, None, dev):
         if isinstance(event, DoneEvent):
-            return lab.run_files(cfg, event, dev)
+            return lab.run_files(cfg, event, dev, data.test_x)
     raise AecoreError("the training ended without a result")
 
 

@@ -11,13 +11,15 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import torch
 
 from aecore.config import TrainConfig
 from aecore.data import Dataset
 from aecore.errors import InvalidConfig, OutOfMemory, TrainingDiverged
-from aecore.models import PIXELS, Autoencoder, build
+from aecore.models import PIXELS, Autoencoder, from_config
+from aecore.noise import mask
 
 EVAL_CHUNK = 2_000
 # The test codes are kept a few times inside the first epoch, where the map changes most,
@@ -31,6 +33,7 @@ class BatchEvent:
     step: int
     epoch: int
     loss: float
+    kl: float | None = None  # a VAE's KL term, nats per image
 
 
 @dataclass
@@ -40,19 +43,25 @@ class EpochEvent:
     test_loss: float
     seconds: float        # the whole epoch, test evaluation included
     train_seconds: float  # the batches alone
+    # A VAE's KL term (nats per image): the epoch's batch mean, and on the test set. The
+    # losses above are the reconstruction BCE alone (for a VAE's test set: of the mean).
+    kl: float | None = None
+    test_kl: float | None = None
 
 
 @dataclass
 class History:
     batch_loss: list[float] = field(default_factory=list)
     epochs: list[dict] = field(default_factory=list)  # EpochEvent fields, one dict per epoch
+    batch_kl: list[float] = field(default_factory=list)  # a VAE's, else empty
 
     def to_dict(self) -> dict:
-        return {"batch_loss": self.batch_loss, "epochs": self.epochs}
+        out = {"batch_loss": self.batch_loss, "epochs": self.epochs}
+        return {**out, "batch_kl": self.batch_kl} if self.batch_kl else out
 
     @classmethod
     def from_dict(cls, data: dict) -> History:
-        return cls(list(data["batch_loss"]), list(data["epochs"]))
+        return cls(list(data["batch_loss"]), list(data["epochs"]), list(data.get("batch_kl", [])))
 
 
 @dataclass(frozen=True)
@@ -110,14 +119,21 @@ def as_pixels(images: torch.Tensor) -> torch.Tensor:
     return images.reshape(len(images), PIXELS).float().div_(255.0)
 
 
+class Evaluation(NamedTuple):
+    reconstruction: float  # mean per-pixel BCE (of the posterior mean for a VAE)
+    kl: float | None       # a VAE's KL, nats per image
+
+
 @torch.inference_mode()
-def mean_loss(model: Autoencoder, images: torch.Tensor) -> float:
-    """Mean per-pixel BCE over all images (weighted by chunk size)."""
-    total = 0.0
+def evaluate(model: Autoencoder, images: torch.Tensor) -> Evaluation:
+    """The model in eval mode over all images, weighted by chunk size."""
+    totals: dict[str, float] = {}
     for start in range(0, len(images), EVAL_CHUNK):
         chunk = images[start:start + EVAL_CHUNK]
-        total += model.loss(as_pixels(chunk))["loss"].item() * len(chunk)
-    return total / len(images)
+        for name, value in model.loss(as_pixels(chunk)).items():
+            totals[name] = totals.get(name, 0.0) + value.item() * len(chunk)
+    n = len(images)
+    return Evaluation(totals["reconstruction"] / n, totals["kl"] / n if "kl" in totals else None)
 
 
 def snapshot_epochs(epochs: int) -> set[int]:
@@ -152,7 +168,10 @@ def run(cfg: TrainConfig, data: Dataset, stop: threading.Event | None = None,
     """
     dev = pick_device(device)
     torch.manual_seed(cfg.seed)
-    model = build(cfg.model, cfg.latent_dim).to(dev)
+    model = from_config(cfg).to(dev)
+    if any(p.dim() == 4 for p in model.parameters()):
+        # oneDNN's convolutions, transposed ones above all, run faster in NHWC on a CPU.
+        model = model.to(memory_format=torch.channels_last)
     train_x = data.train_x.to(dev)
     test_x = data.test_x.to(dev)
     n = len(train_x)
@@ -164,6 +183,7 @@ def run(cfg: TrainConfig, data: Dataset, stop: threading.Event | None = None,
     sched = torch.optim.lr_scheduler.OneCycleLR(
         opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch)
     gen = torch.Generator().manual_seed(cfg.seed)
+    noise_gen = torch.Generator(dev).manual_seed(cfg.seed + 1)
     history = History()
     snapshots: list[Snapshot] = []
     early = snapshot_steps(steps_per_epoch)
@@ -176,7 +196,7 @@ def run(cfg: TrainConfig, data: Dataset, stop: threading.Event | None = None,
         # One shuffled copy per epoch (47 MB of uint8), then every batch is a contiguous slice:
         # cheaper than gathering 128 scattered rows per step.
         shuffled = train_x[torch.randperm(n, generator=gen).to(dev)]
-        running = 0.0
+        running, running_kl = 0.0, 0.0
         for i in range(0, n, cfg.batch_size):
             if stop is not None and stop.is_set():
                 yield DoneEvent(model.eval(), history, True, time.perf_counter() - started,
@@ -184,7 +204,8 @@ def run(cfg: TrainConfig, data: Dataset, stop: threading.Event | None = None,
                 return
             batch = as_pixels(shuffled[i:i + cfg.batch_size])
             try:
-                loss = model.loss(batch)["loss"]
+                terms = model.loss(mask(batch, cfg.noise, noise_gen), batch, cfg.l1)
+                loss = terms["loss"]
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
             except (MemoryError, torch.OutOfMemoryError) as exc:
@@ -199,15 +220,23 @@ def run(cfg: TrainConfig, data: Dataset, stop: threading.Event | None = None,
             opt.step()
             sched.step()
             step += 1
-            running += value * len(batch)
+            kl = terms["kl"].item() if "kl" in terms else None
+            # The epoch's train loss is its reconstruction alone, comparable with the test's.
+            reconstruction = terms["reconstruction"]
+            running += (value if reconstruction is loss else reconstruction.item()) * len(batch)
             history.batch_loss.append(value)
+            if kl is not None:
+                running_kl += kl * len(batch)
+                history.batch_kl.append(kl)
             if epoch == 1 and step in early:
                 snapshots.append(_snapshot(model, test_x, early[step]))
-            yield BatchEvent(step, epoch, value)
+            yield BatchEvent(step, epoch, value, kl)
         train_seconds = time.perf_counter() - epoch_start
         model.eval()
-        record = EpochEvent(epoch, running / n, mean_loss(model, test_x),
-                            time.perf_counter() - epoch_start, train_seconds)
+        test = evaluate(model, test_x)
+        record = EpochEvent(epoch, running / n, test.reconstruction,
+                            time.perf_counter() - epoch_start, train_seconds,
+                            running_kl / n if model.variational else None, test.kl)
         history.epochs.append(vars(record).copy())
         if epoch in kept_epochs:
             snapshots.append(_snapshot(model, test_x, float(epoch)))

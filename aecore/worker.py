@@ -125,7 +125,7 @@ def _train(send, stop: threading.Event, cfg: TrainConfig, device: str, force: bo
     pending, last = [], time.perf_counter()
     for event in lab.train(cfg, stop=stop, device=device, force=force):
         if isinstance(event, BatchEvent):
-            pending.append((event.step, event.epoch, event.loss))
+            pending.append((event.step, event.epoch, event.loss, event.kl))
             if time.perf_counter() - last < FLUSH_SECONDS:
                 continue
         if pending:
@@ -256,8 +256,8 @@ class Worker:
         """lab.train's events, computed in the child: BatchEvent, EpochEvent, RunReady."""
         for message in self._request("train", cfg.to_dict(), device, force, stop=stop):
             if message[0] == "batches":
-                for step, epoch, loss in message[1]:
-                    yield BatchEvent(step, epoch, loss)
+                for step, epoch, loss, kl in message[1]:
+                    yield BatchEvent(step, epoch, loss, kl)
             elif message[0] == "epoch":
                 yield EpochEvent(**message[1])
             elif message[0] == "ready":

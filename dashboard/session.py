@@ -22,7 +22,7 @@ KEPT_WIDGETS = ("latent_dim", "epochs", "model", "batch_size", "lr", "seed", "he
                 "recon_mode", "recon_count", "recon_seed", "recon_digit", "interp_a",
                 "interp_b", "interp_steps", "trav_index", "trav_span", "stroke_width",
                 "sweep_dims", "sweep_models", "sweep_epochs", "sweep_seeds", "pair_a", "pair_b",
-                "map_kind", "regions")
+                "map_kind", "regions", "beta", "noise", "l1", "draw_noise")
 
 
 def keep_widget_values() -> None:

@@ -18,6 +18,12 @@ def pairs_grid(indices, test_images: np.ndarray, recon: np.ndarray, captions: li
         st.image(images, caption=captions, width=width, clamp=True)
 
 
+def panels_grid(panels: list[np.ndarray], captions: list[str], width: int = PAIR_WIDTH) -> None:
+    """Each item a few [28, 28] images side by side (noisy | output | clean ...)."""
+    if panels:
+        st.image([plots.strip(p) for p in panels], caption=captions, width=width, clamp=True)
+
+
 def digits_grid(images: np.ndarray, captions: list[str], width: int = 64) -> None:
     if len(images):
         st.image([plots.to_uint8(img) for img in images], caption=captions, width=width)

@@ -1,9 +1,11 @@
 """Draw: a digit drawn or uploaded is classified, reconstructed, placed on the map."""
 
+import numpy as np
 import streamlit as st
+import torch
 from streamlit_drawable_canvas import st_canvas
 
-from aecore import lab, plots, projection, trust
+from aecore import lab, latents, plots, projection, trust
 from aecore.errors import AecoreError, EmptyImage
 from aecore.mapplots import map_figure
 from aecore.preprocess import load_image
@@ -87,6 +89,13 @@ with state.errors_shown():
             st.caption("Its 8 nearest test digits in the latent space")
             widgets.digits_grid(data.test_x.numpy()[near] / 255.0,
                                 [f"{names[labels[i]]} #{i}" for i in near], width=56)
+        if noise := run.config.noise:
+            if st.toggle(f"Mask {noise:.0%} of its pixels, as this denoising run was trained",
+                         key="draw_noise"):
+                cleaned = latents.denoise(run.model, torch.from_numpy(image)[None], noise)
+                st.image(plots.strip(np.stack([cleaned.noisy[0].numpy(),
+                                               cleaned.output[0].numpy(), image])),
+                         width=348, caption="noisy drawing | the model's output | your drawing")
 
     shown = state.current_map(run)
     where = projection.place(guess.code[None], shown.result.map)

@@ -1,11 +1,14 @@
-"""Reconstructions: originals beside their decodings; interpolation; latent traversal."""
+"""Reconstructions: originals beside their decodings; interpolation; latent traversal; what
+the codes hold (a VAE's KL and prior samples, sparsity)."""
 
 import numpy as np
 import streamlit as st
 import torch
 
-from aecore import latents
+from aecore import codeplots, codestats, latents
 from dashboard import session, state, widgets
+
+TRAVERSAL_ROWS = 8
 
 st.title("Reconstructions")
 run = session.require_run()
@@ -16,7 +19,10 @@ with state.errors_shown():
     test_codes = state.codes(run)[1]
     n = len(labels)
 
-    pairs, interp, traverse = st.tabs(["Side by side", "Interpolation", "Traversal"])
+    variational, noise = run.config.variational, run.config.noise
+    tabs = st.tabs(["Side by side", "Interpolation", "Traversal", "Codes"]
+                   + ["Samples from the prior"] * variational)
+    pairs, interp, traverse, code_tab = tabs[:4]
 
     with pairs:
         c1, c2, c3 = st.columns(3)
@@ -33,9 +39,18 @@ with state.errors_shown():
         else:
             picked = np.argsort(errors)[::-1][:count]
             c3.caption("The test digits the autoencoder reconstructs worst (highest BCE).")
-        st.caption(f"Mean test BCE {errors.mean():.4f}; each caption: index · label · BCE")
-        widgets.pairs_grid(picked, test_images, recon,
-                           [f"#{i} · {names[labels[i]]} · {errors[i]:.3f}" for i in picked])
+        captions = [f"#{i} · {names[labels[i]]} · {errors[i]:.3f}" for i in picked]
+        if noise and st.toggle(f"Mask {noise:.0%} of the input pixels, as in training",
+                               True, key="recon_noisy"):
+            cleaned = latents.denoise(run.model, torch.from_numpy(test_images[picked]), noise)
+            st.caption("Each panel: noisy input | the model's output | the clean digit. This "
+                       "run was trained to undo the masking.")
+            widgets.panels_grid([np.stack([a, b, c]) for a, b, c in zip(
+                cleaned.noisy.numpy(), cleaned.output.numpy(), test_images[picked],
+                strict=True)], [c.rsplit(" · ", 1)[0] for c in captions], width=172)
+        else:
+            st.caption(f"Mean test BCE {errors.mean():.4f}; each caption: index · label · BCE")
+            widgets.pairs_grid(picked, test_images, recon, captions)
 
     with interp:
         c1, c2, c3 = st.columns(3)
@@ -50,7 +65,27 @@ with state.errors_shown():
                     f"{steps} decoded points on the straight line between the codes, "
                     "the other original")
 
+    def vae_traversal() -> None:
+        """The most informative dimensions first, each from -3 to +3 prior std."""
+        order = codestats.by_information(run.metrics["kl_per_dim"])
+        c1, c2 = st.columns(2)
+        idx = c1.number_input("Around test digit #", 0, n - 1, 0, key="vae_trav_index")
+        span = c2.slider("Span (prior standard deviations)", 1.0, 4.0, 3.0, 0.5,
+                         key="vae_trav_span")
+        dims = order[:TRAVERSAL_ROWS]
+        grid = codestats.traversal(run.model, test_codes[int(idx)], dims,
+                                   torch.linspace(-span, span, 9)).numpy()
+        kl = run.metrics["kl_per_dim"]
+        st.caption(f"The {len(dims)} most informative dimensions (highest KL), each moved from "
+                   f"{-span:g} to +{span:g} around digit #{int(idx)}'s posterior mean:")
+        widgets.panels_grid(list(grid), [f"dimension {d} · KL {kl[d]:.2f} nats" for d in dims],
+                            width=440)
+
     with traverse:
+        if variational:
+            vae_traversal()
+            st.divider()
+            st.caption("One dimension at a time, in the units of the codes:")
         c1, c2, c3 = st.columns(3)
         idx = c1.number_input("Test digit #", 0, n - 1, 0, key="trav_index")
         dim = c2.slider("Latent dimension", 0, run.config.latent_dim - 1, 0, key="trav_dim")
@@ -62,3 +97,27 @@ with state.errors_shown():
         images = latents.decode(run.model, moved).numpy()
         widgets.row(images, f"dimension {dim} moved by {-span:g} … +{span:g} std "
                             f"(std {std:.2f}) around digit #{int(idx)}")
+
+    with code_tab:
+        stats = codestats.sparsity(test_codes)
+        st.caption(f"{stats.near_zero:.1%} of the test codes' values are near zero (below "
+                   f"{stats.threshold:.3g}, 1 % of the largest |value|)"
+                   + (f"; this run adds an L1 penalty of {run.config.l1:g} on the codes."
+                      if run.config.l1 else "; this run has no sparsity penalty (L1 0)."))
+        st.plotly_chart(codeplots.activity_bars(stats), key="activity_bars")
+        if variational:
+            st.plotly_chart(codeplots.kl_bars(run.metrics["kl_per_dim"]), key="kl_bars")
+            st.caption(f"A unit is active when its KL to the prior is above "
+                       f"{codestats.ACTIVE_KL} nats: {run.metrics['active_units']} of "
+                       f"{run.config.latent_dim}. An inactive unit's code is the prior whatever "
+                       "the digit, so the decoder ignores it.")
+
+    if variational:
+        with tabs[4]:
+            c1, c2 = st.columns(2)
+            count = c1.slider("How many", 8, 64, 32, 8, key="prior_count")
+            seed = c2.number_input("Draw (seed)", 0, 10_000, 0, key="prior_seed")
+            samples = codestats.prior_samples(run.model, count, int(seed)).numpy()
+            st.caption(f"Codes drawn from the prior N(0, I) and decoded (β = "
+                       f"{run.config.beta:g}): what the VAE makes up, with no digit behind it.")
+            widgets.digits_grid(samples, [""] * len(samples))

@@ -6,7 +6,7 @@ import time
 import streamlit as st
 
 from aecore import lab, plots
-from aecore.config import MODELS, TRAIN_SIZE, TrainConfig
+from aecore.config import MODELS, TRAIN_SIZE, VARIATIONAL, TrainConfig
 from aecore.errors import AecoreError
 from dashboard import session, state
 
@@ -15,6 +15,8 @@ from dashboard import session, state
 # 1 s and redrawing every 1 s, 1.8x; every 2 s and 4 s, 1.2x.
 POLL_SECONDS = 2.0
 CHART_SECONDS = 4.0
+BETAS = [0.1, 0.2, 0.5, 1.0, 2.0, 4.0, 10.0]
+L1_WEIGHTS = [0.0, 1e-5, 1e-4, 1e-3, 1e-2]
 st.title("Train an autoencoder")
 st.caption("The classic recipe is a dense 784 → 32 → 784 autoencoder; choose the code size, "
            "the model and the epochs, and watch the loss fall.")
@@ -25,7 +27,21 @@ epochs = mid.slider("Epochs", 1, 100, 10, key="epochs")
 model = right.selectbox("Model", MODELS, key="model",
                         format_func={"dense": "dense (784-k-784, the classic)",
                                      "deep": "deep (784-256-128-k)",
-                                     "conv": "conv (small CNN)"}.get)
+                                     "conv": "conv (small CNN)",
+                                     "vae": "vae (variational, deep dense)",
+                                     "vae-conv": "vae-conv (variational, small CNN)"}.get)
+a, b, c = st.columns(3)
+beta = a.select_slider("β: weight of the KL term (VAE)", BETAS, 1.0, key="beta",
+                       disabled=model not in VARIATIONAL,
+                       help="1 is the plain VAE; above 1 the codes are pushed toward the prior "
+                            "(fewer active units, smoother maps), below 1 toward sharper "
+                            "reconstructions.")
+noise = b.slider("Denoising: masked share of input pixels", 0.0, 0.5, 0.0, 0.05, key="noise",
+                 help="That share of each input's pixels is set to 0, fresh each batch; the "
+                      "model must reconstruct the clean digit.")
+l1 = c.select_slider("Sparse codes: L1 weight", L1_WEIGHTS, 0.0, key="l1",
+                     help="Adds this weight times each image's sum of |code| to the loss, as "
+                          "the Keras blog's sparse autoencoder (1e-4 there).")
 with st.expander("Advanced"):
     a, b, c = st.columns(3)
     batch = a.select_slider("Batch size", [32, 64, 128, 256, 512, 1024], 128, key="batch_size")
@@ -36,7 +52,8 @@ with st.expander("Advanced"):
 try:
     cfg = TrainConfig(dataset=st.session_state.get("dataset", "mnist"), model=model,
                       latent_dim=latent, epochs=epochs, batch_size=batch, lr=float(lr),
-                      seed=int(seed))
+                      seed=int(seed), beta=beta if model in VARIATIONAL else 1.0,
+                      noise=round(float(noise), 2), l1=l1)
 except AecoreError as exc:
     st.error(str(exc))
     st.stop()
@@ -88,7 +105,7 @@ def show(status) -> None:
 
 
 def describe(c: TrainConfig) -> str:
-    return f"{c.model}, k={c.latent_dim}, {c.epochs} epochs"
+    return f"{c.model}, k={c.latent_dim}, {c.epochs} epochs" + (f", {c.variant}" * bool(c.variant))
 
 
 def loss_chart(status):
@@ -99,7 +116,8 @@ def loss_chart(status):
     if status.finished or last is None or last[0] != status.job_id or now - last[1] >= \
             CHART_SECONDS:
         figure = plots.loss_figure(status.batch_steps, status.batch_losses, status.epochs,
-                                   math.ceil(TRAIN_SIZE / status.config.batch_size))
+                                   math.ceil(TRAIN_SIZE / status.config.batch_size),
+                                   status.batch_kl)
         last = st.session_state["loss_chart_cache"] = (status.job_id, now, figure)
     return last[2]
 
@@ -140,8 +158,12 @@ elif status is not None and status.config == cfg and (cached is None or just_tra
 elif cached is not None:
     st.plotly_chart(plots.loss_figure(list(range(1, len(cached.history.batch_loss) + 1)),
                                       cached.history.batch_loss, cached.history.epochs,
-                                      steps_per_epoch), key="loss_chart")
+                                      steps_per_epoch, cached.history.batch_kl),
+                    key="loss_chart")
     m = cached.metrics
     st.caption(f"Test BCE {m['test_loss']:.4f} · train BCE {m['train_loss']:.4f} · "
-               f"{m['seconds_per_epoch']:.2f} s per epoch on {m['device']}")
+               f"{m['seconds_per_epoch']:.2f} s per epoch on {m['device']}"
+               + (f" · test KL {m['kl']:.1f} nats, {m['active_units']} of "
+                  f"{cached.config.latent_dim} units active, −ELBO {m['negative_elbo']:.1f} "
+                  "nats per image" if "kl" in m else ""))
 own_history()

@@ -6,12 +6,20 @@ from aecore.models.base import PIXELS, Autoencoder
 from aecore.models.conv import Conv
 from aecore.models.deep import Deep
 from aecore.models.dense import Dense
+from aecore.models.vae import VAE, ConvVAE
 
-REGISTRY: dict[str, type[Autoencoder]] = {"dense": Dense, "deep": Deep, "conv": Conv}
-
-
-def build(name: str, latent_dim: int) -> Autoencoder:
-    return REGISTRY[name](latent_dim)
+REGISTRY: dict[str, type[Autoencoder]] = {
+    "dense": Dense, "deep": Deep, "conv": Conv, "vae": VAE, "vae-conv": ConvVAE}
 
 
-__all__ = ["PIXELS", "REGISTRY", "Autoencoder", "build"]
+def build(name: str, latent_dim: int, beta: float = 1.0) -> Autoencoder:
+    model = REGISTRY[name]
+    return model(latent_dim, beta) if model.variational else model(latent_dim)
+
+
+def from_config(cfg) -> Autoencoder:
+    """The untrained model of a TrainConfig."""
+    return build(cfg.model, cfg.latent_dim, cfg.beta)
+
+
+__all__ = ["PIXELS", "REGISTRY", "Autoencoder", "build", "from_config"]

@@ -12,6 +12,8 @@ PIXELS = 28 * 28
 class Autoencoder(nn.Module):
     """Inputs are float pixels in [0, 1], shape [B, 784]; decode returns logits [B, 784]."""
 
+    variational = False
+
     def __init__(self, latent_dim: int) -> None:
         super().__init__()
         self.latent_dim = latent_dim
@@ -29,7 +31,20 @@ class Autoencoder(nn.Module):
         """Pixels in [0, 1], [B, 784]."""
         return torch.sigmoid(self(x))
 
-    def loss(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Mean per-pixel binary cross-entropy, the scale of the Keras blog's numbers."""
-        logits = self(x)
-        return {"loss": F.binary_cross_entropy_with_logits(logits, x)}
+    def loss(self, x: torch.Tensor, target: torch.Tensor | None = None,
+             l1: float = 0.0) -> dict[str, torch.Tensor]:
+        """The objective and its terms, each a mean over the batch.
+
+        `reconstruction` is the mean per-pixel binary cross-entropy against `target` (x when
+        None: a denoising run passes the clean image), the scale of the Keras blog's numbers.
+        `l1` weighs each image's sum of |code|, added as the Keras blog's sparse autoencoder
+        adds its activity regulariser (there 1e-4 with a dense k=32 model).
+        """
+        target = x if target is None else target
+        codes = self.encode(x)
+        reconstruction = F.binary_cross_entropy_with_logits(self.decode(codes), target)
+        terms = {"reconstruction": reconstruction, "loss": reconstruction}
+        if l1:
+            terms["l1"] = codes.abs().sum(1).mean()
+            terms["loss"] = reconstruction + l1 * terms["l1"]
+        return terms
