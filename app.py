@@ -1,5 +1,8 @@
 """The latent-space lab: page config, the shared sidebar, and the navigation."""
 
+# pandas is imported before any background thread starts: plotly looks it up lazily, and a
+# pandas half-imported by a map or head thread broke a figure (AttributeError: Series).
+import pandas  # noqa: F401
 import streamlit as st
 
 from aecore.config import TrainConfig

@@ -21,6 +21,7 @@ from aecore import data as datasets
 from aecore import latents, projection, train
 from aecore.appserver import APP, browser, chromium_missing, streamlit_server
 from aecore.bench_compare import aecore_json, bench_compare_render, bench_sweep_overhead
+from aecore.bench_conv import bench_train_conv, time_to_quality_conv
 from aecore.bench_explore import bench_explore
 from aecore.classify import train_head
 from aecore.config import HeadConfig, ProjectionConfig, TrainConfig
@@ -223,6 +224,8 @@ def run(quick: bool) -> dict:
     model = done.model
     result["time_to_quality_s"] = quality.pop("time_to_quality_s")
     result["train"].update(quality)
+    result["train_conv"] = bench_train_conv(data, epochs=1 if quick else 3)
+    result.update(time_to_quality_conv(data))
     train_codes = latents.encode(model, data.train_x)
     test_codes = latents.encode(model, data.test_x)
     result["umap"], fitted = bench_umap(test_codes, data.test_y.numpy(), defaults=not quick)
@@ -249,6 +252,12 @@ def table(r: dict) -> str:
          f(t["naive_seconds_per_epoch"], " s"), ""),
         ("train: speedup vs naive", f(t["speedup_vs_naive"], "x", 1), ">= 5"),
         ("time to test BCE 0.092", f(r["time_to_quality_s"], " s", 1), "<= 10"),
+        ("train conv: seconds per epoch (ours)", f(r["train_conv"]["seconds_per_epoch"], " s"),
+         ""),
+        ("train conv: seconds per epoch (plain eager loop)",
+         f(r["train_conv"]["eager_seconds_per_epoch"], " s"), ""),
+        ("train conv: speedup vs eager", f(r["train_conv"]["speedup"], "x", 2), ">= 2"),
+        ("conv: time to test BCE 0.080", f(r["time_to_quality_conv_s"], " s", 1), ""),
         ("UMAP warm fit (10k codes)", f(u["warm_fit_s"], " s"), "<= 3"),
         ("UMAP cold fit (fresh process, compile cache present)", f(u["cold_fit_s"], " s"),
          "<= 10"),

@@ -165,9 +165,14 @@ class HeadConfig(Config):
     lr: float = 3e-3
     hidden: int = 256
     seed: int = 0
+    # Also train on the codes of jittered copies of the training digits (aecore.jitter), so
+    # that drawings, slanted and thick or thin, are read as well as MNIST's digits.
+    jitter: bool = _added(False)
 
     def validate(self) -> None:
         _check_choice("head", self.head, HEADS)
+        if not isinstance(self.jitter, bool):
+            raise InvalidConfig(f"jitter must be true or false, not {self.jitter!r}")
         _check_int("head epochs", self.epochs, 1, 500)
         _check_int("head batch size", self.batch_size, 1, TRAIN_SIZE)
         _check_positive("head learning rate", self.lr, 10.0)

@@ -18,9 +18,11 @@ import torch
 
 from aecore import codestats, latents, projection, store
 from aecore import data as datasets
+from aecore.canvas_digits import load_canvas_digits
 from aecore.classify import Head, fit_and_score, pca_features
 from aecore.config import HeadConfig, ProjectionConfig, TrainConfig
 from aecore.errors import CacheCorrupt, RunNotFound
+from aecore.jitter import jitter
 from aecore.models import Autoencoder, from_config
 from aecore.train import DoneEvent, Event, History, pick_device
 from aecore.train import run as train_loop
@@ -310,7 +312,13 @@ def classify(run: Run, cfg: HeadConfig | None = None) -> HeadResult:
     def compute() -> store.Files:
         data = datasets.load(run.config.dataset)
         start = time.perf_counter()
-        head, report = fit_and_score(train_codes, data.train_y, test_codes, data.test_y, cfg)
+        features, labels = train_codes, data.train_y
+        if cfg.jitter:
+            jittered = latents.encode(run.model, jitter(data.train_x, cfg.seed))
+            features, labels = torch.cat([features, jittered]), torch.cat([labels, labels])
+        head, report = fit_and_score(features, labels, test_codes, data.test_y, cfg)
+        if run.config.dataset == "mnist":
+            report["canvas_accuracy"] = canvas_accuracy(run, head)
         report["seconds"] = time.perf_counter() - start
         report["baselines"] = baselines(run.config.dataset, run.config.latent_dim, cfg)
         report["config"] = cfg.to_dict()
@@ -322,6 +330,14 @@ def classify(run: Run, cfg: HeadConfig | None = None) -> HeadResult:
     head = Head(run.config.latent_dim, cfg)
     head.load_state_dict(store.parse_tensors(files, "weights.safetensors", folder))
     return HeadResult(head.eval(), store.parse_json(files, "report.json", folder), cached)
+
+
+def canvas_accuracy(run: Run, head: Head) -> float:
+    """The head's accuracy on the canvas-style digits (drawn from fonts and strokes, never
+    MNIST): how well it reads drawings."""
+    canvas = load_canvas_digits()
+    predicted = head.probabilities(latents.encode(run.model, canvas.images)).argmax(1)
+    return float((predicted == canvas.labels).float().mean())
 
 
 @dataclass(frozen=True)

@@ -190,6 +190,25 @@ def head_job(r: lab.Run, head: str) -> background.Job:
     return background.head_job(r, HeadConfig(head=head), mapper())
 
 
+# The Draw page's head: an MLP trained on the codes of the training digits and of jittered
+# copies of them (slant, rotation, stroke width), which reads drawings better.
+DRAW_HEAD = HeadConfig(head="mlp", jitter=True)
+
+
+def draw_head_job(r: lab.Run) -> background.Job:
+    return background.head_job(r, DRAW_HEAD, mapper())
+
+
+def draw_head(r: lab.Run) -> lab.HeadResult | None:
+    """The drawing head if it was trained, without training it."""
+    return _draw_head(r) if lab.is_valid(lab.head_folder(r, DRAW_HEAD)) else None
+
+
+@st.cache_resource(max_entries=4, show_spinner=False, hash_funcs=BY_WEIGHTS)
+def _draw_head(r: lab.Run) -> lab.HeadResult:
+    return lab.classify(r, DRAW_HEAD)
+
+
 def stored_head(r: lab.Run, name: str | None = None) -> lab.HeadResult | None:
     """A head trained before (mlp preferred when no name is given), without training one."""
     for head in ([name] if name else ["mlp", "linear"]):

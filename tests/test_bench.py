@@ -25,6 +25,11 @@ def test_quick_bench_reports_every_figure(mnist, session_cache):
     assert t["speedup_vs_naive"] > 1  # the fast loop must at least beat the naive one
     assert r["time_to_quality_s"] is not None and r["time_to_quality_s"] > 0
     assert t["epochs_to_quality"] in range(1, 11)
+    conv = r["train_conv"]
+    assert conv["seconds_per_epoch"] > 0 and conv["eager_seconds_per_epoch"] > 0
+    assert conv["speedup"] == pytest.approx(
+        conv["eager_seconds_per_epoch"] / conv["seconds_per_epoch"])
+    assert r["time_to_quality_conv_s"] > 0 and r["epochs_to_quality_conv"] in range(1, 11)
     assert u["warm_fit_s"] > 0 and u["cold_fit_s"] is not None and u["cold_fit_s"] > 0
     assert u["knn_accuracy_2d"] > 0.85
     # the default run's 13 snapshots (3 in the first epoch, then one per epoch), fitted once

@@ -30,8 +30,8 @@ with state.errors_shown():
         upload = st.file_uploader("... or upload a PNG or JPEG", type=["png", "jpg", "jpeg"],
                                   key="upload")
 
-    head = state.stored_head(run)
-    progress = "ready" if head else background.follow(state.tasks(), state.head_job(run, "mlp"))
+    head = state.draw_head(run)
+    progress = "ready" if head else background.follow(state.tasks(), state.draw_head_job(run))
 
     with result_col:
         try:
@@ -56,8 +56,8 @@ with state.errors_shown():
 
         if guess is None:
             if progress == "running":
-                st.info("The classifier for this run is training in the background (about "
-                        "half a minute, once); the prediction appears when it is ready.")
+                st.info("The drawing classifier for this run is training in the background "
+                        "(about a minute, once); the prediction appears when it is ready.")
             st.stop()
 
         st.plotly_chart(plots.probability_bars(guess.probabilities, names), key="probabilities")

@@ -151,19 +151,25 @@ def own_history() -> None:
                        (f" · {s.message}" if s.message else ""))
 
 
+def metrics_caption(run: lab.Run) -> None:
+    m = run.metrics
+    st.caption(f"Test BCE {m['test_loss']:.4f} · train BCE {m['train_loss']:.4f} · "
+               f"{m['seconds_per_epoch']:.2f} s per epoch on {m['device']}"
+               + (f" · test KL {m['kl']:.1f} nats, {m['active_units']} of "
+                  f"{run.config.latent_dim} units active, −ELBO {m['negative_elbo']:.1f} "
+                  "nats per image" if "kl" in m else ""))
+
+
 if status is not None and not status.finished:
     live(status.job_id)
 elif status is not None and status.config == cfg and (cached is None or just_trained):
     show(status)
+    if cached is not None:
+        metrics_caption(cached)
 elif cached is not None:
     st.plotly_chart(plots.loss_figure(list(range(1, len(cached.history.batch_loss) + 1)),
                                       cached.history.batch_loss, cached.history.epochs,
                                       steps_per_epoch, cached.history.batch_kl),
                     key="loss_chart")
-    m = cached.metrics
-    st.caption(f"Test BCE {m['test_loss']:.4f} · train BCE {m['train_loss']:.4f} · "
-               f"{m['seconds_per_epoch']:.2f} s per epoch on {m['device']}"
-               + (f" · test KL {m['kl']:.1f} nats, {m['active_units']} of "
-                  f"{cached.config.latent_dim} units active, −ELBO {m['negative_elbo']:.1f} "
-                  "nats per image" if "kl" in m else ""))
+    metrics_caption(cached)
 own_history()

@@ -1,0 +1,94 @@
+"""The new models' pages under AppTest on tiny data: a VAE's KL views, a denoising run's
+noisy | output | clean panels, the codes' sparsity, and the Draw page's jittered head."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from aecore import lab
+from aecore.config import TrainConfig
+from dashboard import state
+from tests.test_app import poll, texts, visit
+
+VAE = TrainConfig(model="vae", beta=2.0, latent_dim=8, epochs=2, batch_size=32, lr=1e-2)
+NOISY = TrainConfig(latent_dim=8, epochs=2, batch_size=32, lr=3e-2, noise=0.3, l1=1e-4)
+
+
+def train_run(cfg: TrainConfig) -> lab.Run:
+    for event in lab.train(cfg, device="cpu"):
+        if isinstance(event, lab.RunReady):
+            return event.run
+    raise AssertionError("no run")
+
+
+def activate(app, run_id: str) -> None:
+    visit(app, "views/train.py")
+    app.sidebar.selectbox(key="run_id").set_value(run_id).run()
+
+
+def test_a_vae_trains_from_the_page_with_its_beta(app):
+    visit(app, "views/train.py")
+    assert app.select_slider(key="beta").disabled
+    app.selectbox(key="model").set_value("vae").run()
+    assert not app.select_slider(key="beta").disabled
+    app.select_slider(key="beta").set_value(2.0)
+    app.slider(key="latent_dim").set_value(8)
+    app.slider(key="epochs").set_value(2)
+    app.select_slider(key="batch_size").set_value(32)
+    app.number_input(key="lr").set_value(0.01)
+    app.button(key="train").click().run()
+    poll(app, lambda a: "trained 2 epochs:" in texts(a))
+    app.run()
+    assert app.sidebar.selectbox(key="run_id").value == VAE.key(), texts(app)
+    run = lab.load_run(VAE.key())
+    assert run.metrics["active_units"] >= 0 and len(run.metrics["kl_per_dim"]) == 8
+    visit(app, "views/train.py")
+    assert "units active" in texts(app) and "ELBO" in texts(app)
+    chart = app.get("plotly_chart")[0].proto.spec
+    assert "KL, nats per image" in chart and "β" in app.sidebar.selectbox(key="run_id").format_func(VAE.key())
+
+
+def test_a_vaes_reconstructions_show_kl_samples_and_traversal(app, tiny):
+    train_run(VAE)
+    activate(app, VAE.key())
+    visit(app, "views/reconstruct.py")
+    shown = texts(app)
+    assert "most informative dimensions" in shown
+    assert "units active" in " ".join(c.proto.spec for c in app.get("plotly_chart"))
+    assert "Codes drawn from the prior" in shown
+    images = app.get("image")
+    assert len(images) >= 3
+
+
+def test_a_denoising_runs_panels_and_sparsity(app, tiny):
+    train_run(NOISY)
+    activate(app, NOISY.key())
+    visit(app, "views/reconstruct.py")
+    shown = texts(app)
+    assert "noisy input | the model's output | the clean digit" in shown
+    assert "L1 penalty of 0.0001" in shown and "near zero" in shown
+    app.toggle(key="recon_noisy").set_value(False).run()
+    assert "Mean test BCE" in texts(app)
+    assert "Samples from the prior" not in str([t.label for t in app.tabs])
+
+
+def test_draw_uses_the_jittered_head_and_reports_canvas_accuracy(app, tiny):
+    run = train_run(NOISY)
+    activate(app, NOISY.key())
+    visit(app, "views/draw.py")
+    poll(app, lambda a: lab.is_valid(lab.head_folder(run, state.DRAW_HEAD)), tries=600)
+    report = lab.classify(run, state.DRAW_HEAD).report
+    assert 0 <= report["canvas_accuracy"] <= 1
+    assert report["config"]["jitter"] is True
+    assert np.isfinite(report["test_accuracy"])
+
+
+@pytest.mark.parametrize("model", ["vae-conv"])
+def test_every_page_on_a_conv_vae(app, tiny, model):
+    cfg = TrainConfig(model=model, latent_dim=4, epochs=1, batch_size=64, lr=1e-2)
+    train_run(cfg)
+    activate(app, cfg.key())
+    for page in ("views/explore.py", "views/reconstruct.py", "views/classify.py",
+                 "views/draw.py"):
+        visit(app, page)
