@@ -126,9 +126,10 @@ def cmd_classify(args) -> int:
     from aecore import lab
 
     start = time.perf_counter()
-    res = lab.classify(lab.load_run(args.run_id), HeadConfig(head=args.head))
+    res = lab.classify(lab.load_run(args.run_id), HeadConfig(head=args.head, jitter=args.jitter))
     r = res.report
-    result = {"run_id": args.run_id, "head": args.head, "test_accuracy": r["test_accuracy"],
+    result = {"run_id": args.run_id, "head": args.head, "jitter": args.jitter,
+              "test_accuracy": r["test_accuracy"], "canvas_accuracy": r.get("canvas_accuracy"),
               "train_accuracy": r["train_accuracy"], "per_class": r["per_class"],
               "confusion": r["confusion"], "baselines": r["baselines"],
               "seconds": time.perf_counter() - start if res.cached else r["seconds"],
@@ -136,7 +137,9 @@ def cmd_classify(args) -> int:
     b = r["baselines"]
     _emit(args, result, f"{args.head} head: test accuracy {r['test_accuracy']:.4f} (train "
           f"{r['train_accuracy']:.4f}); same head on pixels {b['pixels']:.4f}, "
-          f"on PCA {b['pca']:.4f}")
+          f"on PCA {b['pca']:.4f}"
+          + (f"; canvas-style digits {r['canvas_accuracy']:.4f}" if "canvas_accuracy" in r
+             else ""))
     return 0
 
 
@@ -145,7 +148,7 @@ def cmd_predict(args) -> int:
     from aecore.preprocess import load_image
 
     run = lab.load_run(args.run_id)
-    head = lab.classify(run, HeadConfig(head=args.head)).head
+    head = lab.classify(run, HeadConfig(head=args.head, jitter=args.jitter)).head
     predictions, failed = [], False
     for file in args.images:
         try:
@@ -284,12 +287,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("classify", help="train and score a head on a run's codes")
     p.add_argument("run_id")
     p.add_argument("--head", choices=HEADS, default="linear")
+    p.add_argument("--jitter", action="store_true",
+                   help="train the head on jittered digits too (the Draw page's head)")
     p.set_defaults(func=cmd_classify)
 
     p = sub.add_parser("predict", help="classify image files with a run and a head")
     p.add_argument("run_id")
     p.add_argument("images", nargs="+")
     p.add_argument("--head", choices=HEADS, default="mlp")
+    p.add_argument("--jitter", action="store_true",
+                   help="train the head on jittered digits too (the Draw page's head)")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("runs", help="list the cached runs")

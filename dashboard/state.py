@@ -179,11 +179,13 @@ def own_distances(r: lab.Run) -> np.ndarray:
 
 def start_map(r: lab.Run) -> None:
     """The Train page starts the UMAP map as soon as a training ends, then the map over
-    training (the map worker takes them in turn), so that both are usually ready when
-    Explore opens."""
+    training and the drawing head (the map worker takes them in turn), so that they are
+    usually ready when Explore and Draw open."""
     background.start(tasks(), map_job(r))
     if mapping.has_snapshots(r):
         background.start(tasks(), derived_job("embed_over_training", r))
+    if r.config.dataset == "mnist":  # then the Draw page's head, ready before it is asked for
+        background.start(tasks(), draw_head_job(r))
 
 
 def head_job(r: lab.Run, head: str) -> background.Job:

@@ -1,0 +1,84 @@
+"""In Chromium, on the real path (server, queue, worker process): a VAE trained from the
+page shows its KL term live and its KL views; then a denoising run, trained next, cleans a
+drawing on the Draw page."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.e2e import draw_stroke, exceptions_on, new_page, screenshot
+from tests.test_e2e import alert, slide_to, train_and_watch, wait_for_active_run
+
+pytestmark = [pytest.mark.e2e, pytest.mark.mnist, pytest.mark.slow]
+
+
+def choose(page, label: str, option: str) -> None:
+    page.get_by_role("combobox", name=label).click()
+    page.get_by_role("option", name=option).first.click()
+
+
+def slide_right_to(page, label: str, text: str) -> None:
+    """Press ArrowRight on a slider until it shows text (aria-valuetext) and keeps it; a
+    disabled slider (the page is still rerunning) or a lost keypress is waited out."""
+    thumb = page.get_by_role("slider", name=label)
+    for _ in range(300):  # bounded
+        if thumb.get_attribute("aria-valuetext") == text:
+            time.sleep(1.0)
+            if thumb.get_attribute("aria-valuetext") == text:
+                return
+            continue
+        if thumb.is_enabled():
+            thumb.focus()
+            page.keyboard.press("ArrowRight")
+        time.sleep(0.3)
+    raise AssertionError(f"the {label} slider never showed {text}")
+
+
+def test_a_vae_then_a_denoising_run(server_url):
+    with new_page() as page:
+        page.goto(server_url)
+        page.get_by_text("Train an autoencoder").wait_for()
+        choose(page, "Model", "vae (variational, deep dense)")
+        slide_right_to(page, "β: weight of the KL term (VAE)", "2.0")
+        slide_to(page, "Epochs", 2)
+        seen = train_and_watch(page, "trained 2 epochs:")
+        assert max(seen) > 0
+        wait_for_active_run(page, "vae · k=32 · 2 ep · β 2")
+        page.get_by_text("units active").first.wait_for()
+        page.get_by_text("KL, nats per image").first.wait_for()  # the loss chart's KL panel
+        screenshot(page, "train-vae")
+
+        page.get_by_role("link", name="Reconstructions").click()
+        page.get_by_role("tab", name="Samples from the prior").click()
+        page.get_by_text("Codes drawn from the prior").wait_for()
+        page.get_by_role("tab", name="Codes").click()
+        page.get_by_text("units active").first.wait_for()
+        page.get_by_role("tab", name="Traversal").click()
+        page.get_by_text("most informative dimensions").wait_for()
+        screenshot(page, "reconstruct-vae")
+        assert not exceptions_on(page)
+
+        page.get_by_role("link", name="Train").click()
+        page.get_by_text("Train an autoencoder").wait_for()
+        choose(page, "Model", "dense (784-k-784, the classic)")
+        slide_right_to(page, "Denoising: masked share of input pixels", "0.30")
+        slide_to(page, "Epochs", 1)
+        alert(page, "trained 2 epochs:").first.wait_for(state="detached")
+        train_and_watch(page, "trained 1 epoch:")
+        wait_for_active_run(page, "dense · k=32 · 1 ep · noise 0.3")
+
+        draw_stroke(page, server_url, [(70, 60), (210, 60), (123, 250)], steps=25)
+        # The drawing head trains in the map worker after both runs' maps: a bound, not a goal.
+        page.get_by_text("It looks like").wait_for(timeout=900_000)
+        page.get_by_text("of our canvas-style digits").wait_for()
+        page.get_by_text("Mask 30% of its pixels").click()
+        page.get_by_text("noisy drawing | the model's output | your drawing").wait_for()
+        screenshot(page, "draw-denoising")
+        assert not exceptions_on(page)
+
+
+@pytest.fixture(scope="module")
+def server_url(app_server):
+    return app_server
