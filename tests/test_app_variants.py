@@ -22,9 +22,13 @@ def train_run(cfg: TrainConfig) -> lab.Run:
     raise AssertionError("no run")
 
 
-def activate(app, run_id: str) -> None:
+def open_with(app, cfg: TrainConfig, page: str) -> lab.Run:
+    """Train cfg (in this process), make it the active run, and open page."""
+    run = train_run(cfg)
     visit(app, "views/train.py")
-    app.sidebar.selectbox(key="run_id").set_value(run_id).run()
+    app.sidebar.selectbox(key="run_id").set_value(run.run_id).run()
+    visit(app, page)
+    return run
 
 
 def test_a_vae_trains_from_the_page_with_its_beta(app):
@@ -51,9 +55,7 @@ def test_a_vae_trains_from_the_page_with_its_beta(app):
 
 
 def test_a_vaes_reconstructions_show_kl_samples_and_traversal(app, tiny):
-    train_run(VAE)
-    activate(app, VAE.key())
-    visit(app, "views/reconstruct.py")
+    open_with(app, VAE, "views/reconstruct.py")
     shown = texts(app)
     assert "most informative dimensions" in shown
     assert "units active" in " ".join(c.proto.spec for c in app.get("plotly_chart"))
@@ -63,9 +65,7 @@ def test_a_vaes_reconstructions_show_kl_samples_and_traversal(app, tiny):
 
 
 def test_a_denoising_runs_panels_and_sparsity(app, tiny):
-    train_run(NOISY)
-    activate(app, NOISY.key())
-    visit(app, "views/reconstruct.py")
+    open_with(app, NOISY, "views/reconstruct.py")
     shown = texts(app)
     assert "noisy input | the model's output | the clean digit" in shown
     assert "L1 penalty of 0.0001" in shown and "near zero" in shown
@@ -75,9 +75,7 @@ def test_a_denoising_runs_panels_and_sparsity(app, tiny):
 
 
 def test_draw_uses_the_jittered_head_and_reports_canvas_accuracy(app, tiny):
-    run = train_run(NOISY)
-    activate(app, NOISY.key())
-    visit(app, "views/draw.py")
+    run = open_with(app, NOISY, "views/draw.py")
     poll(app, lambda a: lab.is_valid(lab.head_folder(run, state.DRAW_HEAD)), tries=600)
     report = lab.classify(run, state.DRAW_HEAD).report
     assert 0 <= report["canvas_accuracy"] <= 1
@@ -88,8 +86,7 @@ def test_draw_uses_the_jittered_head_and_reports_canvas_accuracy(app, tiny):
 @pytest.mark.parametrize("model", ["vae-conv"])
 def test_every_page_on_a_conv_vae(app, tiny, model):
     cfg = TrainConfig(model=model, latent_dim=4, epochs=1, batch_size=64, lr=1e-2)
-    train_run(cfg)
-    activate(app, cfg.key())
+    open_with(app, cfg, "views/train.py")
     for page in ("views/explore.py", "views/reconstruct.py", "views/classify.py",
                  "views/draw.py"):
         visit(app, page)

@@ -71,3 +71,23 @@ def test_predict_real_test_digits(cli, default_run, mnist, tmp_path):
 def test_runs_lists_the_run(cli, default_run):
     _, out = cli("runs")
     assert default_run["run_id"] in [r["run_id"] for r in out["runs"]]
+
+
+def test_the_drawing_head_reads_canvas_digits_better(cli, default_run):
+    """Canvas-style digits (fonts and strokes, never MNIST): the head trained with jittered
+    copies reads more of them than the plain head, and MNIST's test digits as well."""
+    _, plain = cli("classify", default_run["run_id"], "--head", "mlp")
+    _, drawing = cli("classify", default_run["run_id"], "--head", "mlp", "--jitter")
+    assert drawing["jitter"] is True and plain["jitter"] is False
+    assert drawing["canvas_accuracy"] > plain["canvas_accuracy"] + 0.01, (plain, drawing)
+    assert drawing["canvas_accuracy"] > 0.93
+    assert drawing["test_accuracy"] > plain["test_accuracy"] - 0.005
+
+
+def test_the_recommended_model_reads_95_percent_of_drawings(cli):
+    """The Draw page recommends conv, k=32, 10 epochs: its drawing head must read at least
+    95 % of the canvas-style digits and keep MNIST's test accuracy."""
+    _, run = cli("train", "--model", "conv", "--epochs", "10")
+    assert run["test_loss"] < 0.078
+    _, head = cli("classify", run["run_id"], "--head", "mlp", "--jitter")
+    assert head["canvas_accuracy"] >= 0.95 and head["test_accuracy"] >= 0.985, head
