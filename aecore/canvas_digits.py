@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,12 +88,15 @@ def load_canvas_digits(per_class: int = 200, seed: int = 0) -> CanvasDigits:
     """canvas_digits, kept in the cache; the name carries the fonts too, since they vary."""
     tag = hashlib.sha1("|".join(name for name, _ in fonts()).encode()).hexdigest()[:8]
     path = cache_dir() / "canvas" / f"canvas-v{VERSION}-{per_class}x10-seed{seed}-{tag}.npz"
+    n = 10 * per_class
     try:
         with np.load(path, allow_pickle=False) as npz:
-            return CanvasDigits(torch.from_numpy(npz["images"]),
-                                torch.from_numpy(npz["labels"]), npz["sources"].tolist())
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
-        pass  # missing, or damaged: draw the set (again)
+            images, labels, sources = npz["images"], npz["labels"], npz["sources"].tolist()
+        if (images.dtype == np.uint8 and images.shape == (n, 28, 28)
+                and labels.dtype == np.int64 and labels.shape == (n,) and len(sources) == n):
+            return CanvasDigits(torch.from_numpy(images), torch.from_numpy(labels), sources)
+    except Exception:  # noqa: BLE001  missing or damaged in any way (zlib, EOF ...): redraw
+        pass
     digits = canvas_digits(per_class, seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # readers never see half a file

@@ -67,12 +67,16 @@ def cmd_train(args) -> int:
         "test_loss": m["test_loss"],
         "seconds": m["seconds"] if not ready.cached else time.perf_counter() - start,
         "seconds_per_epoch": m["seconds_per_epoch"], "cached": ready.cached,
-        **{k: m[k] for k in ("kl", "reconstruction", "active_units", "negative_elbo") if k in m},
     }
-    vae = (f"; KL {m['kl']:.1f} nats, {m['active_units']} of {cfg.latent_dim} units active, "
-           f"-ELBO {m['negative_elbo']:.1f} nats per image" if "kl" in m else "")
+    stats = lab.variational_stats(run)
+    if stats is not None:  # from the metrics, or computed again where they are missing
+        result.update({k: getattr(stats, k) for k in
+                       ("kl", "reconstruction", "active_units", "negative_elbo")})
+    vae = (f"; KL {stats.kl:.1f} nats, {stats.active_units} of {cfg.latent_dim} units "
+           f"active, -ELBO {stats.negative_elbo:.1f} nats per image" if stats else "")
+    n = m["epochs_done"]
     _emit(args, result, f"run {run.run_id}: test BCE {m['test_loss']:.4f} after "
-          f"{m['epochs_done']} epochs, {m['seconds_per_epoch']:.2f} s/epoch{vae}"
+          f"{n} epoch{'s' * (n != 1)}, {m['seconds_per_epoch']:.2f} s/epoch{vae}"
           + (" (cached)" if ready.cached else ""))
     return 0
 
@@ -169,9 +173,10 @@ def cmd_runs(args) -> int:
     from aecore import lab
 
     rows = lab.list_runs()
-    lines = [f"{r['run_id']}  {r['config']['dataset']:<7} {r['config']['model']:<5} "
+    lines = [f"{r['run_id']}  {r['config']['dataset']:<7} {r['config']['model']:<8} "
              f"k={r['config']['latent_dim']:<3} epochs={r['metrics']['epochs_done']:<3} "
              f"test BCE {r['metrics']['test_loss']:.4f}"
+             + (f"  {variant}" if (variant := TrainConfig.from_dict(r["config"]).variant) else "")
              + ("  (stopped)" if r["metrics"].get("stopped") else "") for r in rows]
     _emit(args, {"runs": rows}, "\n".join(lines) or "no runs yet: try `aecore train`")
     return 0

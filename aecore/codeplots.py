@@ -14,12 +14,17 @@ def kl_bars(kl_per_dim: list[float]) -> go.Figure:
     kl = np.asarray(kl_per_dim, dtype=float)
     active = kl > ACTIVE_KL
     fig = go.Figure(go.Bar(
-        x=np.arange(len(kl)), y=kl, marker_color=np.where(active, PALETTE[0], PALETTE[7]),
+        x=[str(d) for d in range(len(kl))], y=kl,
+        marker_color=np.where(active, PALETTE[0], PALETTE[7]),
         customdata=np.where(active, "active", "inactive"),
         hovertemplate="dimension %{x}: %{y:.3f} nats (%{customdata})<extra></extra>"))
-    fig.add_hline(y=ACTIVE_KL, line=dict(color=PALETTE[3], dash="dot"),
-                  annotation_text=f"{ACTIVE_KL} nats", annotation_position="top right")
-    fig.update_xaxes(title="latent dimension")
+    fig.add_hline(y=ACTIVE_KL, line=dict(color=PALETTE[3], dash="dot"))
+    # On a log axis an annotation's y is log10 of the value (an hline's own label was drawn
+    # at the wrong height).
+    fig.add_annotation(x=1, xref="paper", xanchor="right", y=np.log10(ACTIVE_KL), yref="y",
+                       yanchor="bottom", text=f"active above {ACTIVE_KL} nats", showarrow=False,
+                       font=dict(color=PALETTE[3]))
+    fig.update_xaxes(title="latent dimension", type="category")
     # Log scale: a collapsed unit's 0.001 nats and an active one's 5 nats both read.
     fig.update_yaxes(title="KL, nats per image (test mean)", type="log")
     return layout(fig, f"KL per dimension: {int(active.sum())} of {len(kl)} units active", 320)

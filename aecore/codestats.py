@@ -20,6 +20,9 @@ ACTIVE_KL = 0.01
 # A code value counts as near zero below this share of the largest |value| in the codes: a
 # scale-free cut, since an L1 penalty can shrink codes while the decoder grows to match.
 NEAR_ZERO_SHARE = 0.01
+# A VAE's codes have a scale, the prior's N(0, 1): a posterior mean below a tenth of its
+# standard deviation is near zero (a collapsed unit's means are all about there).
+PRIOR_NEAR_ZERO = 0.1
 
 
 class VariationalStats(NamedTuple):
@@ -85,10 +88,12 @@ class Sparsity(NamedTuple):
     mean_abs: list[float]       # per dimension: mean |value|
 
 
-def sparsity(codes: torch.Tensor) -> Sparsity:
-    """codes float [N, k] -> how many of their values are (near) zero, overall and per unit."""
+def sparsity(codes: torch.Tensor, threshold: float | None = None) -> Sparsity:
+    """codes float [N, k] -> how many of their values are near zero (below `threshold`, by
+    default NEAR_ZERO_SHARE of the largest |value|), overall and per unit."""
     magnitude = codes.abs()
-    threshold = NEAR_ZERO_SHARE * float(magnitude.max()) if len(codes) else 0.0
+    if threshold is None:
+        threshold = NEAR_ZERO_SHARE * float(magnitude.max()) if len(codes) else 0.0
     active = magnitude > threshold
     return Sparsity(float(1.0 - active.float().mean()) if len(codes) else 0.0, threshold,
                     active.float().mean(0).tolist(), magnitude.mean(0).tolist())

@@ -36,16 +36,16 @@ class Row:
     knn_accuracy_2d: float | None
     seconds_per_epoch: float | None
     complete: bool
-    # Settings off the defaults ("batch 64, lr 0.01"): such runs are their own curve, never
-    # averaged with the default runs as if they were seeds. Not one of the ROW fields.
+    # Settings off the defaults ("batch 64, β 4"): such runs are their own curve, never
+    # averaged with the default runs as if they were seeds.
     variant: str = field(default="", compare=False)
 
     def to_dict(self) -> dict:
         return {name: getattr(self, name) for name in FIELDS}
 
 
-FIELDS = ("run_id", "model", "latent_dim", "epochs", "seed", "test_loss", "linear_accuracy",
-          "mlp_accuracy", "knn_accuracy_2d", "seconds_per_epoch", "complete")
+FIELDS = ("run_id", "model", "latent_dim", "epochs", "seed", "variant", "test_loss",
+          "linear_accuracy", "mlp_accuracy", "knn_accuracy_2d", "seconds_per_epoch", "complete")
 NUMBERS = ("test_loss", "linear_accuracy", "mlp_accuracy", "knn_accuracy_2d",
            "seconds_per_epoch")
 

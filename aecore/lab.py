@@ -134,6 +134,17 @@ def model_metrics(model: Autoencoder, test_x: torch.Tensor) -> dict:
     return codestats.variational_stats(model.cpu().eval(), test_x).to_dict()
 
 
+def variational_stats(run: Run) -> codestats.VariationalStats | None:
+    """A VAE run's KL figures: from its metrics, or computed again when they are missing
+    (a run saved without them, a hand-edited file); None for the other models."""
+    if not run.model.variational:
+        return None
+    fields = codestats.VariationalStats._fields
+    if all(name in run.metrics for name in fields):
+        return codestats.VariationalStats(*(run.metrics[name] for name in fields))
+    return codestats.variational_stats(run.model, datasets.load(run.config.dataset).test_x)
+
+
 def find_complete(run_id: str) -> Run | None:
     """The run if it is stored and finished all its epochs, else None."""
     try:

@@ -160,6 +160,23 @@ def _snapshot(model: Autoencoder, test_x: torch.Tensor, epoch: float) -> Snapsho
     return Snapshot(epoch, codes)
 
 
+class _Finished(NamedTuple):
+    """The state at the end of the last finished epoch: what a stopped run keeps."""
+    weights: dict[str, torch.Tensor]
+    steps: int
+    snapshots: int
+
+
+def _stopped(model: Autoencoder, history: History, snapshots: list[Snapshot],
+             finished: _Finished, seconds: float) -> DoneEvent:
+    """A stop mid-epoch keeps the last finished epoch, weights and curves alike, so that every
+    number stored with the run (its test loss, a VAE's KL) describes the weights stored."""
+    if finished.weights:
+        model.load_state_dict(finished.weights)
+    del history.batch_loss[finished.steps:], history.batch_kl[finished.steps:]
+    return DoneEvent(model.eval(), history, True, seconds, snapshots[:finished.snapshots])
+
+
 def run(cfg: TrainConfig, data: Dataset, stop: threading.Event | None = None,
         device: str = "auto") -> Iterator[Event]:
     """Train from scratch; yields a BatchEvent per step, an EpochEvent per epoch, one DoneEvent.
@@ -190,6 +207,7 @@ def run(cfg: TrainConfig, data: Dataset, stop: threading.Event | None = None,
     kept_epochs = snapshot_epochs(cfg.epochs)
     started = time.perf_counter()
     step = 0
+    finished = _Finished({}, 0, 0)
     for epoch in range(1, cfg.epochs + 1):
         epoch_start = time.perf_counter()
         model.train()
@@ -199,8 +217,7 @@ def run(cfg: TrainConfig, data: Dataset, stop: threading.Event | None = None,
         running, running_kl = 0.0, 0.0
         for i in range(0, n, cfg.batch_size):
             if stop is not None and stop.is_set():
-                yield DoneEvent(model.eval(), history, True, time.perf_counter() - started,
-                                snapshots)
+                yield _stopped(model, history, snapshots, finished, time.perf_counter() - started)
                 return
             batch = as_pixels(shuffled[i:i + cfg.batch_size])
             try:
@@ -240,5 +257,7 @@ def run(cfg: TrainConfig, data: Dataset, stop: threading.Event | None = None,
         history.epochs.append(vars(record).copy())
         if epoch in kept_epochs:
             snapshots.append(_snapshot(model, test_x, float(epoch)))
+        finished = _Finished({k: v.clone() for k, v in model.state_dict().items()}, step,
+                             len(snapshots))
         yield record
     yield DoneEvent(model, history, False, time.perf_counter() - started, snapshots)

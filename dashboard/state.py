@@ -188,6 +188,11 @@ def start_map(r: lab.Run) -> None:
         background.start(tasks(), draw_head_job(r))
 
 
+@st.cache_resource(max_entries=8, show_spinner=False, hash_funcs=BY_WEIGHTS)
+def variational_stats(r: lab.Run):
+    return lab.variational_stats(r)
+
+
 def head_job(r: lab.Run, head: str) -> background.Job:
     return background.head_job(r, HeadConfig(head=head), mapper())
 

@@ -57,7 +57,7 @@ def test_a_vae_trains_from_the_page_with_its_beta(app):
 def test_a_vaes_reconstructions_show_kl_samples_and_traversal(app, tiny):
     open_with(app, VAE, "views/reconstruct.py")
     shown = texts(app)
-    assert "most informative dimensions" in shown
+    assert "dimensions with the highest KL" in shown
     assert "units active" in " ".join(c.proto.spec for c in app.get("plotly_chart"))
     assert "Codes drawn from the prior" in shown
     images = app.get("image")

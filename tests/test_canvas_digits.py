@@ -79,11 +79,25 @@ def test_cache_round_trip(tmp_path, monkeypatch):
     assert first.sources == second.sources
 
 
-def test_a_damaged_cache_file_is_drawn_again(tmp_path, monkeypatch):
+def _flip_compressed_bytes(path):
+    data = bytearray(path.read_bytes())
+    data[60:90] = bytes(30)  # inside the first member's deflate stream: a zlib error
+    path.write_bytes(bytes(data))
+
+
+def _wrong_shape(path):
+    np.savez_compressed(path, images=np.zeros((10, 14, 14), np.uint8),
+                        labels=np.zeros(10, np.int64), sources=np.array(["x"] * 10))
+
+
+@pytest.mark.parametrize("damage", [lambda p: p.write_bytes(b"not a zip"),
+                                    lambda p: p.write_bytes(b""), _flip_compressed_bytes,
+                                    _wrong_shape])
+def test_a_damaged_cache_file_is_drawn_again(tmp_path, monkeypatch, damage):
     monkeypatch.setenv("AECORE_CACHE_DIR", str(tmp_path))
     first = cd.load_canvas_digits(per_class=1, seed=0)
     (path,) = (tmp_path / "canvas").iterdir()
-    path.write_bytes(b"not a zip")
+    damage(path)
     again = cd.load_canvas_digits(per_class=1, seed=0)
     assert torch.equal(first.images, again.images)
     assert [p.name for p in (tmp_path / "canvas").iterdir()] == [path.name]  # no tmp left

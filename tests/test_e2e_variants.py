@@ -56,7 +56,7 @@ def test_a_vae_then_a_denoising_run(server_url):
         page.get_by_role("tab", name="Codes").click()
         page.get_by_text("units active").first.wait_for()
         page.get_by_role("tab", name="Traversal").click()
-        page.get_by_text("most informative dimensions").wait_for()
+        page.get_by_text("dimensions with the highest KL").wait_for()
         screenshot(page, "reconstruct-vae")
         assert not exceptions_on(page)
 

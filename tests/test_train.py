@@ -46,7 +46,8 @@ def test_stop_flag_is_honoured_within_one_batch(tiny):
             stop.set()
     done = seen[-1]
     assert isinstance(done, train.DoneEvent) and done.stopped
-    assert len(done.history.batch_loss) == 12  # no batch ran after the flag
+    batches = [e for e in seen if isinstance(e, train.BatchEvent)]
+    assert batches[-1].step == 12  # no batch ran after the flag
     assert done.epochs_done == 1
 
 
@@ -89,3 +90,22 @@ def test_pick_device_refuses_what_this_machine_lacks(monkeypatch, cuda):
             train.pick_device(device)
     if cuda:
         assert train.pick_device("cuda:0") == torch.device("cuda", 0)
+
+
+def test_a_stop_mid_epoch_keeps_the_last_finished_epoch(tiny):
+    """The stored weights, curves and snapshots all describe the end of epoch 1, so that a
+    stopped run's test loss (and a VAE's KL, computed from its weights) agree."""
+    stop = threading.Event()
+    first_epoch_steps = None
+    for event in train.run(TrainConfig(**{**TINY, "model": "vae"}), tiny, stop, device="cpu"):
+        if isinstance(event, train.BatchEvent):
+            first_epoch_steps = first_epoch_steps if event.epoch == 2 else event.step
+            if event.epoch == 2 and event.step == first_epoch_steps + 2:
+                stop.set()
+    done = event
+    assert done.stopped and done.epochs_done == 1
+    assert len(done.history.batch_loss) == len(done.history.batch_kl) == first_epoch_steps
+    assert all(s.epoch <= 1 for s in done.snapshots)
+    test = train.evaluate(done.model, tiny.test_x)
+    assert test.reconstruction == pytest.approx(done.history.epochs[0]["test_loss"], rel=1e-6)
+    assert test.kl == pytest.approx(done.history.epochs[0]["test_kl"], rel=1e-6)

@@ -160,3 +160,23 @@ def test_train_cli_reports_a_vaes_terms(tiny, capsys):
                                         batch_size=32).key()
     assert cli.main(["train", "--model", "dense", "--beta", "2", "--json"]) == 2
     assert "applies to vae and vae-conv" in capsys.readouterr().err
+
+
+def test_a_vae_run_without_its_kl_metrics_gets_them_computed_again(tiny):
+    cfg = TrainConfig(model="vae", **TINY_VAE)
+    run = next(e for e in lab.train(cfg, device="cpu") if isinstance(e, lab.RunReady)).run
+    stored = lab.variational_stats(run)
+    damaged = lab.Run(run.run_id, run.config, run.model, run.history,
+                      {k: v for k, v in run.metrics.items() if k != "kl_per_dim"},
+                      run.weights_id)
+    again = lab.variational_stats(damaged)
+    assert again.kl_per_dim == pytest.approx(stored.kl_per_dim, rel=1e-5)
+    assert lab.variational_stats(next(e for e in lab.train(TrainConfig(**TINY_VAE),
+                                                           device="cpu")
+                                      if isinstance(e, lab.RunReady)).run) is None
+
+
+def test_a_vaes_sparsity_is_cut_at_the_priors_scale():
+    collapsed = torch.randn(100, 3) * 0.02  # posterior means all near the prior's mean
+    assert codestats.sparsity(collapsed).near_zero < 0.5  # relative cut: looks active
+    assert codestats.sparsity(collapsed, codestats.PRIOR_NEAR_ZERO).near_zero == 1.0

@@ -19,7 +19,8 @@ with state.errors_shown():
     test_codes = state.codes(run)[1]
     n = len(labels)
 
-    variational, noise = run.config.variational, run.config.noise
+    vae, noise = state.variational_stats(run), run.config.noise
+    variational = vae is not None
     tabs = st.tabs(["Side by side", "Interpolation", "Traversal", "Codes"]
                    + ["Samples from the prior"] * variational)
     pairs, interp, traverse, code_tab = tabs[:4]
@@ -67,7 +68,7 @@ with state.errors_shown():
 
     def vae_traversal() -> None:
         """The most informative dimensions first, each from -3 to +3 prior std."""
-        order = codestats.by_information(run.metrics["kl_per_dim"])
+        order = codestats.by_information(vae.kl_per_dim)
         c1, c2 = st.columns(2)
         idx = c1.number_input("Around test digit #", 0, n - 1, 0, key="vae_trav_index")
         span = c2.slider("Span (prior standard deviations)", 1.0, 4.0, 3.0, 0.5,
@@ -75,9 +76,14 @@ with state.errors_shown():
         dims = order[:TRAVERSAL_ROWS]
         grid = codestats.traversal(run.model, test_codes[int(idx)], dims,
                                    torch.linspace(-span, span, 9)).numpy()
-        kl = run.metrics["kl_per_dim"]
-        st.caption(f"The {len(dims)} most informative dimensions (highest KL), each moved from "
-                   f"{-span:g} to +{span:g} around digit #{int(idx)}'s posterior mean:")
+        kl = vae.kl_per_dim
+        if vae.active_units == 0:
+            st.warning("No dimension carries information about the digit (every KL is below "
+                       f"{codestats.ACTIVE_KL} nats): the decoder ignores the code, so every "
+                       "row below shows the same image.")
+        st.caption(f"The {len(dims)} dimensions with the highest KL, each moved from "
+                   f"{-span:g} to +{span:g} prior standard deviations around digit "
+                   f"#{int(idx)}'s posterior mean:")
         widgets.panels_grid(list(grid), [f"dimension {d} · KL {kl[d]:.2f} nats" for d in dims],
                             width=440)
 
@@ -99,16 +105,19 @@ with state.errors_shown():
                             f"(std {std:.2f}) around digit #{int(idx)}")
 
     with code_tab:
-        stats = codestats.sparsity(test_codes)
+        stats = codestats.sparsity(test_codes,
+                                   codestats.PRIOR_NEAR_ZERO if variational else None)
+        cut = ("a tenth of the prior's standard deviation" if variational
+               else "1 % of the largest |value|")
         st.caption(f"{stats.near_zero:.1%} of the test codes' values are near zero (below "
-                   f"{stats.threshold:.3g}, 1 % of the largest |value|)"
+                   f"{stats.threshold:.3g}, {cut})"
                    + (f"; this run adds an L1 penalty of {run.config.l1:g} on the codes."
                       if run.config.l1 else "; this run has no sparsity penalty (L1 0)."))
         st.plotly_chart(codeplots.activity_bars(stats), key="activity_bars")
         if variational:
-            st.plotly_chart(codeplots.kl_bars(run.metrics["kl_per_dim"]), key="kl_bars")
+            st.plotly_chart(codeplots.kl_bars(vae.kl_per_dim), key="kl_bars")
             st.caption(f"A unit is active when its KL to the prior is above "
-                       f"{codestats.ACTIVE_KL} nats: {run.metrics['active_units']} of "
+                       f"{codestats.ACTIVE_KL} nats: {vae.active_units} of "
                        f"{run.config.latent_dim}. An inactive unit's code is the prior whatever "
                        "the digit, so the decoder ignores it.")
 

@@ -40,6 +40,7 @@ noise = b.slider("Denoising: masked share of input pixels", 0.0, 0.5, 0.0, 0.05,
                  help="That share of each input's pixels is set to 0, fresh each batch; the "
                       "model must reconstruct the clean digit.")
 l1 = c.select_slider("Sparse codes: L1 weight", L1_WEIGHTS, 0.0, key="l1",
+                     format_func=lambda v: "off" if v == 0 else f"{v:.0e}",
                      help="Adds this weight times each image's sum of |code| to the loss, as "
                           "the Keras blog's sparse autoencoder (1e-4 there).")
 with st.expander("Advanced"):
@@ -152,12 +153,12 @@ def own_history() -> None:
 
 
 def metrics_caption(run: lab.Run) -> None:
-    m = run.metrics
+    m, vae = run.metrics, state.variational_stats(run)
     st.caption(f"Test BCE {m['test_loss']:.4f} · train BCE {m['train_loss']:.4f} · "
                f"{m['seconds_per_epoch']:.2f} s per epoch on {m['device']}"
-               + (f" · test KL {m['kl']:.1f} nats, {m['active_units']} of "
-                  f"{run.config.latent_dim} units active, −ELBO {m['negative_elbo']:.1f} "
-                  "nats per image" if "kl" in m else ""))
+               + (f" · test KL {vae.kl:.1f} nats, {vae.active_units} of "
+                  f"{run.config.latent_dim} units active, −ELBO {vae.negative_elbo:.1f} "
+                  "nats per image" if vae else ""))
 
 
 if status is not None and not status.finished:
