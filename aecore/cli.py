@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 
@@ -348,3 +349,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("aecore: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `aecore ... | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
