@@ -179,13 +179,11 @@ def own_distances(r: lab.Run) -> np.ndarray:
 
 def start_map(r: lab.Run) -> None:
     """The Train page starts the UMAP map as soon as a training ends, then the map over
-    training and the drawing head (the map worker takes them in turn), so that they are
-    usually ready when Explore and Draw open."""
+    training (the map worker takes them in turn), so that both are usually ready when
+    Explore opens. Not the drawing head: queued here, it held up the next run's map."""
     background.start(tasks(), map_job(r))
     if mapping.has_snapshots(r):
         background.start(tasks(), derived_job("embed_over_training", r))
-    if r.config.dataset == "mnist":  # then the Draw page's head, ready before it is asked for
-        background.start(tasks(), draw_head_job(r))
 
 
 @st.cache_resource(max_entries=8, show_spinner=False, hash_funcs=BY_WEIGHTS)

@@ -54,7 +54,7 @@ def test_full_disk_on_first_save_leaves_no_run(tiny, monkeypatch):
 
 
 def test_out_of_memory_is_typed(tiny, monkeypatch):
-    def oom(self, x):
+    def oom(self, x, *args):
         raise MemoryError
 
     monkeypatch.setattr(Autoencoder, "loss", oom)
