@@ -50,7 +50,7 @@ def _jitter_chunk(images: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     x = F.grid_sample(x, grid, align_corners=False)
     stroke = torch.multinomial(torch.tensor(STROKE_WEIGHTS), n, True, generator=gen)
-    grown = torch.stack([_grow(x, s) for s in STROKES])                  # [4, n, 1, 28, 28]
+    grown = torch.stack([_grow(x, s) for s in STROKES])                  # [3, n, 1, 28, 28]
     x = grown[stroke, torch.arange(n)]                                    # [n, 1, 28, 28]
     # An eroded stroke is fainter; a drawing's ink is scaled to full white by preprocessing.
     x = x / x.amax((1, 2, 3), keepdim=True).clamp_min(1e-6)
