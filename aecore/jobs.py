@@ -272,6 +272,10 @@ class Tasks:
         with self._lock:
             return self._tasks.get(key)
 
+    def running(self) -> list[str]:
+        with self._lock:
+            return [key for key, task in self._tasks.items() if task.state == "running"]
+
     @staticmethod
     def _run(task: Task, fn: Callable[[], Any]) -> None:
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -104,6 +105,10 @@ def test_a_run_deleted_under_the_page_is_said_and_replaced(app, tiny):
     visit(app, PAGE)
     doomed = app.selectbox(key="pair_a").value
     assert app.sidebar.selectbox(key="run_id").value == doomed  # both: the newest run
+    for _ in range(600):  # the page's heads and map write into the run: let them land first
+        if not state.tasks().running():
+            break
+        time.sleep(0.5)
     shutil.rmtree(store.run_dir(doomed))
     lab_ids = {r.run_id for r in runs} - {doomed}
     state.runs_listing.clear()
