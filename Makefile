@@ -17,9 +17,10 @@ $(VENV)/.installed: pyproject.toml
 
 setup-dev: $(VENV)/.installed-dev
 
-# The tests cover the optional Ray backend too, so the dev setup installs the cluster extra.
+# The tests cover the optional Ray backend and the exports too, so the dev setup installs
+# the cluster and export extras.
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(PY) -m pip install --quiet -e '.[dev,cluster]'
+	$(PY) -m pip install --quiet -e '.[dev,cluster,export]'
 	touch $@
 
 # Debian's Chromium for the browser tests (Playwright cannot download its own browser here).

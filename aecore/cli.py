@@ -170,6 +170,27 @@ def cmd_predict(args) -> int:
     return 1 if failed else 0
 
 
+def cmd_export(args) -> int:
+    from pathlib import Path
+
+    from aecore import export, lab
+
+    if not (args.projector or args.onnx or args.html):
+        raise InvalidConfig("say what to export: --projector DIR, --onnx DIR and/or --html FILE")
+    run = lab.load_run(args.run_id)
+    files: list[Path] = []
+    if args.onnx:  # first: a missing extra is said before minutes of work
+        files += export.onnx(run, Path(args.onnx))
+    digits = export.test_digits(run) if args.projector or args.html else None
+    if args.projector:
+        files += export.projector(run, Path(args.projector), digits)
+    if args.html:
+        files.append(export.write_html(Path(args.html), export.html(run, digits)))
+    paths = [str(f.resolve()) for f in files]
+    _emit(args, {"run_id": run.run_id, "files": paths}, "\n".join(paths))
+    return 0
+
+
 def cmd_runs(args) -> int:
     from aecore import lab
 
@@ -304,6 +325,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jitter", action="store_true",
                    help="train the head on jittered digits too (the Draw page's head)")
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("export", help="a run for TensorBoard's projector, ONNX, or one HTML page")
+    p.add_argument("run_id")
+    p.add_argument("--projector", metavar="DIR",
+                   help="tensors.tsv, metadata.tsv, sprite.png and projector_config.pbtxt: "
+                        "open with tensorboard --logdir DIR, tab Projector")
+    p.add_argument("--onnx", metavar="DIR", help="encoder.onnx and decoder.onnx (batch dynamic)")
+    p.add_argument("--html", metavar="FILE", help="a self-contained report that opens offline")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("runs", help="list the cached runs")
     p.set_defaults(func=cmd_runs)
