@@ -7,7 +7,7 @@ import streamlit as st
 
 from aecore.config import TrainConfig
 from aecore.data import LABEL_NAMES
-from dashboard import session, state
+from dashboard import downloads, links, session, state
 
 st.set_page_config(page_title="Latent-space lab", page_icon=":material/scatter_plot:",
                    layout="wide")
@@ -26,6 +26,8 @@ def run_label(row: dict) -> str:
             f"{f' · {variant}' if variant else ''} · BCE {m['test_loss']:.4f}"
             f"{stopped} · {row['run_id'][:6]}")
 
+
+unknown_run = links.read_once(list(DATASET_NAMES), state.runs_listing())
 
 with st.sidebar:
     dataset = st.selectbox("Dataset", list(DATASET_NAMES), format_func=DATASET_NAMES.get,
@@ -56,5 +58,11 @@ pages = [
     st.Page("views/compare.py", title="Compare", icon=":material/stacked_line_chart:"),
     st.Page("views/draw.py", title="Draw", icon=":material/draw:"),
 ]
+page = st.navigation(pages)
+if unknown_run and page.url_path:  # a link to a run this server lacks opens Train
+    st.switch_page(pages[0])
+links.write(explore=page.url_path == "explore")
 session.show_note()
-st.navigation(pages).run()
+with st.sidebar:
+    downloads.run_files(session.active_run())
+page.run()

@@ -36,22 +36,30 @@ class TestDigits:
     label_names: list[str]
     codes: np.ndarray           # float32 [10000, k]
     errors: np.ndarray          # float32 [10000]: each digit's reconstruction BCE
-    predictions: np.ndarray     # int [10000]
+    predictions: np.ndarray | None  # int [10000]; None: no head (see test_digits)
     head: str                   # the head that predicted: "mlp" when one is stored, else "linear"
-    report: dict                # its report (accuracy, confusion, baselines ...)
+    report: dict | None         # its report (accuracy, confusion, baselines ...)
 
 
-def test_digits(run: lab.Run) -> TestDigits:
+def stored_head(run: lab.Run) -> str | None:
+    for name in ("mlp", "linear"):
+        if lab.is_valid(lab.head_folder(run, HeadConfig(head=name))):
+            return name
+    return None
+
+
+def test_digits(run: lab.Run, train_head: bool = True) -> TestDigits:
     """The run's test digits with their codes, errors and predictions. The predictions are
-    the MLP head's when it was trained before, else the classic recipe's linear head's
-    (trained now when needed)."""
+    the MLP head's when it was trained before, else the linear head's: the classic recipe's,
+    trained now if needed unless `train_head` is False (then there are none)."""
     data = datasets.load(run.config.dataset)
     codes = lab.codes(run)[1]
-    name = "mlp" if lab.is_valid(lab.head_folder(run, HeadConfig(head="mlp"))) else "linear"
-    head = lab.classify(run, HeadConfig(head=name))
+    name = stored_head(run) or ("linear" if train_head else None)
+    head = lab.classify(run, HeadConfig(head=name)) if name else None
     return TestDigits(data.test_x, data.test_y.numpy(), data.label_names, codes.numpy(),
                       latents.reconstruction_error(run.model, data.test_x).numpy(),
-                      head.head.probabilities(codes).argmax(1).numpy(), name, head.report)
+                      head.head.probabilities(codes).argmax(1).numpy() if head else None,
+                      name or "", head.report if head else None)
 
 
 def _folder(path: Path) -> Path:

@@ -67,6 +67,26 @@ def _reconstructions(run: lab.Run, digits) -> str:
             f'<img class="pairs" alt="digits and reconstructions" src="{uri}">')
 
 
+def _classifier(digits, k: int, figure: _Figures) -> str:
+    r = digits.report
+    if r is None:
+        return ('<p class="note">No classifier was trained on this run\'s codes when this '
+                "report was written (the Classifier page trains one; `aecore export --html` "
+                "trains the linear head).</p>")
+    b = r["baselines"]
+    rows = {"head": digits.head, "test accuracy": f"{r['test_accuracy']:.2%}",
+            "same head on raw pixels": f"{b['pixels']:.2%}",
+            f"same head on PCA (k={k})": f"{b['pca']:.2%}"}
+    if "canvas_accuracy" in r:
+        rows["canvas-style digits"] = f"{r['canvas_accuracy']:.2%}"
+    names = digits.label_names
+    return ('<p class="note">Trained on the 60,000 training codes, scored on the 10,000 test '
+            "codes; the baselines are the same head on raw pixels and on PCA with the same k."
+            f"</p>{_table(rows)}{figure(plots.accuracy_bars(r, k))}"
+            f"{figure(plots.per_class_bars(r['per_class'], names))}"
+            f"{figure(plots.confusion_heatmap(r['confusion'], names))}")
+
+
 def report_html(run: lab.Run, digits, projection: ProjectionConfig | None = None) -> str:
     cfg, figure = run.config, _Figures()
     history = run.history
@@ -77,13 +97,6 @@ def report_html(run: lab.Run, digits, projection: ProjectionConfig | None = None
     mapped = lab.embed(run, projection)
     method = projection.method.upper()
     names = digits.label_names
-    r = digits.report
-    b = r["baselines"]
-    classifier = {"head": digits.head, "test accuracy": f"{r['test_accuracy']:.2%}",
-                  "same head on raw pixels": f"{b['pixels']:.2%}",
-                  f"same head on PCA (k={cfg.latent_dim})": f"{b['pca']:.2%}"}
-    if "canvas_accuracy" in r:
-        classifier["canvas-style digits"] = f"{r['canvas_accuracy']:.2%}"
     title = (f"aecore run {run.run_id}: {cfg.model}, k={cfg.latent_dim}, {cfg.epochs} epochs"
              + (f", {cfg.variant}" if cfg.variant else ""))
     made = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
@@ -101,11 +114,6 @@ label accuracy {mapped.knn_accuracy_2d:.3f}.</p>
 {figure(map_figure(mapped.map.embedding, digits.labels, names, title=f"{method} map"))}
 <h2>Reconstructions</h2>{_reconstructions(run, digits)}
 <h2>Classifier on the codes</h2>
-<p class="note">Trained on the 60,000 training codes, scored on the 10,000 test codes; the
-baselines are the same head on raw pixels and on PCA with the same k.</p>
-{_table(classifier)}
-{figure(plots.accuracy_bars(r, cfg.latent_dim))}
-{figure(plots.per_class_bars(r["per_class"], names))}
-{figure(plots.confusion_heatmap(r["confusion"], names))}
+{_classifier(digits, cfg.latent_dim, figure)}
 </body></html>
 """

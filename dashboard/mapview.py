@@ -70,6 +70,32 @@ def colour_values(run: lab.Run, v: View, colour: str) -> np.ndarray | None:
     return None
 
 
+def stored_trust(run: lab.Run, v: View) -> np.ndarray | None:
+    """Each point's share of its 15 code neighbours kept on the map, when it was measured."""
+    if v.kind == "training":
+        return v.frames.kept[-1]
+    if v.kind == "test" and v.final and lab.is_valid(mapping.trust_folder(run, state.UMAP)):
+        return state.map_trust(run).kept
+    return None
+
+
+class PairImages(NamedTuple):
+    originals: np.ndarray        # [N, 28, 28] in [0, 1]
+    reconstructions: np.ndarray  # [N, 28, 28] in [0, 1]
+
+
+def pair_images(run: lab.Run, kind: str, indices: list[int]) -> PairImages:
+    """The digits at these indices of the map of this kind, with their reconstructions."""
+    data = state.dataset(run.config.dataset)
+    train_codes, test_codes = state.codes(run)
+    if kind == "all":
+        images, codes = mapping.all_images(data), torch.cat([test_codes, train_codes])
+    else:
+        images, codes = data.test_x, test_codes
+    return PairImages(images[indices].numpy() / 255.0,
+                      latents.decode(run.model, codes[indices]).numpy())
+
+
 def _view_key(v: View) -> tuple:
     return v.kind, v.final
 

@@ -3,8 +3,8 @@
 import numpy as np
 import streamlit as st
 
-from aecore import plots
-from dashboard import background, session, state, widgets
+from aecore import plots, tables
+from dashboard import background, downloads, session, state, widgets
 
 st.title("Classify from the codes")
 run = session.require_run()
@@ -45,6 +45,15 @@ with state.errors_shown():
     left.plotly_chart(plots.accuracy_bars(r, run.config.latent_dim), key="accuracy_chart")
     left.plotly_chart(plots.per_class_bars(r["per_class"], names), key="per_class_chart")
     right.plotly_chart(plots.confusion_heatmap(r["confusion"], names), key="confusion_chart")
+    name = f"aecore-{run.run_id}-{head_name}"
+    with right:
+        downloads.button("Confusion matrix (CSV)", tables.csv_text(
+            tables.confusion_table(r["confusion"], names)), f"{name}-confusion.csv",
+            downloads.CSV, "dl_confusion")
+    with left:
+        downloads.button("Per-class accuracy (CSV)", tables.csv_text(
+            tables.per_class_table(r, names)), f"{name}-per-class.csv", downloads.CSV,
+            "dl_per_class")
 
     predicted = result.head.probabilities(state.codes(run)[1]).argmax(1).numpy()
     labels = data.test_y.numpy()

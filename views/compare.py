@@ -7,7 +7,7 @@ import streamlit as st
 from aecore import compare, lab, plots, sweep
 from aecore.config import MODELS
 from aecore.errors import AecoreError
-from dashboard import session, state, widgets
+from dashboard import downloads, session, state, widgets
 
 POLL_SECONDS = 2.0
 CHANGED_SHOWN = 24
@@ -126,8 +126,8 @@ def table() -> None:
             "seconds_per_epoch": number("s / epoch", format="%.2f")})
     st.caption("Select a row to make that run active. Empty cells were not computed yet "
                "(a sweep computes them; so do the Classifier and Explore pages).")
-    st.download_button("Download the table (CSV)", frame.to_csv(index=False),
-                       f"runs-{dataset}.csv", "text/csv", key="compare_csv")
+    downloads.button("The table (CSV)", frame.to_csv(index=False), f"runs-{dataset}.csv",
+                     downloads.CSV, "compare_csv")
 
 
 def curves() -> None:

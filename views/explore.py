@@ -5,12 +5,13 @@ classifier says of each place, and see how far the map can be trusted."""
 import numpy as np
 import streamlit as st
 
-from aecore import gallery, plots, trust
+from aecore import gallery, plots, tables, trust
 from aecore.errors import NoSnapshots
 from aecore.mapplots import COLOURINGS
-from dashboard import background, mapview, session, state
+from dashboard import background, downloads, links, mapview, session, state
 
 MAX_SHOWN = 60
+MAX_GRID = 1_000  # digits in the selection's PNG
 NEAREST = 8
 TEST_SIZE = 10_000
 
@@ -49,6 +50,30 @@ def show_neighbours(i: int, v: mapview.View, names: list[str]) -> None:
             show_pairs([int(j) for j in indices], v, names, width=96, marked=both)
 
 
+def map_table(v: mapview.View, colour_trust: np.ndarray | None):
+    errors = mapview.colour_values(run, v, "error")
+    return downloads.map_table(run, v.fitted.embedding, v.labels, errors, v.fitted.codes,
+                               colour_trust)
+
+
+def selection_downloads(chosen: list[int], v: mapview.View) -> None:
+    if len(chosen) > links.MAX_LINKED_DIGITS:
+        st.caption(f"The page's link keeps the first {links.MAX_LINKED_DIGITS:,} selected "
+                   "digits; the downloads hold them all.")
+    table = map_table(v, mapview.stored_trust(run, v))
+    codes = v.fitted.codes.numpy()
+    a, b = st.columns(2)
+    with a:
+        downloads.button("Selection (CSV)", lambda: tables.csv_text(
+            tables.selection_table(table, chosen, codes)), f"aecore-{run.run_id}-selection.csv",
+            downloads.CSV, "dl_selection_csv")
+    with b:
+        pairs = mapview.pair_images(run, v.kind, chosen[:MAX_GRID])
+        downloads.button(f"Selection (PNG, {len(pairs.originals)} digits | reconstructions)",
+                         lambda: tables.pairs_png(pairs.originals, pairs.reconstructions),
+                         f"aecore-{run.run_id}-selection.png", downloads.PNG, "dl_selection_png")
+
+
 @st.fragment
 def interact(v: mapview.View, colour: str, shade: bool, head_ready: bool) -> None:
     """The map and what a selection shows: a lasso reruns only this part of the page."""
@@ -57,10 +82,14 @@ def interact(v: mapview.View, colour: str, shade: bool, head_ready: bool) -> Non
     event = st.plotly_chart(fig, key="map", on_select="rerun",
                             selection_mode=("points", "box", "lasso"))
     points = event.selection.points if event and event.selection else []
-    chosen = [int(p["customdata"]) for p in points
+    picked = [int(p["customdata"]) for p in points
               if p.get("customdata") is not None and int(p["customdata"]) >= 0]
     places = [(p["x"], p["y"]) for p in points
               if p.get("customdata") is not None and int(p["customdata"]) < 0]
+    if picked != st.session_state.get("map_picked", []):  # a new choice on the map
+        st.session_state["map_picked"] = picked
+        links.select_digits(picked)
+    chosen = [i for i in links.selected_digits() if i < len(v.labels)]
     if chosen:
         shown = chosen[:MAX_SHOWN]
         more = f" (the first {MAX_SHOWN} shown)" if len(chosen) > MAX_SHOWN else ""
@@ -70,6 +99,7 @@ def interact(v: mapview.View, colour: str, shade: bool, head_ready: bool) -> Non
         st.caption("Labels in the selection: " + ", ".join(
             f"{names[c]}: {n}" for c, n in enumerate(counts) if n))
         show_pairs(shown, v, names)
+        selection_downloads(chosen, v)
         if len(chosen) == 1:
             show_neighbours(chosen[0], v, names)
     elif places:
@@ -124,6 +154,7 @@ with state.errors_shown():
                     "seconds): colouring by label meanwhile.")
             colour = "label"
 
+    trust_now = mapview.stored_trust(run, v)
     method = "UMAP" if v.final else "PCA"
     k = run.config.latent_dim
     line = (f"{len(v.labels):,} digits, {method} of their {k}-d codes (k={k}) · 2-D 5-NN label "
@@ -157,6 +188,8 @@ with state.errors_shown():
         st.caption("**Map trust** of each frame: the share of each digit's 15 nearest in code "
                    "space (at that moment) also among its 15 nearest on that frame's map.")
 
+    downloads.button("The map (CSV)", lambda: tables.csv_text(map_table(v, trust_now)),
+                     f"aecore-{run.run_id}-map-{v.kind}.csv", downloads.CSV, "dl_map")
     interact(v, colour, shade and head is not None and v.kind != "training", head is not None)
 
     with st.expander("Decode any place of the map"):

@@ -1,0 +1,82 @@
+"""The view in the URL, so a link reopens it: the page is the path, and the query holds the
+dataset, the active run and, on Explore, the map, its colouring and the selected digits.
+
+A session reads its link once, on its first run; from then on its choices write the URL
+(Streamlit clears the query on every page switch, so every run writes it again).
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from aecore.mapplots import COLOURINGS
+from dashboard import session
+
+DATASET, RUN, MAP, COLOUR, DIGITS = "dataset", "run", "map", "colour", "digits"
+MAP_KINDS = ("test", "training", "all")
+MAX_LINKED_DIGITS = 1_000  # a URL stays a URL: longer selections keep their first 1,000
+
+
+def parse_digits(text: str) -> list[int]:
+    """"3,17,256" -> [3, 17, 256]: anything that is not a non-negative integer is dropped."""
+    return [int(t) for t in text.split(",") if t.strip().isdigit()][:MAX_LINKED_DIGITS]
+
+
+def read_once(datasets: list[str], runs: list[dict]) -> str | None:
+    """On the session's first run, the link's choices become its own. Returns the run id the
+    link names when this server does not store it (the caller says so and opens Train)."""
+    if st.session_state.get("link_read"):
+        return None
+    st.session_state["link_read"] = True
+    query = st.query_params
+    if query.get(DATASET) in datasets:
+        st.session_state["dataset"] = query[DATASET]
+    if query.get(COLOUR) in COLOURINGS:
+        st.session_state["colour"] = query[COLOUR]
+    if query.get(MAP) in MAP_KINDS:
+        st.session_state["map_kind"] = query[MAP]
+    if digits := parse_digits(query.get(DIGITS, "")):
+        st.session_state["selected_digits"] = digits
+    if not (run_id := query.get(RUN)):
+        return None
+    stored = {r["run_id"]: r for r in runs}
+    if run_id not in stored:
+        session.note(f"This link names run {run_id}, which this server does not store "
+                     "(deleted, or trained elsewhere): train it here, or pick a stored run in "
+                     "the sidebar.")
+        return run_id
+    st.session_state["dataset"] = stored[run_id]["config"]["dataset"]
+    st.session_state["activate_run"] = run_id
+    return None
+
+
+def selected_digits() -> list[int]:
+    return st.session_state.get("selected_digits", [])
+
+
+def select_digits(digits: list[int]) -> None:
+    st.session_state["selected_digits"] = digits
+    write_digits()
+
+
+def write_digits() -> None:
+    digits = selected_digits()[:MAX_LINKED_DIGITS]
+    if digits:
+        st.query_params[DIGITS] = ",".join(map(str, digits))
+    elif DIGITS in st.query_params:
+        del st.query_params[DIGITS]
+
+
+def write(explore: bool) -> None:
+    """The session's view into the URL (only what changed, so the URL does not flicker)."""
+    state = st.session_state
+    want = {DATASET: state.get("dataset")}
+    if state.get("run_id"):
+        want[RUN] = state["run_id"]
+    if explore:
+        want |= {MAP: state.get("map_kind"), COLOUR: state.get("colour")}
+        if digits := selected_digits()[:MAX_LINKED_DIGITS]:
+            want[DIGITS] = ",".join(map(str, digits))
+    want = {k: v for k, v in want.items() if v}
+    if st.query_params.to_dict() != want:
+        st.query_params.from_dict(want)

@@ -1,0 +1,84 @@
+"""Links and downloads in the app (AppTest): the URL follows the view, a link reopens it in a
+new session, a link to a run this server lacks says so and opens Train; each page offers its
+downloads. The browser test (test_e2e_links) opens real URLs in a new Chromium context."""
+
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+
+from aecore import lab
+from aecore.config import HeadConfig, TrainConfig
+from dashboard import links
+from tests.test_app import texts, visit
+
+
+def train(k: int) -> lab.Run:
+    return list(lab.train(TrainConfig(latent_dim=k, epochs=1), device="cpu"))[-1].run
+
+
+def query(at: AppTest) -> dict:
+    return {k: v for k, v in at.query_params.items()}
+
+
+def labels(at: AppTest) -> list[str]:
+    return [b.proto.label for b in at.get("download_button")]
+
+
+def test_the_url_follows_the_view_and_reopens_it(app):
+    older, newer = train(3), train(4)
+    visit(app, "views/explore.py")
+    app.sidebar.selectbox(key="run_id").select(older.run_id).run()
+    app.radio(key="colour").set_value("error").run()
+    app.radio(key="map_kind").set_value("all").run()
+    assert not app.exception
+    url = query(app)
+    assert url == {"dataset": "mnist", "run": older.run_id, "map": "all", "colour": "error"}
+
+    fresh = AppTest.from_file("../app.py", default_timeout=120)  # another browser
+    for k, v in {**url, "digits": "3,5,oops,7"}.items():
+        fresh.query_params[k] = v
+    visit(fresh, "views/explore.py")
+    assert fresh.sidebar.selectbox(key="run_id").value == older.run_id != newer.run_id
+    assert fresh.radio(key="colour").value == "error"
+    assert fresh.radio(key="map_kind").value == "all"
+    assert "3 selected digits" in texts(fresh)
+    assert query(fresh)["digits"] == "3,5,7"
+
+    visit(fresh, "views/train.py")  # Explore's choices leave the URL on other pages
+    assert query(fresh) == {"dataset": "mnist", "run": older.run_id}
+
+
+def test_a_link_to_an_unknown_run_says_so_and_opens_train(app):
+    kept = train(3)
+    app.query_params["run"] = "0123456789ab"
+    visit(app, "views/explore.py")
+    assert "This link names run 0123456789ab, which this server does not store" in texts(app)
+    assert app.title[0].value.startswith("Train")
+    assert app.sidebar.selectbox(key="run_id").value == kept.run_id
+    assert query(app)["run"] == kept.run_id
+
+
+def test_a_link_cannot_break_the_page(app):
+    train(3)
+    for k, v in {"dataset": "nope", "colour": "<script>", "map": "x" * 5000,
+                 "digits": "-1,99999999,,a"}.items():
+        app.query_params[k] = v
+    visit(app, "views/explore.py")
+    assert app.radio(key="colour").value == "label" and app.radio(key="map_kind").value == "test"
+    assert "selected digit" not in texts(app)  # 99999999 is not a test digit
+    assert links.parse_digits("-1,2, 3 ,x,4.0") == [2, 3]
+
+
+def test_downloads_on_each_page(app):
+    run = train(3)
+    visit(app, "views/train.py")
+    assert labels(app.sidebar) == ["Weights (safetensors)", "Config (JSON)",
+                                   "Report (one HTML file)"]
+    visit(app, "views/explore.py")
+    assert "The map (CSV)" in labels(app)
+    lab.classify(run, HeadConfig(head="linear"))
+    visit(app, "views/classify.py")
+    app.radio(key="head").set_value("linear").run()
+    assert {"Confusion matrix (CSV)", "Per-class accuracy (CSV)"} <= set(labels(app))
+    visit(app, "views/compare.py")
+    assert "The table (CSV)" in labels(app)
