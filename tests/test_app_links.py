@@ -82,3 +82,17 @@ def test_downloads_on_each_page(app):
     assert {"Confusion matrix (CSV)", "Per-class accuracy (CSV)"} <= set(labels(app))
     visit(app, "views/compare.py")
     assert "The table (CSV)" in labels(app)
+
+
+def test_a_selection_is_kept_while_away(app):
+    train(3)
+    app.query_params["digits"] = "4,8"
+    visit(app, "views/explore.py")
+    assert "map" in app.session_state  # the chart's own state, which leaving the page drops
+    assert "2 selected digits" in texts(app)
+    visit(app, "views/train.py")
+    visit(app, "views/explore.py")
+    assert "2 selected digits" in texts(app)
+    assert query(app)["digits"] == "4,8"
+    app.button(key="clear_selection").click().run()
+    assert "selected digit" not in texts(app) and "digits" not in query(app)

@@ -95,6 +95,13 @@ def test_a_link_reopens_the_view_and_downloads_work(app_server, tmp_path):
         grid = Image.open(download(page, re.compile(r"^Selection \(PNG")))
         assert grid.size[0] >= 58 and grid.size[1] >= 28
 
+        page.get_by_role("link", name="Train").click()  # away, and back: the selection stays
+        page.get_by_text("Train an autoencoder").wait_for()
+        page.get_by_role("link", name="Explore").click()
+        wait_for_map(page)
+        page.get_by_text("selected digits").first.wait_for()
+        assert view_of(page) == view and page.url == link
+
         page.get_by_text("Download this run").click()
         sidebar = page.locator("[data-testid='stSidebar']")
         weights = open(download(page, "Weights (safetensors)", sidebar), "rb").read()

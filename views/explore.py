@@ -79,6 +79,8 @@ def interact(v: mapview.View, colour: str, shade: bool, head_ready: bool) -> Non
     """The map and what a selection shows: a lasso reruns only this part of the page."""
     names = state.test_set(run).names
     fig = mapview.figure(run, v, colour, shade, head_ready)
+    if "map" not in st.session_state:  # a fresh chart (back from another page): none picked
+        st.session_state["map_picked"] = []
     event = st.plotly_chart(fig, key="map", on_select="rerun",
                             selection_mode=("points", "box", "lasso"))
     points = event.selection.points if event and event.selection else []
@@ -86,10 +88,17 @@ def interact(v: mapview.View, colour: str, shade: bool, head_ready: bool) -> Non
               if p.get("customdata") is not None and int(p["customdata"]) >= 0]
     places = [(p["x"], p["y"]) for p in points
               if p.get("customdata") is not None and int(p["customdata"]) < 0]
-    if picked != st.session_state.get("map_picked", []):  # a new choice on the map
+    if picked != st.session_state.get("map_picked", []) or places:  # a new choice on the map
         st.session_state["map_picked"] = picked
         links.select_digits(picked)
     chosen = [i for i in links.selected_digits() if i < len(v.labels)]
+    if chosen and not picked:  # the link's selection, or the one kept while away
+        left, right = st.columns([5, 1])
+        left.caption("This selection came with the page's link, or was kept while you were on "
+                     "another page: select on the map to change it.")
+        if right.button("Clear the selection", key="clear_selection"):
+            links.select_digits([])
+            st.rerun(scope="fragment")
     if chosen:
         shown = chosen[:MAX_SHOWN]
         more = f" (the first {MAX_SHOWN} shown)" if len(chosen) > MAX_SHOWN else ""
