@@ -68,7 +68,8 @@ def write_digits() -> None:
 
 
 def write(explore: bool) -> None:
-    """The session's view into the URL (only what changed, so the URL does not flicker)."""
+    """The session's view into the URL: only what changed, so the URL does not flicker, and
+    only these keys, so a page's own (Compare's `sweep`) stay."""
     state = st.session_state
     want = {DATASET: state.get("dataset")}
     if state.get("run_id"):
@@ -78,5 +79,9 @@ def write(explore: bool) -> None:
         if digits := selected_digits()[:MAX_LINKED_DIGITS]:
             want[DIGITS] = ",".join(map(str, digits))
     want = {k: v for k, v in want.items() if v}
-    if st.query_params.to_dict() != want:
-        st.query_params.from_dict(want)
+    now = st.query_params.to_dict()
+    for key in (DATASET, RUN, MAP, COLOUR, DIGITS):  # a page's own (Compare's sweep) stay
+        if key not in want and key in now:
+            del st.query_params[key]
+        elif key in want and now.get(key) != want[key]:
+            st.query_params[key] = want[key]

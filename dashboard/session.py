@@ -25,6 +25,11 @@ KEPT_WIDGETS = ("latent_dim", "epochs", "model", "batch_size", "lr", "seed", "he
                 "map_kind", "regions", "beta", "noise", "l1", "draw_noise")
 
 
+# Streamlit 1.67 in a browser drops a widget's value on a page switch despite the re-assignment
+# below (AppTest keeps it): a kept widget is also created with persist_state=KEEP.
+KEEP = "session"
+
+
 def keep_widget_values() -> None:
     for key in KEPT_WIDGETS:
         if key in st.session_state:

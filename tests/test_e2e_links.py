@@ -36,8 +36,10 @@ def wait_for_map(page) -> None:
 
 def download(page, name: str, where=None):
     """Click a download button; the file's path once Chromium has it."""
+    button = (where or page).get_by_role("button", name=name)
+    button.wait_for(timeout=900_000)  # a bound: the classifier may still be training
     with page.expect_download(timeout=300_000) as info:
-        (where or page).get_by_role("button", name=name).click()
+        button.click()
     return info.value.path()
 
 
@@ -73,7 +75,9 @@ def test_a_link_reopens_the_view_and_downloads_work(app_server, tmp_path):
         page.get_by_role("link", name="Explore").click()
         wait_for_map(page)
         page.get_by_text("reconstruction error", exact=True).click()
-        wait_for_map(page)
+        # The new figure replaces the chart once drawn: a lasso before that is lost with it.
+        page.locator(".st-key-map .colorbar").first.wait_for(timeout=300_000)
+        time.sleep(2)
         bench_ui.lasso_to_gallery(page, tries=1)
         view = view_of(page)
         assert "selected digits" in view["gallery"]

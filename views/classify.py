@@ -12,6 +12,7 @@ with state.errors_shown():
     data = state.dataset(run.config.dataset)
     names = data.label_names
     head_name = st.radio("Head", ["linear", "mlp"], horizontal=True, key="head",
+                         persist_state=session.KEEP,
                          format_func={"linear": "linear (softmax, the classic recipe)",
                                       "mlp": "MLP (one hidden layer of 256)"}.get)
     st.caption("Trained on the 60,000 training codes, scored on the 10,000 test codes (the "

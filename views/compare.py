@@ -22,10 +22,12 @@ def sweep_form() -> None:
         c1, c2, c3, c4 = st.columns([3, 2, 2, 1])
         dims = c1.multiselect("Latent sizes", [2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96,
                                                128, 192, 256],
-                              default=list(sweep.LATENT_DIMS), key="sweep_dims")
-        models = c2.multiselect("Models", MODELS, default=["dense"], key="sweep_models")
-        epochs = c3.slider("Epochs", 1, 100, 10, key="sweep_epochs")
-        seeds = c4.number_input("Seeds", 1, 10, 1, key="sweep_seeds")
+                              default=list(sweep.LATENT_DIMS), key="sweep_dims",
+                              persist_state=session.KEEP)
+        models = c2.multiselect("Models", MODELS, default=["dense"], key="sweep_models",
+                                persist_state=session.KEEP)
+        epochs = c3.slider("Epochs", 1, 100, 10, key="sweep_epochs", persist_state=session.KEEP)
+        seeds = c4.number_input("Seeds", 1, 10, 1, key="sweep_seeds", persist_state=session.KEEP)
         try:
             spec = sweep.SweepSpec(dataset, tuple(models), tuple(dims), epochs,
                                    tuple(range(int(seeds))))
@@ -164,8 +166,10 @@ def pair() -> None:
                 st.info(f"Run {kept[:6]} is no longer stored: showing another run instead.")
             st.session_state[key] = fallback
     c1, c2 = st.columns(2)
-    a_id = c1.selectbox("Run A", ids, format_func=labels.get, key="pair_a")
-    b_id = c2.selectbox("Run B", ids, format_func=labels.get, key="pair_b")
+    a_id = c1.selectbox("Run A", ids, format_func=labels.get, key="pair_a",
+                        persist_state=session.KEEP)
+    b_id = c2.selectbox("Run B", ids, format_func=labels.get, key="pair_b",
+                        persist_state=session.KEEP)
     if a_id == b_id:
         st.info("Pick two different runs to compare them.")
         return

@@ -30,7 +30,7 @@ with state.errors_shown():
     draw_col, result_col = st.columns([1, 2])
 
     with draw_col:
-        width = st.slider("Stroke width", 5, 40, 20, key="stroke_width")
+        width = st.slider("Stroke width", 5, 40, 20, key="stroke_width", persist_state=session.KEEP)
         version = st.session_state.setdefault("canvas_version", 0)
         canvas = st_canvas(stroke_width=width, stroke_color="#FFFFFF", background_color="#000000",
                            height=280, width=280, drawing_mode="freedraw",
@@ -107,7 +107,7 @@ with state.errors_shown():
                                 [f"{names[labels[i]]} #{i}" for i in near], width=56)
         if noise := run.config.noise:
             if st.toggle(f"Mask {noise:.0%} of its pixels, as this denoising run was trained",
-                         key="draw_noise"):
+                         key="draw_noise", persist_state=session.KEEP):
                 cleaned = latents.denoise(run.model, torch.from_numpy(image)[None], noise)
                 st.image(plots.strip(np.stack([cleaned.noisy[0].numpy(),
                                                cleaned.output[0].numpy(), image])),

@@ -121,12 +121,14 @@ def interact(v: mapview.View, colour: str, shade: bool, head_ready: bool) -> Non
 with state.errors_shown():
     names = state.test_set(run).names
     a, b = st.columns([2, 3])
-    kind = a.radio("Map of", list(mapview.KINDS), key="map_kind", format_func=mapview.KINDS.get)
-    colour = b.radio("Colour by", list(COLOURINGS), key="colour", horizontal=True,
-                     format_func=COLOURINGS.get)
+    kind = a.radio("Map of", list(mapview.KINDS), key="map_kind", persist_state=session.KEEP,
+                   format_func=mapview.KINDS.get)
+    colour = b.radio("Colour by", list(COLOURINGS), key="colour", persist_state=session.KEEP,
+                     horizontal=True, format_func=COLOURINGS.get)
     head = state.stored_head(run)
     shade = st.toggle("Shade the map by what the classifier says of each place",
-                      key="regions", disabled=head is None or kind == "training",
+                      key="regions", persist_state=session.KEEP,
+                      disabled=head is None or kind == "training",
                       help="Each place's code is the blend of its nearest digits' codes (as a "
                            "click decodes it); the shade is the classifier's answer for it. "
                            "Train a classifier on the Classifier page first.")

@@ -28,14 +28,16 @@ with state.errors_shown():
     with pairs:
         c1, c2, c3 = st.columns(3)
         mode = c1.radio("Which digits", ["random", "per digit", "worst"], key="recon_mode",
+                        persist_state=session.KEEP,
                         horizontal=True)
-        count = c2.slider("How many", 4, 60, 24, key="recon_count")
+        count = c2.slider("How many", 4, 60, 24, key="recon_count", persist_state=session.KEEP)
         if mode == "random":
-            seed = c3.number_input("Shuffle (seed)", 0, 10_000, 0, key="recon_seed")
+            seed = c3.number_input("Shuffle (seed)", 0, 10_000, 0, key="recon_seed",
+                                   persist_state=session.KEEP)
             picked = np.random.default_rng(int(seed)).choice(n, count, replace=False)
         elif mode == "per digit":
             digit = c3.selectbox("Class", range(len(names)), format_func=names.__getitem__,
-                                 key="recon_digit")
+                                 key="recon_digit", persist_state=session.KEEP)
             picked = np.flatnonzero(labels == digit)[:count]
         else:
             picked = np.argsort(errors)[::-1][:count]
@@ -55,9 +57,11 @@ with state.errors_shown():
 
     with interp:
         c1, c2, c3 = st.columns(3)
-        a = c1.number_input("From test digit #", 0, n - 1, 0, key="interp_a")
-        b = c2.number_input("To test digit #", 0, n - 1, 1, key="interp_b")
-        steps = c3.slider("Steps", 3, 16, 10, key="interp_steps")
+        a = c1.number_input("From test digit #", 0, n - 1, 0, key="interp_a",
+                            persist_state=session.KEEP)
+        b = c2.number_input("To test digit #", 0, n - 1, 1, key="interp_b",
+                            persist_state=session.KEEP)
+        steps = c3.slider("Steps", 3, 16, 10, key="interp_steps", persist_state=session.KEEP)
         t = torch.linspace(0, 1, steps)[:, None]
         line = (1 - t) * test_codes[int(a)] + t * test_codes[int(b)]
         images = latents.decode(run.model, line).numpy()
@@ -93,9 +97,11 @@ with state.errors_shown():
             st.divider()
             st.caption("One dimension at a time, in the units of the codes:")
         c1, c2, c3 = st.columns(3)
-        idx = c1.number_input("Test digit #", 0, n - 1, 0, key="trav_index")
+        idx = c1.number_input("Test digit #", 0, n - 1, 0, key="trav_index",
+                              persist_state=session.KEEP)
         dim = c2.slider("Latent dimension", 0, run.config.latent_dim - 1, 0, key="trav_dim")
-        span = c3.slider("Span (standard deviations)", 0.5, 4.0, 2.0, 0.5, key="trav_span")
+        span = c3.slider("Span (standard deviations)", 0.5, 4.0, 2.0, 0.5, key="trav_span",
+                         persist_state=session.KEEP)
         std = float(test_codes[:, dim].std())
         offsets = torch.linspace(-span, span, 11) * std
         moved = test_codes[int(idx)].repeat(len(offsets), 1)

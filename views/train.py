@@ -22,9 +22,9 @@ st.caption("The classic recipe is a dense 784 → 32 → 784 autoencoder; choose
            "the model and the epochs, and watch the loss fall.")
 
 left, mid, right = st.columns(3)
-latent = left.slider("Latent size k", 2, 128, 32, key="latent_dim")
-epochs = mid.slider("Epochs", 1, 100, 10, key="epochs")
-model = right.selectbox("Model", MODELS, key="model",
+latent = left.slider("Latent size k", 2, 128, 32, key="latent_dim", persist_state=session.KEEP)
+epochs = mid.slider("Epochs", 1, 100, 10, key="epochs", persist_state=session.KEEP)
+model = right.selectbox("Model", MODELS, key="model", persist_state=session.KEEP,
                         format_func={"dense": "dense (784-k-784, the classic)",
                                      "deep": "deep (784-256-128-k)",
                                      "conv": "conv (small CNN)",
@@ -32,23 +32,27 @@ model = right.selectbox("Model", MODELS, key="model",
                                      "vae-conv": "vae-conv (variational, small CNN)"}.get)
 a, b, c = st.columns(3)
 beta = a.select_slider("β: weight of the KL term (VAE)", BETAS, 1.0, key="beta",
+                       persist_state=session.KEEP,
                        disabled=model not in VARIATIONAL,
                        help="1 is the plain VAE; above 1 the codes are pushed toward the prior "
                             "(fewer active units, smoother maps), below 1 toward sharper "
                             "reconstructions.")
 noise = b.slider("Denoising: masked share of input pixels", 0.0, 0.5, 0.0, 0.05, key="noise",
+                 persist_state=session.KEEP,
                  help="That share of each input's pixels is set to 0, fresh each batch; the "
                       "model must reconstruct the clean digit.")
 l1 = c.select_slider("Sparse codes: L1 weight", L1_WEIGHTS, 0.0, key="l1",
+                     persist_state=session.KEEP,
                      format_func=lambda v: "off" if v == 0 else f"{v:.0e}",
                      help="Adds this weight times each image's sum of |code| to the loss, as "
                           "the Keras blog's sparse autoencoder (1e-4 there).")
 with st.expander("Advanced"):
     a, b, c = st.columns(3)
-    batch = a.select_slider("Batch size", [32, 64, 128, 256, 512, 1024], 128, key="batch_size")
+    batch = a.select_slider("Batch size", [32, 64, 128, 256, 512, 1024], 128, key="batch_size",
+                            persist_state=session.KEEP)
     lr = b.number_input("Peak learning rate (one-cycle, Adam)", 1e-5, 1.0, TrainConfig.lr,
-                        format="%.4f", step=1e-3, key="lr")
-    seed = c.number_input("Seed", 0, 2**31 - 1, 0, key="seed")
+                        format="%.4f", step=1e-3, key="lr", persist_state=session.KEEP)
+    seed = c.number_input("Seed", 0, 2**31 - 1, 0, key="seed", persist_state=session.KEEP)
 
 try:
     cfg = TrainConfig(dataset=st.session_state.get("dataset", "mnist"), model=model,
