@@ -27,9 +27,20 @@ def run_label(row: dict) -> str:
             f"{stopped} · {row['run_id'][:6]}")
 
 
+pages = [
+    st.Page("views/train.py", title="Train", icon=":material/model_training:", default=True),
+    st.Page("views/explore.py", title="Explore", icon=":material/scatter_plot:"),
+    st.Page("views/reconstruct.py", title="Reconstructions", icon=":material/compare:"),
+    st.Page("views/classify.py", title="Classifier", icon=":material/category:"),
+    st.Page("views/compare.py", title="Compare", icon=":material/stacked_line_chart:"),
+    st.Page("views/draw.py", title="Draw", icon=":material/draw:"),
+]
+
 unknown_run = links.read_once(list(DATASET_NAMES), state.runs_listing())
 
 with st.sidebar:
+    menu = st.container()
+    st.divider()
     dataset = st.selectbox("Dataset", list(DATASET_NAMES), format_func=DATASET_NAMES.get,
                            key="dataset")
     rows = [r for r in state.runs_listing() if r["config"]["dataset"] == dataset]
@@ -50,15 +61,9 @@ with st.sidebar:
     st.caption(f"Device: **{state.device_name()}** · classes: "
                f"{', '.join(LABEL_NAMES[dataset][:3])} ...")
 
-pages = [
-    st.Page("views/train.py", title="Train", icon=":material/model_training:", default=True),
-    st.Page("views/explore.py", title="Explore", icon=":material/scatter_plot:"),
-    st.Page("views/reconstruct.py", title="Reconstructions", icon=":material/compare:"),
-    st.Page("views/classify.py", title="Classifier", icon=":material/category:"),
-    st.Page("views/compare.py", title="Compare", icon=":material/stacked_line_chart:"),
-    st.Page("views/draw.py", title="Draw", icon=":material/draw:"),
-]
-page = st.navigation(pages)
+page = st.navigation(pages, position="hidden")
+with menu:
+    links.page_links(pages)
 if unknown_run and page.url_path:  # a link to a run this server lacks opens Train
     st.switch_page(pages[0])
 links.write(explore=page.url_path == "explore")

@@ -175,16 +175,30 @@ def cmd_export(args) -> int:
 
     from aecore import export, lab
 
+    def step(what: str) -> None:
+        print(f"aecore: {what} ...", file=sys.stderr, flush=True)
+
     if not (args.projector or args.onnx or args.html):
         raise InvalidConfig("say what to export: --projector DIR, --onnx DIR and/or --html FILE")
     run = lab.load_run(args.run_id)
+    targets = [Path(p) if p else None for p in (args.projector, args.onnx, args.html)]
+    export.check_targets(*targets)  # a bad path is said before minutes of work
+    if args.onnx:
+        export.require_onnx()  # and so is a missing extra
     files: list[Path] = []
-    if args.onnx:  # first: a missing extra is said before minutes of work
+    if args.onnx:  # first: a missing extra is said before the rest
+        step("exporting the encoder and decoder to ONNX")
         files += export.onnx(run, Path(args.onnx))
-    digits = export.test_digits(run) if args.projector or args.html else None
+    digits = None
+    if args.projector or args.html:
+        step("encoding the test digits and predicting them (trains the linear head if no "
+             "head was trained)")
+        digits = export.test_digits(run)
     if args.projector:
+        step("writing the projector bundle")
         files += export.projector(run, Path(args.projector), digits)
     if args.html:
+        step("writing the HTML report (fits the UMAP map if it was not fitted)")
         files.append(export.write_html(Path(args.html), export.html(run, digits)))
     paths = [str(f.resolve()) for f in files]
     _emit(args, {"run_id": run.run_id, "files": paths}, "\n".join(paths))

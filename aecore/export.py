@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,11 +72,29 @@ def _folder(path: Path) -> Path:
 
 
 def _write(path: Path, blob: bytes | str) -> Path:
+    """Written beside, then renamed: an interrupted export leaves the old file or the new."""
+    part = path.with_name(f".{path.name}.part")
     try:
-        path.write_bytes(blob.encode() if isinstance(blob, str) else blob)
+        part.write_bytes(blob.encode() if isinstance(blob, str) else blob)
+        os.replace(part, path)
     except OSError as exc:
+        part.unlink(missing_ok=True)
         raise ExportFailed(f"cannot write {path}: {exc.strerror or exc}") from None
     return path
+
+
+def check_targets(projector: Path | None, onnx_dir: Path | None, html: Path | None) -> None:
+    """Every place an export will write, made or refused before any work starts."""
+    for folder in (projector, onnx_dir):
+        if folder is not None:
+            _folder(folder)
+    if html is not None:
+        if html.is_dir():
+            raise ExportFailed(f"{html} is a folder: give the report's file name, e.g. "
+                               f"{html}/run.html")
+        _folder(html.parent)
+        if not os.access(html.parent, os.W_OK):
+            raise ExportFailed(f"cannot write in {html.parent}: permission denied")
 
 
 # --- TensorBoard projector -------------------------------------------------------------------
@@ -145,38 +164,55 @@ def _require(module: str, what: str):
         raise MissingExtra(f"{what} needs {module}, an optional extra: {EXTRA}") from None
 
 
+def require_onnx() -> None:
+    _require("onnx", "--onnx")
+    _require("onnxscript", "--onnx")  # torch's exporter
+
+
 def onnx(run: lab.Run, folder: Path) -> list[Path]:
     """encoder.onnx and decoder.onnx, each with a dynamic batch dimension."""
-    _require("onnx", "--onnx")
-    _require("onnxscript", "--onnx")
+    require_onnx()
     folder = _folder(folder)
     model = lab.load_run(run.run_id).model  # a copy: export traces it, never the shared one
     k = run.config.latent_dim
     batch = torch.export.Dim("batch", min=1)
-    written = []
+    blobs = {}
     for name, module, example, names in (
             ("encoder.onnx", Encoder(model), torch.rand(2, 784), ("images", "codes")),
             ("decoder.onnx", Decoder(model), torch.randn(2, k), ("codes", "images"))):
-        path = folder / name
         # The exporter prints its steps on stdout, which carries --json's one object.
         with contextlib.redirect_stdout(sys.stderr if sys.stderr else io.StringIO()):
             try:
-                torch.onnx.export(module.eval(), (example,), str(path), dynamo=True,
-                                  input_names=[names[0]], output_names=[names[1]],
-                                  dynamic_shapes=({0: batch},), verbose=False,
-                                  external_data=False)
-            except OSError as exc:
-                raise ExportFailed(f"cannot write {path}: {exc.strerror or exc}") from None
-        written.append(path)
-    return written
+                program = torch.onnx.export(module.eval(), (example,), dynamo=True,
+                                            input_names=[names[0]], output_names=[names[1]],
+                                            dynamic_shapes=({0: batch},), verbose=False)
+                blob = program.model_proto.SerializeToString()
+            except Exception as exc:
+                if _interrupted(exc):
+                    raise KeyboardInterrupt from None
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                raise ExportFailed(f"the ONNX exporter failed on {name}: "
+                                   f"{type(exc).__name__}: {first}") from None
+        blobs[name] = blob
+    # Both are written once both are made: a run's encoder never sits beside another's decoder.
+    return [_write(folder / name, blob) for name, blob in blobs.items()]
+
+
+def _interrupted(exc: BaseException | None) -> bool:
+    """True when Ctrl-C is what broke the exporter (it wraps what it catches)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 # --- HTML report -------------------------------------------------------------------------------
 
 def write_html(path: Path, text: str) -> Path:
-    _folder(path.parent)
-    if path.is_dir():
-        raise ExportFailed(f"{path} is a folder: give the report's file name, e.g. {path}/run.html")
+    check_targets(None, None, path)
     return _write(path, text)
 
 

@@ -23,13 +23,9 @@ def button(label: str, data: Callable[[], bytes | str] | bytes | str, file_name:
                        on_click="ignore", icon=":material/download:")
 
 
-def _weights(run_id: str) -> Callable[[], bytes]:
-    def read() -> bytes:
-        try:
-            return (store.run_dir(run_id) / "weights.safetensors").read_bytes()
-        except OSError as exc:
-            raise AecoreError(f"run {run_id}'s weights cannot be read: {exc}") from None
-    return read
+def _weights(run: lab.Run) -> Callable[[], bytes]:
+    """From the loaded model, so a run deleted under the page still downloads."""
+    return lambda: store.tensor_bytes(run.model.state_dict())
 
 
 def _report(run: lab.Run) -> Callable[[], str]:
@@ -46,7 +42,7 @@ def run_files(run: lab.Run | None) -> None:
         return
     with st.expander("Download this run", icon=":material/download:"):
         name = f"aecore-{run.run_id}"
-        button("Weights (safetensors)", safe(_weights(run.run_id)), f"{name}.safetensors",
+        button("Weights (safetensors)", _weights(run), f"{name}.safetensors",
                "application/octet-stream", "dl_weights")
         config = json.dumps({"run_id": run.run_id, **run.config.to_dict()}, indent=2)
         button("Config (JSON)", config, f"{name}-config.json", JSON, "dl_config")

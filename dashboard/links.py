@@ -18,8 +18,11 @@ MAX_LINKED_DIGITS = 1_000  # a URL stays a URL: longer selections keep their fir
 
 
 def parse_digits(text: str) -> list[int]:
-    """"3,17,256" -> [3, 17, 256]: anything that is not a non-negative integer is dropped."""
-    return [int(t) for t in text.split(",") if t.strip().isdigit()][:MAX_LINKED_DIGITS]
+    """"3,17,256" -> [3, 17, 256]: anything but a non-negative integer in ASCII digits is
+    dropped ("²" is a digit to str.isdigit), and so is a repeat."""
+    found = (t.strip() for t in text.split(","))
+    numbers = [int(t) for t in found if t.isascii() and t.isdecimal()]
+    return list(dict.fromkeys(numbers))[:MAX_LINKED_DIGITS]
 
 
 def read_once(datasets: list[str], runs: list[dict]) -> str | None:
@@ -67,21 +70,32 @@ def write_digits() -> None:
         del st.query_params[DIGITS]
 
 
-def write(explore: bool) -> None:
-    """The session's view into the URL: only what changed, so the URL does not flicker, and
-    only these keys, so a page's own (Compare's `sweep`) stay."""
+def view(explore: bool) -> dict[str, str]:
+    """The session's view as query parameters (Explore's own only for Explore)."""
     state = st.session_state
-    want = {DATASET: state.get("dataset")}
-    if state.get("run_id"):
-        want[RUN] = state["run_id"]
+    want = {DATASET: state.get("dataset"), RUN: state.get("run_id")}
     if explore:
         want |= {MAP: state.get("map_kind"), COLOUR: state.get("colour")}
         if digits := selected_digits()[:MAX_LINKED_DIGITS]:
             want[DIGITS] = ",".join(map(str, digits))
-    want = {k: v for k, v in want.items() if v}
+    return {k: v for k, v in want.items() if v}
+
+
+def write(explore: bool) -> None:
+    """The session's view into the URL: only what changed, so the URL does not flicker, and
+    only these keys, so a page's own (Compare's `sweep`) stay. Each change is a step in the
+    browser's history: the page links carry the view, so a page switch is one step."""
+    want = view(explore)
     now = st.query_params.to_dict()
-    for key in (DATASET, RUN, MAP, COLOUR, DIGITS):  # a page's own (Compare's sweep) stay
+    for key in (DATASET, RUN, MAP, COLOUR, DIGITS):
         if key not in want and key in now:
             del st.query_params[key]
         elif key in want and now.get(key) != want[key]:
             st.query_params[key] = want[key]
+
+
+def page_links(pages: list) -> None:
+    """The navigation, as links that carry the view (Streamlit's own menu drops the query,
+    so every page switch took two steps of the browser's Back)."""
+    for page in pages:
+        st.page_link(page, query_params=view(explore=page.url_path == "explore"))

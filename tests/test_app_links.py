@@ -61,12 +61,12 @@ def test_a_link_to_an_unknown_run_says_so_and_opens_train(app):
 def test_a_link_cannot_break_the_page(app):
     train(3)
     for k, v in {"dataset": "nope", "colour": "<script>", "map": "x" * 5000,
-                 "digits": "-1,99999999,,a"}.items():
+                 "digits": "-1,99999999,,a,²"}.items():
         app.query_params[k] = v
     visit(app, "views/explore.py")
     assert app.radio(key="colour").value == "label" and app.radio(key="map_kind").value == "test"
     assert "selected digit" not in texts(app)  # 99999999 is not a test digit
-    assert links.parse_digits("-1,2, 3 ,x,4.0") == [2, 3]
+    assert links.parse_digits("-1,2, 3 ,x,4.0,²,3,2") == [2, 3]
 
 
 def test_downloads_on_each_page(app):

@@ -105,6 +105,12 @@ def test_a_link_reopens_the_view_and_downloads_work(app_server, tmp_path):
         wait_for_map(page)
         page.get_by_text("selected digits").first.wait_for()
         assert view_of(page) == view and page.url == link
+        page.go_back()  # one step of history per page switch
+        page.get_by_text("Train an autoencoder").wait_for()
+        assert urlparse(page.url).path == "/"
+        page.go_forward()
+        wait_for_map(page)
+        assert page.url == link
 
         page.get_by_text("Download this run").click()
         sidebar = page.locator("[data-testid='stSidebar']")

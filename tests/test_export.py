@@ -79,7 +79,7 @@ def test_onnx_models_match_pytorch(tiny, tmp_path, model):
     ort = pytest.importorskip("onnxruntime", reason="the export extra: pip install -e '.[export]'")
     run = tiny_run(model, k=5)
     files = export.onnx(run, tmp_path)
-    assert [f.name for f in files] == ["encoder.onnx", "decoder.onnx"]
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["decoder.onnx", "encoder.onnx"]
     images = tiny.test_x.reshape(-1, 784).float() / 255.0
     encoder = ort.InferenceSession(str(files[0]))
     decoder = ort.InferenceSession(str(files[1]))
@@ -182,6 +182,12 @@ def test_cli_export_json_and_errors(tiny, tmp_path, capsys, monkeypatch):
     assert err.count("\n") == 1 and "cannot make the folder" in err
     assert cli.main(["export", run.run_id, "--html", str(tmp_path)]) == 2
     assert "is a folder" in capsys.readouterr().err
+
+    # Every target is checked before any is written: no ONNX beside a report that failed.
+    assert cli.main(["export", run.run_id, "--onnx", str(tmp_path / "o1"),
+                     "--html", str(tmp_path / "file" / "run.html")]) == 2
+    assert "cannot make the folder" in capsys.readouterr().err
+    assert not list((tmp_path / "o1").iterdir())
 
     monkeypatch.setitem(sys.modules, "onnxscript", None)  # the extra, not installed
     assert cli.main(["export", run.run_id, "--onnx", str(tmp_path / "o")]) == 2

@@ -4,7 +4,7 @@ fills them, and two runs' maps and neighbourhoods side by side."""
 import numpy as np
 import streamlit as st
 
-from aecore import compare, lab, plots, sweep
+from aecore import compare, lab, plots, sweep, tables
 from aecore.config import MODELS
 from aecore.errors import AecoreError
 from dashboard import downloads, session, state, widgets
@@ -128,7 +128,7 @@ def table() -> None:
             "seconds_per_epoch": number("s / epoch", format="%.2f")})
     st.caption("Select a row to make that run active. Empty cells were not computed yet "
                "(a sweep computes them; so do the Classifier and Explore pages).")
-    downloads.button("The table (CSV)", frame.to_csv(index=False), f"runs-{dataset}.csv",
+    downloads.button("The table (CSV)", tables.csv_text(frame), f"runs-{dataset}.csv",
                      downloads.CSV, "compare_csv")
 
 

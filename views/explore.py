@@ -103,7 +103,7 @@ def interact(v: mapview.View, colour: str, shade: bool, head_ready: bool) -> Non
         shown = chosen[:MAX_SHOWN]
         more = f" (the first {MAX_SHOWN} shown)" if len(chosen) > MAX_SHOWN else ""
         noun = "digit" if len(chosen) == 1 else "digits"
-        st.subheader(f"{len(chosen)} selected {noun}{more}: original | reconstruction")
+        st.subheader(f"{len(chosen):,} selected {noun}{more}: original | reconstruction")
         counts = np.bincount(v.labels[chosen], minlength=len(names))
         st.caption("Labels in the selection: " + ", ".join(
             f"{names[c]}: {n}" for c, n in enumerate(counts) if n))
