@@ -78,8 +78,10 @@ def test_the_mlp_head_predicts_when_it_was_trained(tiny):
 def test_onnx_models_match_pytorch(tiny, tmp_path, model):
     ort = pytest.importorskip("onnxruntime", reason="the export extra: pip install -e '.[export]'")
     run = tiny_run(model, k=5)
-    files = export.onnx(run, tmp_path)
-    assert sorted(f.name for f in tmp_path.iterdir()) == ["decoder.onnx", "encoder.onnx"]
+    files = export.onnx(run, tmp_path / "onnx")
+    assert [f.name for f in files] == ["encoder.onnx", "decoder.onnx"]
+    assert sorted(f.name for f in (tmp_path / "onnx").iterdir()) == ["decoder.onnx",
+                                                                       "encoder.onnx"]
     images = tiny.test_x.reshape(-1, 784).float() / 255.0
     encoder = ort.InferenceSession(str(files[0]))
     decoder = ort.InferenceSession(str(files[1]))
