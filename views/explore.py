@@ -57,20 +57,20 @@ def map_table(v: mapview.View, colour_trust: np.ndarray | None):
 
 
 def selection_downloads(chosen: list[int], v: mapview.View) -> None:
+    """Made on the click (a lasso reruns this part of the page: it stays quick)."""
     if len(chosen) > links.MAX_LINKED_DIGITS:
         st.caption(f"The page's link keeps the first {links.MAX_LINKED_DIGITS:,} selected "
                    "digits; the downloads hold them all.")
-    table = map_table(v, mapview.stored_trust(run, v))
-    codes = v.fitted.codes.numpy()
+    trust_now, codes = mapview.stored_trust(run, v), v.fitted.codes.numpy()
+    gridded = chosen[:MAX_GRID]
     a, b = st.columns(2)
     with a:
-        downloads.button("Selection (CSV)", lambda: tables.csv_text(
-            tables.selection_table(table, chosen, codes)), f"aecore-{run.run_id}-selection.csv",
+        downloads.button("Selection (CSV)", lambda: tables.csv_text(tables.selection_table(
+            map_table(v, trust_now), chosen, codes)), f"aecore-{run.run_id}-selection.csv",
             downloads.CSV, "dl_selection_csv")
     with b:
-        pairs = mapview.pair_images(run, v.kind, chosen[:MAX_GRID])
-        downloads.button(f"Selection (PNG, {len(pairs.originals)} digits | reconstructions)",
-                         lambda: tables.pairs_png(pairs.originals, pairs.reconstructions),
+        downloads.button(f"Selection (PNG, {len(gridded):,} digits | reconstructions)",
+                         lambda: tables.pairs_png(*mapview.pair_images(run, v.kind, gridded)),
                          f"aecore-{run.run_id}-selection.png", downloads.PNG, "dl_selection_png")
 
 
