@@ -12,7 +12,8 @@ import streamlit as st
 from aecore.mapplots import COLOURINGS
 from dashboard import session
 
-DATASET, RUN, MAP, COLOUR, DIGITS = "dataset", "run", "map", "colour", "digits"
+PAGE, DATASET, RUN, MAP, COLOUR, DIGITS = "page", "dataset", "run", "map", "colour", "digits"
+KEYS = (PAGE, DATASET, RUN, MAP, COLOUR, DIGITS)
 MAP_KINDS = ("test", "training", "all")
 MAX_LINKED_DIGITS = 1_000  # a URL stays a URL: longer selections keep their first 1,000
 
@@ -70,24 +71,26 @@ def write_digits() -> None:
         del st.query_params[DIGITS]
 
 
-def view(explore: bool) -> dict[str, str]:
-    """The session's view as query parameters (Explore's own only for Explore)."""
+def view(page: str) -> dict[str, str]:
+    """The session's view on `page` (its url path, "" for Train) as query parameters
+    (Explore's own only for Explore). The page is the path; it is in the query too because
+    Streamlit's frontend leaves the path as it was when a page link's query equals the URL's."""
     state = st.session_state
-    want = {DATASET: state.get("dataset"), RUN: state.get("run_id")}
-    if explore:
+    want = {PAGE: page or "train", DATASET: state.get("dataset"), RUN: state.get("run_id")}
+    if page == "explore":
         want |= {MAP: state.get("map_kind"), COLOUR: state.get("colour")}
         if digits := selected_digits()[:MAX_LINKED_DIGITS]:
             want[DIGITS] = ",".join(map(str, digits))
     return {k: v for k, v in want.items() if v}
 
 
-def write(explore: bool) -> None:
+def write(page: str) -> None:
     """The session's view into the URL: only what changed, so the URL does not flicker, and
     only these keys, so a page's own (Compare's `sweep`) stay. Each change is a step in the
     browser's history: the page links carry the view, so a page switch is one step."""
-    want = view(explore)
+    want = view(page)
     now = st.query_params.to_dict()
-    for key in (DATASET, RUN, MAP, COLOUR, DIGITS):
+    for key in KEYS:
         if key not in want and key in now:
             del st.query_params[key]
         elif key in want and now.get(key) != want[key]:
@@ -98,4 +101,4 @@ def page_links(pages: list) -> None:
     """The navigation, as links that carry the view (Streamlit's own menu drops the query,
     so every page switch took two steps of the browser's Back)."""
     for page in pages:
-        st.page_link(page, query_params=view(explore=page.url_path == "explore"))
+        st.page_link(page, query_params=view(page.url_path))
