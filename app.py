@@ -66,7 +66,7 @@ with menu:
     links.page_links(pages)
 if unknown_run and page.url_path:  # a link to a run this server lacks opens Train
     st.switch_page(pages[0])
-links.write(page.url_path)
+links.write(explore=page.url_path == "explore")
 session.show_note()
 with st.sidebar:
     downloads.run_files(session.active_run())

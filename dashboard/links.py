@@ -12,8 +12,7 @@ import streamlit as st
 from aecore.mapplots import COLOURINGS
 from dashboard import session
 
-PAGE, DATASET, RUN, MAP, COLOUR, DIGITS = "page", "dataset", "run", "map", "colour", "digits"
-KEYS = (PAGE, DATASET, RUN, MAP, COLOUR, DIGITS)
+DATASET, RUN, MAP, COLOUR, DIGITS = "dataset", "run", "map", "colour", "digits"
 MAP_KINDS = ("test", "training", "all")
 MAX_LINKED_DIGITS = 1_000  # a URL stays a URL: longer selections keep their first 1,000
 
@@ -71,26 +70,24 @@ def write_digits() -> None:
         del st.query_params[DIGITS]
 
 
-def view(page: str) -> dict[str, str]:
-    """The session's view on `page` (its url path, "" for Train) as query parameters
-    (Explore's own only for Explore). The page is the path; it is in the query too because
-    Streamlit's frontend leaves the path as it was when a page link's query equals the URL's."""
+def view(explore: bool) -> dict[str, str]:
+    """The session's view as query parameters (Explore's own only for Explore)."""
     state = st.session_state
-    want = {PAGE: page or "train", DATASET: state.get("dataset"), RUN: state.get("run_id")}
-    if page == "explore":
+    want = {DATASET: state.get("dataset"), RUN: state.get("run_id")}
+    if explore:
         want |= {MAP: state.get("map_kind"), COLOUR: state.get("colour")}
         if digits := selected_digits()[:MAX_LINKED_DIGITS]:
             want[DIGITS] = ",".join(map(str, digits))
     return {k: v for k, v in want.items() if v}
 
 
-def write(page: str) -> None:
+def write(explore: bool) -> None:
     """The session's view into the URL: only what changed, so the URL does not flicker, and
     only these keys, so a page's own (Compare's `sweep`) stay. Each change is a step in the
     browser's history: the page links carry the view, so a page switch is one step."""
-    want = view(page)
+    want = view(explore)
     now = st.query_params.to_dict()
-    for key in KEYS:
+    for key in (DATASET, RUN, MAP, COLOUR, DIGITS):
         if key not in want and key in now:
             del st.query_params[key]
         elif key in want and now.get(key) != want[key]:
@@ -101,4 +98,4 @@ def page_links(pages: list) -> None:
     """The navigation, as links that carry the view (Streamlit's own menu drops the query,
     so every page switch took two steps of the browser's Back)."""
     for page in pages:
-        st.page_link(page, query_params=view(page.url_path))
+        st.page_link(page, query_params=view(explore=page.url_path == "explore"))

@@ -32,8 +32,7 @@ def test_the_url_follows_the_view_and_reopens_it(app):
     app.radio(key="map_kind").set_value("all").run()
     assert not app.exception
     url = query(app)
-    assert url == {"page": "explore", "dataset": "mnist", "run": older.run_id, "map": "all",
-                   "colour": "error"}
+    assert url == {"dataset": "mnist", "run": older.run_id, "map": "all", "colour": "error"}
 
     fresh = AppTest.from_file("../app.py", default_timeout=120)  # another browser
     for k, v in {**url, "digits": "3,5,oops,7"}.items():
@@ -46,7 +45,7 @@ def test_the_url_follows_the_view_and_reopens_it(app):
     assert query(fresh)["digits"] == "3,5,7"
 
     visit(fresh, "views/train.py")  # Explore's choices leave the URL on other pages
-    assert query(fresh) == {"page": "train", "dataset": "mnist", "run": older.run_id}
+    assert query(fresh) == {"dataset": "mnist", "run": older.run_id}
 
 
 def test_a_link_to_an_unknown_run_says_so_and_opens_train(app):
