@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 from aecore import export, lab, store, tables
@@ -54,7 +55,7 @@ def run_files(run: lab.Run | None) -> None:
 
 
 def map_table(run: lab.Run, embedding: np.ndarray, labels: np.ndarray, errors: np.ndarray,
-              codes, trust: np.ndarray | None) -> tables.pd.DataFrame:
+              codes, trust: np.ndarray | None) -> pd.DataFrame:
     """The map's table, with the stored head's predictions when a head was trained."""
     head = state.stored_head(run)
     predictions = head.head.probabilities(codes).argmax(1).numpy() if head else None

@@ -151,7 +151,9 @@ def test_a_link_reopens_the_view_and_downloads_work(app_server, tmp_path):
                 break
             time.sleep(0.2)
         assert page.locator(".js-plotly-plot").count() == 5  # loss, map, 3 of the classifier
-        assert page.locator(".js-plotly-plot .scatterlayer, .js-plotly-plot canvas").count()
+        drawn = page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')].map(
+            gd => gd._fullData.reduce((n, t) => n + (t._length || 0), 0))""")
+        assert max(drawn) >= 10_000, drawn  # the map's 10,000 digits, drawn by plotly
         assert page.evaluate("() => [...document.images].every(i => i.naturalWidth > 0)")
         assert not errors, errors
         outside = [u for u in fetched if not u.startswith(("file:", "data:"))]

@@ -50,10 +50,11 @@ def show_neighbours(i: int, v: mapview.View, names: list[str]) -> None:
             show_pairs([int(j) for j in indices], v, names, width=96, marked=both)
 
 
-def map_table(v: mapview.View, colour_trust: np.ndarray | None):
+def map_table(v: mapview.View):
+    """Called on a download's click only: the trust check reads and verifies a stored file."""
     errors = mapview.colour_values(run, v, "error")
     return downloads.map_table(run, v.fitted.embedding, v.labels, errors, v.fitted.codes,
-                               colour_trust)
+                               mapview.stored_trust(run, v))
 
 
 def selection_downloads(chosen: list[int], v: mapview.View) -> None:
@@ -61,12 +62,12 @@ def selection_downloads(chosen: list[int], v: mapview.View) -> None:
     if len(chosen) > links.MAX_LINKED_DIGITS:
         st.caption(f"The page's link keeps the first {links.MAX_LINKED_DIGITS:,} selected "
                    "digits; the downloads hold them all.")
-    trust_now, codes = mapview.stored_trust(run, v), v.fitted.codes.numpy()
+    codes = v.fitted.codes.numpy()
     gridded = chosen[:MAX_GRID]
     a, b = st.columns(2)
     with a:
         downloads.button("Selection (CSV)", lambda: tables.csv_text(tables.selection_table(
-            map_table(v, trust_now), chosen, codes)), f"aecore-{run.run_id}-selection.csv",
+            map_table(v), chosen, codes)), f"aecore-{run.run_id}-selection.csv",
             downloads.CSV, "dl_selection_csv")
     with b:
         downloads.button(f"Selection (PNG, {len(gridded):,} digits | reconstructions)",
@@ -165,7 +166,6 @@ with state.errors_shown():
                     "seconds): colouring by label meanwhile.")
             colour = "label"
 
-    trust_now = mapview.stored_trust(run, v)
     method = "UMAP" if v.final else "PCA"
     k = run.config.latent_dim
     line = (f"{len(v.labels):,} digits, {method} of their {k}-d codes (k={k}) · 2-D 5-NN label "
@@ -199,7 +199,7 @@ with state.errors_shown():
         st.caption("**Map trust** of each frame: the share of each digit's 15 nearest in code "
                    "space (at that moment) also among its 15 nearest on that frame's map.")
 
-    downloads.button("The map (CSV)", lambda: tables.csv_text(map_table(v, trust_now)),
+    downloads.button("The map (CSV)", lambda: tables.csv_text(map_table(v)),
                      f"aecore-{run.run_id}-map-{v.kind}.csv", downloads.CSV, "dl_map")
     interact(v, colour, shade and head is not None and v.kind != "training", head is not None)
 
