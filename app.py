@@ -28,7 +28,8 @@ def run_label(row: dict) -> str:
 
 
 pages = [
-    st.Page("views/train.py", title="Train", icon=":material/model_training:", default=True),
+    st.Page("views/train.py", title="Train", icon=":material/model_training:", default=True,
+            url_path="home"),
     st.Page("views/explore.py", title="Explore", icon=":material/scatter_plot:"),
     st.Page("views/reconstruct.py", title="Reconstructions", icon=":material/compare:"),
     st.Page("views/classify.py", title="Classifier", icon=":material/category:"),
@@ -61,7 +62,10 @@ with st.sidebar:
     st.caption(f"Device: **{state.device_name()}** · classes: "
                f"{', '.join(LABEL_NAMES[dataset][:3])} ...")
 
-page = st.navigation(pages, position="hidden")
+# Train is served at the root, and at /train, the path its title suggests (a default page's
+# own path is reserved, so the root's is another name).
+train_alias = st.Page("views/train.py", title="Train", url_path="train")
+page = st.navigation([*pages, train_alias], position="hidden")
 with menu:
     links.page_links(pages)
 if unknown_run and page.url_path:  # a link to a run this server lacks opens Train

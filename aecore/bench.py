@@ -23,6 +23,7 @@ from aecore.appserver import APP, browser, chromium_missing, streamlit_server
 from aecore.bench_compare import aecore_json, bench_compare_render, bench_sweep_overhead
 from aecore.bench_conv import bench_train_conv, time_to_quality_conv
 from aecore.bench_explore import bench_explore
+from aecore.bench_ui import slide_to
 from aecore.classify import train_head
 from aecore.config import HeadConfig, ProjectionConfig, TrainConfig
 from aecore.models import from_config
@@ -178,10 +179,10 @@ def bench_app_start() -> dict:
             return {"app_start_s": time.perf_counter() - start}
 
 
-def bench_app_training() -> dict:
-    """The default run trained through the app in Chromium, live chart and all, on a server
-    started with empty caches (numba's too: the map worker compiles meanwhile), against the
-    same run from `aecore train` in the same sitting."""
+def bench_app_training(epochs: int = 10) -> dict:
+    """The default run (with `epochs`) trained through the app in Chromium, live chart and
+    all, on a server started with empty caches (numba's too: the map worker compiles
+    meanwhile), against the same run from `aecore train` in the same sitting."""
 
     reason = chromium_missing() if APP.exists() else "run from a checkout to measure"
     if reason:
@@ -195,15 +196,18 @@ def bench_app_training() -> dict:
             page.goto(url)
             page.get_by_text("Train an autoencoder").wait_for(timeout=120_000)
             first_page = time.perf_counter() - start
+            if epochs != TrainConfig().epochs:
+                slide_to(page, "Epochs", epochs)
             page.get_by_role("button", name="Train", exact=True).click()
-            page.get_by_text("trained 10 epochs").first.wait_for(timeout=900_000)
+            page.get_by_text(f"trained {epochs} epoch").first.wait_for(timeout=900_000)
         # Mean wall seconds per epoch, the slow first epochs included (a median hides them).
         run = aecore_json(env, "runs")["runs"][0]["metrics"]
         app = run["seconds"] / run["epochs_done"]
-        cli = aecore_json(env, "train", "--force")
+        cli = aecore_json(env, "train", "--epochs", str(epochs), "--force")
         cli_seconds = cli["seconds"] / cli["epochs"]
     return {"first_page_empty_caches_s": first_page, "app_seconds_per_epoch": app,
-            "cli_seconds_per_epoch": cli_seconds, "app_over_cli": app / cli_seconds}
+            "cli_seconds_per_epoch": cli_seconds, "app_over_cli": app / cli_seconds,
+            "app_epochs": run["epochs_done"], "cli_epochs": cli["epochs"]}
 
 
 def machine() -> dict:
@@ -233,7 +237,7 @@ def run(quick: bool) -> dict:
     result["umap"].update(explore)
     result.update(bench_predict(model, data, train_codes, fitted))
     result.update(bench_app_start())
-    result["train"].update(bench_app_training())
+    result["train"].update(bench_app_training(epochs=3 if quick else 10))
     result["sweep"] = bench_sweep_overhead((32,) if quick else (8, 16, 32))
     result["compare"] = bench_compare_render()
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

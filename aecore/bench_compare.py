@@ -47,17 +47,16 @@ def using_cache(folder: Path) -> Iterator[None]:
 def bench_sweep_overhead(sizes: tuple[int, ...] = SWEEP_SIZES) -> dict:
     """Wall time of `aecore sweep` over 1-epoch dense configs against the same work as single
     commands (`aecore train`, then `classify` linear and mlp and `embed` for each run), each
-    side on its own cache. The heads' baselines are computed beforehand and copied to both
-    sides, since a sweep and the commands share them alike."""
+    side on its own cache. The heads' baselines are computed beforehand, in this cache (so a
+    later bench, sweep or page finds them), and copied to both sides, since a sweep and the
+    commands share them alike."""
+    for k in sizes:
+        for cfg in compare.HEADS.values():
+            lab.baselines("mnist", k, cfg)
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp) / "base"
-        stored = store.cache_dir() / "baselines" / "mnist"
-        if stored.is_dir():  # computed before on this machine: the same for both sides
-            shutil.copytree(stored, base / "baselines" / "mnist")
-        with using_cache(base):
-            for k in sizes:
-                for cfg in compare.HEADS.values():
-                    lab.baselines("mnist", k, cfg)
+        shutil.copytree(store.cache_dir() / "baselines" / "mnist", base / "baselines" / "mnist",
+                        ignore=shutil.ignore_patterns(f"{store.TMP_PREFIX}*"))
         sides = {}
         for side in ("sweep", "commands"):
             shutil.copytree(base, Path(tmp) / side)

@@ -1,8 +1,10 @@
-"""The Explore page's hands, timed in Chromium: from the mouse-up that ends a lasso on the map
-to the gallery of the selected digits. Shared by `aecore bench` and the browser test."""
+"""A person's hands in Chromium, for `aecore bench` and the browser tests: a slider set with
+the keyboard, and on Explore, a lasso timed from its mouse-up to the gallery of the selected
+digits, and Play's frame rate."""
 
 from __future__ import annotations
 
+import math
 import time
 
 GALLERY = "[data-testid='stHeading']:has-text('selected digit')"
@@ -88,3 +90,26 @@ def play(page, chart: str = "map") -> float:
     else:
         raise AssertionError(f"Play showed {len(times)} of {frames} frames")
     return (len(times) - 1) / ((times[-1] - times[0]) / 1000)
+
+
+def slide_to(page, label: str, value: float) -> None:
+    """Move a slider with the keyboard until it shows value and keeps it, stepping back when it
+    overshoots (a keypress can be lost, or land twice, while the page reruns). A select_slider's
+    value is its option's index."""
+    thumb = page.get_by_role("slider", name=label)
+
+    def shown() -> float:
+        return float(thumb.evaluate("e => e.getAttribute('aria-valuenow') || e.value"))
+
+    for _ in range(300):  # bounded
+        now = shown()
+        if math.isclose(now, value, abs_tol=1e-9):
+            time.sleep(1.0)
+            if math.isclose(shown(), value, abs_tol=1e-9):
+                return
+            continue
+        if thumb.is_enabled():
+            thumb.focus()
+            page.keyboard.press("ArrowRight" if now < value else "ArrowLeft")
+        time.sleep(0.3)
+    raise RuntimeError(f"the {label} slider shows {shown()}, never {value}")

@@ -131,8 +131,9 @@ def cmd_classify(args) -> int:
     from aecore import lab
 
     start = time.perf_counter()
-    res = lab.classify(lab.load_run(args.run_id), HeadConfig(head=args.head, jitter=args.jitter))
-    r = res.report
+    run, cfg = lab.load_run(args.run_id), HeadConfig(head=args.head, jitter=args.jitter)
+    res = lab.classify(run, cfg)
+    r = lab.with_baselines(run, cfg, res.report)
     result = {"run_id": args.run_id, "head": args.head, "jitter": args.jitter,
               "test_accuracy": r["test_accuracy"], "canvas_accuracy": r.get("canvas_accuracy"),
               "train_accuracy": r["train_accuracy"], "per_class": r["per_class"],
@@ -178,7 +179,12 @@ def cmd_export(args) -> int:
     def step(what: str) -> None:
         print(f"aecore: {what} ...", file=sys.stderr, flush=True)
 
-    if not (args.projector or args.onnx or args.html):
+    given = {"--projector": args.projector, "--onnx": args.onnx, "--html": args.html}
+    for flag, value in given.items():
+        if value is not None and not value.strip():  # `--onnx ""` (an unset shell variable)
+            raise InvalidConfig(f"{flag} was given an empty path: name a "
+                                f"{'file' if flag == '--html' else 'folder'}")
+    if not any(given.values()):
         raise InvalidConfig("say what to export: --projector DIR, --onnx DIR and/or --html FILE")
     run = lab.load_run(args.run_id)
     targets = [Path(p) if p else None for p in (args.projector, args.onnx, args.html)]

@@ -37,9 +37,9 @@ def activity_bars(stats: Sparsity) -> go.Figure:
     fig = go.Figure(go.Bar(
         x=[str(d) for d in order], y=share[order], marker_color=PALETTE[0],
         customdata=np.asarray(stats.mean_abs)[order],
-        hovertemplate="dimension %{x}: active for %{y:.1%} of the digits, mean |code| "
+        hovertemplate="dimension %{x}: active for %{y:.1%} of the test images, mean |code| "
                       "%{customdata:.3f}<extra></extra>"))
     fig.update_xaxes(title="latent dimension (most active first)", type="category")
-    fig.update_yaxes(title="share of test digits where active", range=[0, 1], tickformat=".0%")
+    fig.update_yaxes(title="share of test images where active", range=[0, 1], tickformat=".0%")
     return layout(fig, f"Activity per dimension: {stats.near_zero:.1%} of all code values are "
                        "near zero", 320)

@@ -10,6 +10,7 @@ import hashlib
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 
@@ -41,6 +42,22 @@ LABEL_NAMES = {
 }
 
 
+class Nouns(NamedTuple):
+    """What the pages call a dataset's images, and the dataset in a sentence."""
+    one: str
+    many: str
+    name: str
+    drawn: str  # what the Draw page asks for
+
+    @property
+    def with_article(self) -> str:
+        return f"{'an' if self.one[0] in 'aeiou' else 'a'} {self.one}"
+
+
+NOUNS = {"mnist": Nouns("digit", "digits", "MNIST", "a digit"),
+         "fashion": Nouns("image", "images", "Fashion-MNIST", "a piece of clothing")}
+
+
 @dataclass(frozen=True)
 class Dataset:
     name: str
@@ -52,6 +69,10 @@ class Dataset:
     @property
     def label_names(self) -> list[str]:
         return LABEL_NAMES[self.name]
+
+    @property
+    def nouns(self) -> Nouns:
+        return NOUNS[self.name]
 
 
 def raw_folder(root: Path, name: str) -> Path:

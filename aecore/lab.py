@@ -10,7 +10,7 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -297,7 +297,9 @@ def _pixels(images: torch.Tensor) -> torch.Tensor:
 
 
 def baselines(dataset: str, k: int, cfg: HeadConfig) -> dict:
-    """The same head on raw pixels and on k principal components; shared by a dataset's runs."""
+    """The same head on raw pixels and on k principal components; shared by a dataset's runs
+    (and by a drawing head with its plain twin: the baselines never see jittered copies)."""
+    cfg = replace(cfg, jitter=False)
     data = datasets.load(dataset)
     train_px, test_px = _pixels(data.train_x), _pixels(data.test_x)
     out = {}
@@ -316,7 +318,9 @@ def baselines(dataset: str, k: int, cfg: HeadConfig) -> dict:
 
 
 def classify(run: Run, cfg: HeadConfig | None = None) -> HeadResult:
-    """A head trained on the run's training codes, scored on its test codes, with baselines."""
+    """A head trained on the run's training codes, scored on its test codes, with baselines;
+    a drawing head (jitter) without them, so that the Draw page does not wait for them (see
+    `with_baselines`)."""
     cfg = cfg or HeadConfig()
     train_codes, test_codes = codes(run)
 
@@ -331,7 +335,8 @@ def classify(run: Run, cfg: HeadConfig | None = None) -> HeadResult:
         if run.config.dataset == "mnist":
             report["canvas_accuracy"] = canvas_accuracy(run, head)
         report["seconds"] = time.perf_counter() - start
-        report["baselines"] = baselines(run.config.dataset, run.config.latent_dim, cfg)
+        if not cfg.jitter:
+            report["baselines"] = baselines(run.config.dataset, run.config.latent_dim, cfg)
         report["config"] = cfg.to_dict()
         return {"weights.safetensors": store.tensor_bytes(head.state_dict()),
                 "report.json": store.json_bytes(report)}
@@ -344,6 +349,14 @@ def classify(run: Run, cfg: HeadConfig | None = None) -> HeadResult:
     if "canvas_accuracy" not in report and run.config.dataset == "mnist":  # an older head's
         report["canvas_accuracy"] = canvas_accuracy(run, head)
     return HeadResult(head.eval(), report, cached)
+
+
+def with_baselines(run: Run, cfg: HeadConfig, report: dict) -> dict:
+    """The head's report with its baselines: a drawing head's are added here (computed once
+    per dataset and size, and shared with its plain twin)."""
+    if "baselines" in report:
+        return report
+    return {**report, "baselines": baselines(run.config.dataset, run.config.latent_dim, cfg)}
 
 
 def canvas_accuracy(run: Run, head: Head) -> float:

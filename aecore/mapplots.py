@@ -102,7 +102,7 @@ def map_figure(embedding: np.ndarray, labels: np.ndarray, label_names: list[str]
     fig.add_traces(_point_traces(embedding, labels, label_names, colouring))
     fig.add_trace(_click_grid(embedding.min(0), embedding.max(0)))
     if marks is not None and len(marks):
-        fig.add_scatter(x=marks[:, 0], y=marks[:, 1], mode="markers", name="your digit",
+        fig.add_scatter(x=marks[:, 0], y=marks[:, 1], mode="markers", name="your drawing",
                         marker=dict(symbol="star", size=22, color="black",
                                     line=dict(color="white", width=2)))
     return _finish(fig, title)

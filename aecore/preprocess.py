@@ -115,12 +115,12 @@ def to_mnist(image: Image.Image | np.ndarray) -> np.ndarray:
     """float32 [28, 28] in [0, 1]; EmptyImage when there is nothing drawn."""
     ink = ink_of(image)
     if ink.size == 0 or float(ink.max()) < INK_FLOOR:
-        raise EmptyImage("the image is empty: draw a digit first")
+        raise EmptyImage("the image is empty: nothing is drawn on it")
     rows = np.flatnonzero(ink.max(1) >= INK_FLOOR)
     cols = np.flatnonzero(ink.max(0) >= INK_FLOOR)
     crop = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
     if max(crop.shape) < MIN_EXTENT * max(ink.shape) and max(ink.shape) > FIELD:
-        raise EmptyImage("the drawing is too small to be a digit: draw it larger")
+        raise EmptyImage("the drawing is too small to read: draw it larger")
     scale = BOX / max(crop.shape)
     size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
     small = np.asarray(Image.fromarray(crop, mode="F").resize(size, Image.Resampling.LANCZOS))

@@ -62,9 +62,9 @@ def _reconstructions(run: lab.Run, digits) -> str:
     recon = latents.decode(run.model, latents.encode(run.model, digits.images[chosen])).numpy()
     png = tables.pairs_png(images.numpy(), recon, columns=2 * PAIRS_PER_CLASS)
     uri = "data:image/png;base64," + base64.b64encode(png).decode()
-    return (f'<p class="note">{PAIRS_PER_CLASS} test digits of each class (rows of two '
+    return (f'<p class="note">{PAIRS_PER_CLASS} test images of each class (rows of two '
             "classes), each beside its reconstruction.</p>"
-            f'<img class="pairs" alt="digits and reconstructions" src="{uri}">')
+            f'<img class="pairs" alt="test images and their reconstructions" src="{uri}">')
 
 
 def _classifier(digits, k: int, figure: _Figures) -> str:

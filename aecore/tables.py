@@ -69,7 +69,7 @@ def confusion_table(confusion: list[list[int]], label_names: list[str]) -> pd.Da
 def per_class_table(report: dict, label_names: list[str]) -> pd.DataFrame:
     counts = np.asarray(report["confusion"]).sum(1)
     return pd.DataFrame({"label": label_names, "accuracy": report["per_class"],
-                         "test_digits": counts})
+                         "test_count": counts})
 
 
 def csv_text(table: pd.DataFrame) -> str:

@@ -31,6 +31,7 @@ from aecore import errors, lab
 from aecore.config import HeadConfig, ProjectionConfig, TrainConfig
 from aecore.errors import AecoreError, WorkerDied
 from aecore.train import BatchEvent, EpochEvent
+from aecore.turns import Turns
 
 FLUSH_SECONDS = 0.1  # batch events are sent in bundles, ~10 a second
 # A map or a head that has not finished in this time is taken for a hang: its process is
@@ -154,7 +155,7 @@ class Worker:
         self._command = command or [sys.executable, "-m", "aecore.worker"]
         self._proc: subprocess.Popen | None = None
         self._conn: _Duplex | None = None
-        self._lock = threading.Lock()
+        self._turns = Turns()  # one request at a time, urgent ones first
         self._ids = itertools.count(1)
 
     @property
@@ -176,16 +177,22 @@ class Worker:
                              Connection(to_child_w, readable=False))
 
     def start(self) -> Worker:
-        with self._lock:
+        with self._turns.turn():
             self._ensure()
         return self
 
+    def hurry(self, name: str) -> bool:
+        """Move the waiting request of that name ahead of the ordinary ones."""
+        return self._turns.hurry(name)
+
     def _request(self, kind: str, *args, stop: threading.Event | None = None,
-                 limit: float | None = None) -> Iterator[tuple]:
-        """Send one request and yield its replies up to its end; a typed error is raised as
-        its own class. Leaving early stops the request and reads it to its end. A request
-        still running after `limit` seconds ends its process (WorkerDied)."""
-        with self._lock:  # one request at a time per worker
+                 limit: float | None = None, name: str = "", urgent: bool = True
+                 ) -> Iterator[tuple]:
+        """Send one request, when its turn comes (see Turns: `name` is what `hurry` knows it
+        by), and yield its replies up to its end; a typed error is raised as its own class.
+        Leaving early stops the request and reads it to its end. A request still running
+        after `limit` seconds ends its process (WorkerDied)."""
+        with self._turns.turn(name, urgent):
             self._ensure()
             request_id = next(self._ids)
             self._send((kind, request_id, *args))
@@ -263,10 +270,12 @@ class Worker:
             elif message[0] == "ready":
                 yield lab.RunReady(lab.load_run(message[1]), message[2])
 
-    def derive(self, kind: str, run: lab.Run, cfg: ProjectionConfig | HeadConfig):
+    def derive(self, kind: str, run: lab.Run, cfg: ProjectionConfig | HeadConfig,
+               name: str = "", urgent: bool = True):
         """A result of the run (see _derivers) computed and stored by the child, then read
-        from the cache here."""
-        for _ in self._request(kind, run.run_id, cfg.to_dict(), limit=BACKGROUND_LIMIT_SECONDS):
+        from the cache here. Not urgent: asked ahead of need, it waits for the urgent ones."""
+        for _ in self._request(kind, run.run_id, cfg.to_dict(), limit=BACKGROUND_LIMIT_SECONDS,
+                               name=name, urgent=urgent):
             pass
         return _derivers()[kind][0](run, cfg)
 

@@ -31,6 +31,7 @@ class Job:
     folder: Path            # the artefact; the job is ready when it is stored
     fit: Callable[[], object]
     what: str               # "the UMAP map", for messages
+    hurry: Callable[[], object] = lambda: None  # once a page waits on it, it goes first
 
 
 # What a page can ask the map worker for: kind -> (its folder, its lab function, its name).
@@ -39,36 +40,42 @@ KINDS = {
     "classify": (lab.head_folder, lab.classify, "the {head} classifier"),
     "embed_over_training": (mapping.training_folder, mapping.embed_over_training,
                             "the map over training"),
-    "embed_all": (mapping.all_folder, mapping.embed_all, "the map of all 70,000 digits"),
+    "embed_all": (mapping.all_folder, mapping.embed_all, "the map of all 70,000 images"),
     "map_trust": (mapping.trust_folder, mapping.map_trust, "the map's trust"),
 }
 
 
 def derived_job(kind: str, run: lab.Run, cfg: ProjectionConfig | HeadConfig,
-                worker: Worker | None) -> Job:
-    """The job computing one derived result of the run: in the worker, else in-process."""
+                worker: Worker | None, ahead: bool = False) -> Job:
+    """The job computing one derived result of the run: in the worker, else in-process.
+    Asked `ahead` of need, it lets the worker serve what a page waits on first."""
     folder, compute, what = KINDS[kind]
-    fit = (lambda: worker.derive(kind, run, cfg)) if worker else (lambda: compute(run, cfg))
     name = what.format(method=getattr(cfg, "method", "").upper(), head=getattr(cfg, "head", ""))
     prefix = "map" if kind == "embed" else "head" if kind == "classify" else kind
-    return Job(f"{prefix}-{run.run_id}-{run.weights_id}-{cfg.key()}", folder(run, cfg), fit,
-               name)
+    key = f"{prefix}-{run.run_id}-{run.weights_id}-{cfg.key()}"
+    if worker is None:
+        return Job(key, folder(run, cfg), lambda: compute(run, cfg), name)
+    return Job(key, folder(run, cfg),
+               lambda: worker.derive(kind, run, cfg, name=key, urgent=not ahead), name,
+               lambda: worker.hurry(key))
 
 
-def map_job(run: lab.Run, cfg: ProjectionConfig, worker: Worker | None) -> Job:
-    return derived_job("embed", run, cfg, worker)
+def map_job(run: lab.Run, cfg: ProjectionConfig, worker: Worker | None,
+            ahead: bool = False) -> Job:
+    return derived_job("embed", run, cfg, worker, ahead)
 
 
-def head_job(run: lab.Run, cfg: HeadConfig, worker: Worker | None) -> Job:
-    return derived_job("classify", run, cfg, worker)
+def head_job(run: lab.Run, cfg: HeadConfig, worker: Worker | None, ahead: bool = False) -> Job:
+    return derived_job("classify", run, cfg, worker, ahead)
 
 
 def sweep_derive(tasks: Tasks, worker: Worker | None) -> Callable[[lab.Run], None]:
     """A sweep's heads and map for one run, as the same tasks the pages follow (so a page
-    open on that run shows them fitting); it waits for each and raises if one failed."""
+    open on that run shows them fitting, and hurries them); it waits for each and raises if
+    one failed. Asked ahead: no page waits on them until one follows them."""
     def derive(run: lab.Run) -> None:
-        jobs = [*(head_job(run, cfg, worker) for cfg in compare.HEADS.values()),
-                map_job(run, compare.MAP, worker)]
+        jobs = [*(head_job(run, cfg, worker, ahead=True) for cfg in compare.HEADS.values()),
+                map_job(run, compare.MAP, worker, ahead=True)]
         for job in jobs:
             if lab.is_valid(job.folder):
                 continue
@@ -98,6 +105,7 @@ def follow(tasks: Tasks, job: Job, start_now: bool = True) -> str:
     elif task.state == "done" and not task.recompute:  # its result went missing: once more
         task = start(tasks, job, retry=True, recompute=True)
     if task.state == "running":
+        job.hurry()
         _poll(tasks, job.key, str(job.folder))
         return "running"
     error = task.error or f"it was computed but is not in the cache ({job.folder})"

@@ -11,11 +11,16 @@ import streamlit as st
 import torch
 
 from aecore import gallery, lab, latents, mapping, projection, trust
+from aecore.data import NOUNS, Nouns
 from aecore.mapplots import Colouring, map_figure, training_figure
 from dashboard import background, state
 
-KINDS = {"test": "the 10,000 test digits", "training": "the test digits over training",
-         "all": "all 70,000 digits"}
+
+def kinds(nouns: Nouns) -> dict[str, str]:
+    """The kinds of map, in the words of the run's dataset."""
+    return {"test": f"the 10,000 test {nouns.many}",
+            "training": f"the test {nouns.many} over training",
+            "all": f"all 70,000 {nouns.many}"}
 
 
 class View(NamedTuple):
@@ -116,8 +121,9 @@ def figure(run: lab.Run, v: View, colour: str, shade: bool, head_ready: bool) ->
                                title=f"{method} map of the test codes over training")
     head = state.stored_head(run) if shade and head_ready else None
     shading = trust.regions(v.fitted, head.head.probabilities) if head else None
+    shown = kinds(NOUNS[run.config.dataset])[v.kind]
     return map_figure(v.fitted.embedding, v.labels, names, colouring, regions=shading,
-                      title=f"{method} map of the codes of {KINDS[v.kind]}")
+                      title=f"{method} map of the codes of {shown}")
 
 
 @st.cache_resource(max_entries=4, show_spinner=False, hash_funcs=state.BY_WEIGHTS)

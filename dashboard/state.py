@@ -97,12 +97,12 @@ def _run(run_id: str, weights_id: str) -> lab.Run:
     return lab.load_run(run_id)
 
 
-@st.cache_resource(max_entries=4, show_spinner="Encoding the digits ...", hash_funcs=BY_WEIGHTS)
+@st.cache_resource(max_entries=4, show_spinner="Encoding the images ...", hash_funcs=BY_WEIGHTS)
 def codes(r: lab.Run) -> tuple[torch.Tensor, torch.Tensor]:
     return lab.codes(r)
 
 
-@st.cache_resource(max_entries=4, show_spinner="Reconstructing the test digits ...",
+@st.cache_resource(max_entries=4, show_spinner="Reconstructing the test images ...",
                    hash_funcs=BY_WEIGHTS)
 def test_reconstructions(r: lab.Run) -> tuple[np.ndarray, np.ndarray]:
     """(images [10000, 28, 28] in [0, 1], per-image BCE [10000])."""
@@ -130,13 +130,13 @@ def current_map(r: lab.Run) -> ShownMap:
     return ShownMap(map_result(r, method), state == "ready", state)
 
 
-def map_job(r: lab.Run) -> background.Job:
-    return background.map_job(r, UMAP, mapper())
+def map_job(r: lab.Run, ahead: bool = False) -> background.Job:
+    return background.map_job(r, UMAP, mapper(), ahead)
 
 
-def derived_job(kind: str, r: lab.Run) -> background.Job:
+def derived_job(kind: str, r: lab.Run, ahead: bool = False) -> background.Job:
     """A UMAP-based result of the run (see background.KINDS) in the map worker."""
-    return background.derived_job(kind, r, UMAP, mapper())
+    return background.derived_job(kind, r, UMAP, mapper(), ahead)
 
 
 @st.cache_resource(max_entries=4, show_spinner=False, hash_funcs=BY_WEIGHTS)
@@ -157,7 +157,7 @@ def all_map(r: lab.Run, method: str) -> lab.MapResult:
     return mapping.embed_all(r, UMAP if method == "umap" else PCA)
 
 
-@st.cache_resource(max_entries=2, show_spinner="Reconstructing all 70,000 digits ...",
+@st.cache_resource(max_entries=2, show_spinner="Reconstructing all 70,000 images ...",
                    hash_funcs=BY_WEIGHTS)
 def all_errors(r: lab.Run) -> np.ndarray:
     """float [70000]: each digit's reconstruction BCE, in the order of the map of all digits."""
@@ -170,7 +170,7 @@ def map_trust(r: lab.Run) -> mapping.Trust:
     return mapping.map_trust(r, UMAP)
 
 
-@st.cache_resource(max_entries=4, show_spinner="Measuring the test digits' spacing ...",
+@st.cache_resource(max_entries=4, show_spinner="Measuring the test images' spacing ...",
                    hash_funcs=BY_WEIGHTS)
 def own_distances(r: lab.Run) -> np.ndarray:
     """Each test code's distance to its nearest other test code, sorted (Draw's novelty)."""
@@ -180,10 +180,10 @@ def own_distances(r: lab.Run) -> np.ndarray:
 def start_map(r: lab.Run) -> None:
     """The Train page starts the UMAP map as soon as a training ends, then the map over
     training (the map worker takes them in turn), so that both are usually ready when
-    Explore opens. Not the drawing head: queued here, it held up the next run's map."""
-    background.start(tasks(), map_job(r))
+    Explore opens. Asked ahead of need: what a page waits on goes first."""
+    background.start(tasks(), map_job(r, ahead=True))
     if mapping.has_snapshots(r):
-        background.start(tasks(), derived_job("embed_over_training", r))
+        background.start(tasks(), derived_job("embed_over_training", r, ahead=True))
 
 
 @st.cache_resource(max_entries=8, show_spinner=False, hash_funcs=BY_WEIGHTS)

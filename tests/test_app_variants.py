@@ -3,11 +3,14 @@ noisy | output | clean panels, the codes' sparsity, and the Draw page's jittered
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
+from aecore import data as datasets
 from aecore import lab
-from aecore.config import TrainConfig
+from aecore.config import HeadConfig, TrainConfig
 from dashboard import state
 from tests.test_app import poll, texts, visit
 
@@ -88,6 +91,43 @@ def test_draw_uses_the_jittered_head_and_reports_canvas_accuracy(app, tiny):
 def test_every_page_on_a_conv_vae(app, tiny, model):
     cfg = TrainConfig(model=model, latent_dim=4, epochs=1, batch_size=64, lr=1e-2)
     open_with(app, cfg, "views/train.py")
-    for page in ("views/explore.py", "views/reconstruct.py", "views/classify.py",
-                 "views/draw.py"):
+    for page, shows in (("views/explore.py", "Explore the latent map"),
+                        ("views/reconstruct.py", "Samples from the prior"),
+                        ("views/classify.py", "Train classifier"),
+                        ("views/draw.py", "Draw a digit on the black canvas")):
         visit(app, page)
+        assert not app.error, (page, [e.value for e in app.error])
+        assert shows in page_words(app), page
+
+
+def page_words(app) -> str:
+    """What a page says: its texts, its widgets' labels and help, its charts."""
+    widgets = [w for kind in ("radio", "number_input", "toggle", "button", "slider",
+                              "select_slider", "selectbox", "multiselect", "checkbox",
+                              "text_input", "expander", "tabs") for w in getattr(app, kind)]
+    words = [str(getattr(w, attr, "") or "") for w in widgets for attr in ("label", "help")]
+    return "\n".join([texts(app), *words, *(c.proto.spec for c in app.get("plotly_chart"))])
+
+
+def test_a_fashion_run_speaks_of_images_not_digits(app, tiny, monkeypatch):
+    monkeypatch.setattr(datasets, "load", lambda name="mnist", download=True:
+                        dataclasses.replace(tiny, name=name))
+    runs = [train_run(TrainConfig(dataset="fashion", latent_dim=k, epochs=1, batch_size=32,
+                                  lr=3e-2, noise=0.3)) for k in (4, 8)]
+    for run in runs:
+        lab.classify(run, HeadConfig())  # the Classifier page's default head, and Compare's
+    lab.classify(runs[1], state.DRAW_HEAD)
+    visit(app, "views/train.py")
+    app.sidebar.selectbox(key="dataset").set_value("fashion").run()
+    assert app.sidebar.selectbox(key="run_id").value == runs[1].run_id
+    for page in ("views/explore.py", "views/reconstruct.py", "views/classify.py",
+                 "views/compare.py", "views/draw.py"):
+        visit(app, page)
+        shown = page_words(app)
+        assert "digit" not in shown.lower(), (page, [line for line in shown.splitlines()
+                                                      if "digit" in line.lower()])
+    assert "Draw a piece of clothing on the black canvas" in texts(app)
+    visit(app, "views/classify.py")
+    assert "Misclassified test images" in texts(app)
+    visit(app, "views/explore.py")
+    assert "the 10,000 test images" in app.radio(key="map_kind").options

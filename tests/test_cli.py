@@ -103,6 +103,8 @@ def test_subcommands_on_tiny_data(tiny, tmp_path, capsys):
     assert {"test_accuracy", "train_accuracy", "per_class", "confusion", "baselines",
             "seconds", "cached"} <= set(out)
     assert set(out["baselines"]) == {"pixels", "pca"}
+    code, drawing = call("classify", run_id, "--head", "linear", "--jitter")
+    assert code == 0 and drawing["jitter"] is True and drawing["baselines"] == out["baselines"]
 
     good = tmp_path / "digit.png"
     Image.fromarray(np.kron(tiny.test_x[0].numpy(), np.ones((4, 4), np.uint8))).save(good)

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from aecore.bench_ui import slide_to
 from tests.e2e import draw_stroke, exceptions_on, new_page, screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.mnist, pytest.mark.slow]
@@ -40,27 +41,6 @@ def set_slider(page, label: str, key: str) -> None:
 
 
 ACTIVE_RUN = "Active run (newest first)"
-
-
-def slide_to(page, label: str, value: int) -> None:
-    """Move a slider with the keyboard until it shows value and keeps it (a keypress can be
-    lost while the page reruns)."""
-    thumb = page.get_by_role("slider", name=label)
-
-    def shown() -> int:
-        return int(thumb.evaluate("e => e.value || e.getAttribute('aria-valuenow')"))
-
-    for _ in range(300):  # bounded
-        now = shown()
-        if now == value:
-            time.sleep(1.0)
-            if shown() == value:
-                return
-            continue
-        thumb.focus()
-        page.keyboard.press("ArrowRight" if now < value else "ArrowLeft")
-        time.sleep(0.15)
-    raise AssertionError(f"the {label} slider never reached {value}")
 
 
 def active_run(page) -> str:

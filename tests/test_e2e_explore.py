@@ -12,8 +12,9 @@ import time
 import pytest
 
 from aecore import bench_ui
+from aecore.bench_ui import slide_to
 from tests.e2e import ARTIFACTS, draw_stroke, exceptions_on, new_page, screenshot
-from tests.test_e2e import alert, slide_to
+from tests.test_e2e import alert
 
 pytestmark = [pytest.mark.e2e, pytest.mark.mnist, pytest.mark.slow]
 MEASURES: dict = {}

@@ -4,13 +4,13 @@ drawing on the Draw page."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
+from aecore.bench_ui import slide_to
 from tests.e2e import draw_stroke, exceptions_on, new_page, screenshot
-from tests.test_e2e import alert, slide_to, train_and_watch, wait_for_active_run
+from tests.test_e2e import alert, train_and_watch, wait_for_active_run
 
+BETA_2_INDEX = 4  # β = 2.0 among the Train page's options (0.1, 0.2, 0.5, 1, 2, 4, 10)
 pytestmark = [pytest.mark.e2e, pytest.mark.mnist, pytest.mark.slow]
 
 
@@ -19,29 +19,14 @@ def choose(page, label: str, option: str) -> None:
     page.get_by_role("option", name=option).first.click()
 
 
-def slide_right_to(page, label: str, text: str) -> None:
-    """Press ArrowRight on a slider until it shows text (aria-valuetext) and keeps it; a
-    disabled slider (the page is still rerunning) or a lost keypress is waited out."""
-    thumb = page.get_by_role("slider", name=label)
-    for _ in range(300):  # bounded
-        if thumb.get_attribute("aria-valuetext") == text:
-            time.sleep(1.0)
-            if thumb.get_attribute("aria-valuetext") == text:
-                return
-            continue
-        if thumb.is_enabled():
-            thumb.focus()
-            page.keyboard.press("ArrowRight")
-        time.sleep(0.3)
-    raise AssertionError(f"the {label} slider never showed {text}")
-
-
 def test_a_vae_then_a_denoising_run(server_url):
     with new_page() as page:
         page.goto(server_url)
         page.get_by_text("Train an autoencoder").wait_for()
         choose(page, "Model", "vae (variational, deep dense)")
-        slide_right_to(page, "β: weight of the KL term (VAE)", "2.0")
+        slide_to(page, "β: weight of the KL term (VAE)", BETA_2_INDEX)
+        assert page.get_by_role("slider", name="β: weight of the KL term (VAE)").get_attribute(
+            "aria-valuetext") == "2.0"
         slide_to(page, "Epochs", 2)
         seen = train_and_watch(page, "trained 2 epochs:")
         assert max(seen) > 0
@@ -63,7 +48,7 @@ def test_a_vae_then_a_denoising_run(server_url):
         page.get_by_role("link", name="Train").click()
         page.get_by_text("Train an autoencoder").wait_for()
         choose(page, "Model", "dense (784-k-784, the classic)")
-        slide_right_to(page, "Denoising: masked share of input pixels", "0.30")
+        slide_to(page, "Denoising: masked share of input pixels", 0.3)
         slide_to(page, "Epochs", 1)
         alert(page, "trained 2 epochs:").first.wait_for(state="detached")
         train_and_watch(page, "trained 1 epoch:")

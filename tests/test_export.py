@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -164,7 +165,7 @@ def test_tables(tiny):
     confusion = tables.confusion_table(report["confusion"], ["a", "b"])
     assert confusion.columns.tolist() == ["label", "predicted a", "predicted b"]
     per_class = tables.per_class_table(report, ["a", "b"])
-    assert per_class["test_digits"].tolist() == [4, 4]
+    assert per_class["test_count"].tolist() == [4, 4]
 
 
 def test_cli_export_json_and_errors(tiny, tmp_path, capsys, monkeypatch):
@@ -176,6 +177,14 @@ def test_cli_export_json_and_errors(tiny, tmp_path, capsys, monkeypatch):
 
     assert cli.main(["export", run.run_id]) == 2
     assert "say what to export" in capsys.readouterr().err
+    for flag, other in (("--onnx", "--projector"), ("--projector", "--html"),
+                        ("--html", "--projector")):
+        # An empty path (an unset shell variable) is said, not taken as "not given" or as a
+        # folder named " ", and before the other target is written.
+        target = tmp_path / f"beside{flag}"
+        assert cli.main(["export", run.run_id, other, str(target), flag, " "]) == 2
+        assert f"{flag} was given an empty path" in capsys.readouterr().err
+        assert not target.exists() and not Path(" ").exists()
     assert cli.main(["export", "nosuchrun", "--projector", str(tmp_path / "q")]) == 2
     assert capsys.readouterr().err.count("\n") == 1
     (tmp_path / "file").write_text("x")

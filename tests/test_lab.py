@@ -82,6 +82,20 @@ def test_codes_maps_heads_are_cached(tiny):
     assert lab.classify(run, HeadConfig(head="mlp", **TINY_HEAD)).cached
 
 
+def test_a_drawing_head_waits_for_no_baselines_and_shares_its_twins(tiny, monkeypatch):
+    run = finish().run
+    calls = []
+    real = classify.fit_and_score
+    monkeypatch.setattr(lab, "fit_and_score", lambda *a: calls.append(len(a[0])) or real(*a))
+    drawing = HeadConfig(head="linear", jitter=True, **TINY_HEAD)
+    report = lab.classify(run, drawing).report
+    assert "baselines" not in report and calls == [1200]  # the codes and their jittered copies
+    plain = lab.classify(run, HeadConfig(head="linear", **TINY_HEAD)).report
+    assert calls == [1200, 600, 600, 600]  # the plain head, then pixels and PCA
+    assert lab.with_baselines(run, drawing, report)["baselines"] == plain["baselines"]
+    assert calls == [1200, 600, 600, 600]  # read from the cache, not fitted again
+
+
 def test_predict_on_a_drawn_bar(tiny):
     run = finish().run
     head = lab.classify(run, HeadConfig(head="mlp", **TINY_HEAD)).head

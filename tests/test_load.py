@@ -7,8 +7,8 @@ import time
 
 import pytest
 
+from aecore.bench_ui import slide_to
 from tests.e2e import browser, exceptions_on, screenshot
-from tests.test_e2e import slide_to
 
 pytestmark = [pytest.mark.e2e, pytest.mark.mnist, pytest.mark.slow]
 PAGES = ["train", "explore", "reconstruct", "classify", "draw"]

@@ -63,7 +63,7 @@ def test_light_on_dark_is_kept():
 
 
 def test_empty_and_dot_are_refused():
-    with pytest.raises(EmptyImage, match="draw a digit first"):
+    with pytest.raises(EmptyImage, match="nothing is drawn"):
         to_mnist(np.zeros((280, 280, 4), dtype=np.uint8))
     with pytest.raises(EmptyImage, match="too small"):
         to_mnist(canvas_stroke([(140, 140), (141, 141)], width=10))

@@ -1,5 +1,6 @@
 """The worker process: training and maps out of the server's process, stops, and deaths."""
 
+import contextlib
 import signal
 import sys
 import threading
@@ -91,3 +92,47 @@ def test_a_killed_worker_is_reported_and_replaced(worker):
         time.sleep(0.05)
     events = list(worker.train(TINY, device="cpu"))  # a new process takes over
     assert isinstance(events[-1], lab.RunReady)
+
+
+def test_what_a_page_waits_on_goes_before_the_maps_asked_ahead(worker):
+    """While a training holds the worker, two maps are asked ahead of need (as when a
+    training ends), then a head that a page waits on: the head goes first. Then a page waits
+    on the second map, which overtakes the first."""
+    from aecore.config import HeadConfig
+    from dashboard import background
+
+    run = list(worker.train(TINY, device="cpu"))[-1].run
+    jobs = [background.map_job(run, ProjectionConfig(method="pca"), worker, ahead=True),
+            background.map_job(run, ProjectionConfig(method="pca", n_neighbors=5), worker,
+                               ahead=True),
+            background.head_job(run, HeadConfig(head="linear", epochs=2), worker)]
+    served, threads, stop = [], [], threading.Event()
+    turn = worker._turns.turn
+
+    @contextlib.contextmanager
+    def served_in_turn(name="", urgent=True):  # the order of turns, not of the threads' ends
+        with turn(name, urgent):
+            served.append(name)
+            yield
+
+    worker._turns.turn = served_in_turn
+
+    long = TrainConfig(latent_dim=8, epochs=200, batch_size=32, lr=3e-2)
+    for event in worker.train(long, stop=stop, device="cpu"):
+        if isinstance(event, BatchEvent) and not threads:
+            for job in jobs:
+                threads.append(threading.Thread(target=job.fit, daemon=True))
+                threads[-1].start()
+                for _ in range(1000):  # they line up in this order
+                    if job.key in worker._turns.waiting():
+                        break
+                    time.sleep(0.01)
+            first, second, head = (job.key for job in jobs)
+            assert worker._turns.waiting() == [head, first, second]
+            jobs[1].hurry()
+            assert worker._turns.waiting() == [head, second, first]
+            stop.set()
+    for t in threads:
+        t.join(300)
+    assert not any(t.is_alive() for t in threads)
+    assert [name for name in served if name] == [head, second, first]

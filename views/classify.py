@@ -59,7 +59,7 @@ with state.errors_shown():
     predicted = result.head.probabilities(state.codes(run)[1]).argmax(1).numpy()
     labels = data.test_y.numpy()
     wrong = np.flatnonzero(predicted != labels)
-    st.subheader(f"Misclassified test digits: {len(wrong)} of {len(labels):,}")
+    st.subheader(f"Misclassified test {data.nouns.many}: {len(wrong)} of {len(labels):,}")
     shown = wrong[:48]
     widgets.digits_grid(data.test_x.numpy()[shown] / 255.0,
                         [f"#{i}: {names[labels[i]]} → {names[predicted[i]]}" for i in shown])

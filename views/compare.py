@@ -184,11 +184,13 @@ def pair() -> None:
         kind = "UMAP" if shown.final else "PCA (UMAP is fitting)"
         column.plotly_chart(plots.pair_map_figure(emb, test.labels, test.names, lit, kind),
                             key=key, on_select="rerun", selection_mode=("box", "lasso"))
+    many = test.data.nouns.many
     st.caption("B's map is rotated, mirrored and scaled onto A's (Procrustes on the same test "
-               "digits). Lasso digits on one map to light them up on the other.")
+               f"{many}). Lasso {many} on one map to light them up on the other.")
     change = state.neighbour_change(a, b)
     worst = change.changed_most[:CHANGED_SHOWN]
-    st.markdown(f"**Digits whose neighbourhoods changed most.** On average a digit keeps "
+    st.markdown(f"**{many.capitalize()} whose neighbourhoods changed most.** On average "
+                f"{test.data.nouns.with_article} keeps "
                 f"{change.mean:.0%} of its {compare.NEIGHBOURS} nearest neighbours in code "
                 "space from A to B; these keep the fewest.")
     k = compare.NEIGHBOURS

@@ -1,4 +1,5 @@
-"""Draw: a digit drawn or uploaded is classified, reconstructed, placed on the map."""
+"""Draw: a digit (or a piece of clothing) drawn or uploaded is classified, reconstructed, and
+placed on the map."""
 
 import numpy as np
 import streamlit as st
@@ -6,6 +7,7 @@ import torch
 from streamlit_drawable_canvas import st_canvas
 
 from aecore import lab, latents, plots, projection, trust
+from aecore.data import NOUNS
 from aecore.errors import AecoreError, EmptyImage
 from aecore.mapplots import map_figure
 from aecore.preprocess import load_image
@@ -22,7 +24,8 @@ RECOMMENDATION = (
     "reconstructs less sharply (0.0831). The drawing head is an MLP trained on the codes of "
     "the training digits and of jittered copies (slant, rotation, stroke width): without the "
     "copies, conv reads 93.7 % and dense 92.2 %.")
-st.title("Draw a digit")
+noun = NOUNS[st.session_state.get("dataset", "mnist")]  # the sidebar's: the active run's too
+st.title(f"Draw {noun.drawn}")
 run = session.require_run()
 with state.errors_shown():
     data = state.dataset(run.config.dataset)
@@ -41,8 +44,9 @@ with state.errors_shown():
         upload = st.file_uploader("... or upload a PNG or JPEG", type=["png", "jpg", "jpeg"],
                                   key="upload")
 
-    with draw_col.expander("Which model reads drawings best?"):
-        st.markdown(RECOMMENDATION)
+    if run.config.dataset == "mnist":  # measured on MNIST only
+        with draw_col.expander("Which model reads drawings best?"):
+            st.markdown(RECOMMENDATION)
     head = state.draw_head(run)
     progress = "ready" if head else background.follow(state.tasks(), state.draw_head_job(run))
 
@@ -51,17 +55,17 @@ with state.errors_shown():
             source = (load_image(upload.getvalue()) if upload is not None
                       else canvas.image_data if canvas is not None else None)
             if source is None:
-                raise EmptyImage("the canvas is empty: draw a digit first")
+                raise EmptyImage("the canvas is empty")
             guess = lab.predict(run, head.head, source) if head else None
             image = guess.image if guess else None
         except EmptyImage as exc:
             if upload is not None:
-                st.warning("The uploaded image shows no digit (it is blank, all one colour, or "
-                           "too small to hold one): upload a digit, light on dark or dark on "
-                           "light, or remove the upload and draw on the canvas.")
+                st.warning("The uploaded image holds nothing to read (it is blank, all one "
+                           f"colour, or its shape is too small): upload {noun.drawn}, light on "
+                           "dark or dark on light, or remove the upload and draw on the canvas.")
             else:
-                st.info(f"{str(exc)[:1].upper()}{str(exc)[1:]}. Draw on the black canvas with "
-                        "the mouse, or upload an image.")
+                st.info(f"{str(exc)[:1].upper()}{str(exc)[1:]}. Draw {noun.drawn} on the black "
+                        "canvas with the mouse, or upload an image.")
             st.stop()
         except AecoreError as exc:
             st.error(f"That image cannot be used: {exc}")
@@ -70,31 +74,33 @@ with state.errors_shown():
         if guess is None:
             if progress == "running":
                 st.info("The drawing classifier for this run is training in the background "
-                        "(about a minute, once); the prediction appears when it is ready.")
+                        "(under a minute, once); the prediction appears when it is ready.")
             st.stop()
 
         st.plotly_chart(plots.probability_bars(guess.probabilities, names), key="probabilities")
         test_codes = state.codes(run)[1]
         odd = trust.novelty(guess.code[None], test_codes, state.own_distances(run))
-        farther = (f"its nearest test digit is {odd.distance:.2f} away in code space, farther "
-                   f"than {odd.percentile:.1f} % of the test digits are from their own nearest "
-                   "neighbour")
+        farther = (f"its nearest test {noun.one} is {odd.distance:.2f} away in code space, "
+                   f"farther than {odd.percentile:.1f} % of the test {noun.many} are from their "
+                   "own nearest neighbour")
         if odd.collapsed:
             st.warning("This run's test codes have collapsed onto each other, so it cannot tell "
                        "how unusual a drawing is; the answer below is a guess.",
                        icon=":material/help:")
         elif odd.unlike:
-            st.warning(f"This drawing is unlike every test digit: {farther} (the "
+            st.warning(f"This drawing is unlike every test {noun.one}: {farther} (the "
                        f"{trust.UNLIKE_PERCENTILE:.0f}th percentile is {odd.threshold:.2f}). The "
                        "answer below is a guess.", icon=":material/help:")
         st.markdown(f"### It looks like **{names[guess.digit]}** "
                     f"({max(guess.probabilities):.0%})")
         if (canvas := head.report.get("canvas_accuracy")) is not None:
             st.caption(f"This run's drawing head reads {canvas:.1%} of our canvas-style digits "
-                       f"and {head.report['test_accuracy']:.1%} of MNIST's test digits.")
+                       f"and {head.report['test_accuracy']:.1%} of {noun.name}'s test "
+                       f"{noun.many}.")
         if not odd.unlike and not odd.collapsed:
             st.caption(f"{farther[:1].upper()}{farther[1:]} (beyond "
-                       f"{trust.UNLIKE_PERCENTILE:.0f} %, a drawing is called unlike any digit).")
+                       f"{trust.UNLIKE_PERCENTILE:.0f} %, a drawing is called unlike any "
+                       f"{noun.one}).")
         a, b = st.columns(2)
         a.image(plots.side_by_side(image, guess.reconstruction), width=232,
                 caption="what the model saw (28x28) | its reconstruction")
@@ -102,7 +108,7 @@ with state.errors_shown():
         near = idx[0].numpy()
         labels = data.test_y.numpy()
         with b:
-            st.caption("Its 8 nearest test digits in the latent space")
+            st.caption(f"Its 8 nearest test {noun.many} in the latent space")
             widgets.digits_grid(data.test_x.numpy()[near] / 255.0,
                                 [f"{names[labels[i]]} #{i}" for i in near], width=56)
         if noise := run.config.noise:
@@ -116,5 +122,5 @@ with state.errors_shown():
     shown = state.current_map(run)
     where = projection.place(guess.code[None], shown.result.map)
     fig = map_figure(shown.result.map.embedding, labels, names, marks=where,
-                           title=f"Your digit on the {'UMAP' if shown.final else 'PCA'} map")
+                           title=f"Your drawing on the {'UMAP' if shown.final else 'PCA'} map")
     st.plotly_chart(fig, key="draw_map")

@@ -6,6 +6,7 @@ import numpy as np
 import streamlit as st
 
 from aecore import gallery, plots, tables, trust
+from aecore.data import NOUNS
 from aecore.errors import NoSnapshots
 from aecore.mapplots import COLOURINGS
 from dashboard import background, downloads, links, mapview, session, state
@@ -17,6 +18,7 @@ TEST_SIZE = 10_000
 
 st.title("Explore the latent map")
 run = session.require_run()
+noun = NOUNS[run.config.dataset]
 
 
 def caption_of(i: int, kind: str, names: list[str], labels: np.ndarray, error: float) -> str:
@@ -40,7 +42,7 @@ def show_neighbours(i: int, v: mapview.View, names: list[str]) -> None:
     both = {int(j) for j in set(near.in_codes) & set(near.on_map)}
     last = (f" (the trained codes, and the map at the last snapshot, epoch "
             f"{v.frames.epochs[-1]:g})" if v.kind == "training" else "")
-    st.caption(f"Its {NEAREST} nearest digits{last}: {len(both)} of them are near it both in "
+    st.caption(f"Its {NEAREST} nearest {noun.many}{last}: {len(both)} of them are near it both in "
                "code space and on the map (✓).")
     left, right = st.columns(2)
     for column, title, indices in ((left, "in code space", near.in_codes),
@@ -61,7 +63,7 @@ def selection_downloads(chosen: list[int], v: mapview.View) -> None:
     """Made on the click (a lasso reruns this part of the page: it stays quick)."""
     if len(chosen) > links.MAX_LINKED_DIGITS:
         st.caption(f"The page's link keeps the first {links.MAX_LINKED_DIGITS:,} selected "
-                   "digits; the downloads hold them all.")
+                   f"{noun.many}; the downloads hold them all.")
     codes = v.fitted.codes.numpy()
     gridded = chosen[:MAX_GRID]
     a, b = st.columns(2)
@@ -70,7 +72,7 @@ def selection_downloads(chosen: list[int], v: mapview.View) -> None:
             map_table(v), chosen, codes)), f"aecore-{run.run_id}-selection.csv",
             downloads.CSV, "dl_selection_csv")
     with b:
-        downloads.button(f"Selection (PNG, {len(gridded):,} digits | reconstructions)",
+        downloads.button(f"Selection (PNG, {len(gridded):,} {noun.many} | reconstructions)",
                          lambda: tables.pairs_png(*mapview.pair_images(run, v.kind, gridded)),
                          f"aecore-{run.run_id}-selection.png", downloads.PNG, "dl_selection_png")
 
@@ -103,8 +105,8 @@ def interact(v: mapview.View, colour: str, shade: bool, head_ready: bool) -> Non
     if chosen:
         shown = chosen[:MAX_SHOWN]
         more = f" (the first {MAX_SHOWN} shown)" if len(chosen) > MAX_SHOWN else ""
-        noun = "digit" if len(chosen) == 1 else "digits"
-        st.subheader(f"{len(chosen):,} selected {noun}{more}: original | reconstruction")
+        what = noun.one if len(chosen) == 1 else noun.many
+        st.subheader(f"{len(chosen):,} selected {what}{more}: original | reconstruction")
         counts = np.bincount(v.labels[chosen], minlength=len(names))
         st.caption("Labels in the selection: " + ", ".join(
             f"{names[c]}: {n}" for c, n in enumerate(counts) if n))
@@ -122,30 +124,31 @@ def interact(v: mapview.View, colour: str, shade: bool, head_ready: bool) -> Non
 with state.errors_shown():
     names = state.test_set(run).names
     a, b = st.columns([2, 3])
-    kind = a.radio("Map of", list(mapview.KINDS), key="map_kind", persist_state=session.KEEP,
-                   format_func=mapview.KINDS.get)
+    kinds = mapview.kinds(noun)
+    kind = a.radio("Map of", list(kinds), key="map_kind", persist_state=session.KEEP,
+                   format_func=kinds.get)
     colour = b.radio("Colour by", list(COLOURINGS), key="colour", persist_state=session.KEEP,
                      horizontal=True, format_func=COLOURINGS.get)
     head = state.stored_head(run)
     shade = st.toggle("Shade the map by what the classifier says of each place",
                       key="regions", persist_state=session.KEEP,
                       disabled=head is None or kind == "training",
-                      help="Each place's code is the blend of its nearest digits' codes (as a "
-                           "click decodes it); the shade is the classifier's answer for it. "
+                      help=f"Each place's code is the blend of its nearest {noun.many}' codes "
+                           "(as a click decodes it); the shade is the classifier's answer for it. "
                            "Train a classifier on the Classifier page first.")
     try:
         v = mapview.view(run, kind)
     except NoSnapshots as exc:
-        st.info(f"No map over training: {exc}. This is the map of the test digits.")
+        st.info(f"No map over training: {exc}. This is the map of the test {noun.many}.")
         v = mapview.view(run, "test")
 
     if v.waiting and v.state == "running":
         st.info("UMAP is fitting a map per snapshot of training in the background (about "
-                "half a minute for 10 epochs); this is the map of the test digits meanwhile, "
+                f"half a minute for 10 epochs); this is the map of the test {noun.many} meanwhile, "
                 "swapped when they are ready.")
     elif v.state == "running":
-        st.info(f"UMAP is fitting the map of {mapview.KINDS[v.kind]} in the background (a few "
-                "seconds; about a minute for all 70,000 digits); this is the PCA map "
+        st.info(f"UMAP is fitting the map of {kinds[v.kind]} in the background (a few "
+                f"seconds; about a minute for all 70,000 {noun.many}); this is the PCA map "
                 "meanwhile, swapped when UMAP is ready.")
     summary = None
     if colour == "correct" and head is None:
@@ -153,7 +156,7 @@ with state.errors_shown():
                 "colouring by label.")
         colour = "label"
     if colour == "trust" and v.kind == "all":
-        st.info("Trust is measured on the map of the test digits and over training: "
+        st.info(f"Trust is measured on the map of the test {noun.many} and over training: "
                 "colouring by label.")
         colour = "label"
     elif colour == "trust" and v.kind == "test":
@@ -168,36 +171,38 @@ with state.errors_shown():
 
     method = "UMAP" if v.final else "PCA"
     k = run.config.latent_dim
-    line = (f"{len(v.labels):,} digits, {method} of their {k}-d codes (k={k}) · 2-D 5-NN label "
-            f"accuracy {v.knn_accuracy_2d:.3f}.")
+    line = (f"{len(v.labels):,} {noun.many}, {method} of their {k}-d codes (k={k}) · 2-D 5-NN "
+            f"label accuracy {v.knn_accuracy_2d:.3f}.")
     if v.kind == "training" and len(v.frames.epochs) == 1:
-        line = (f"The 10,000 test digits at the one moment of training that was kept (epoch "
+        line = (f"The 10,000 test {noun.many} at the one moment of training that was kept (epoch "
                 f"{v.frames.epochs[0]:g}): 2-D 5-NN accuracy {v.knn_accuracy_2d:.3f}.")
     elif v.kind == "training":
         acc = v.frames.knn_accuracy_2d
-        line = (f"The 10,000 test digits at {len(v.frames.epochs)} moments of training, from "
+        line = (f"The 10,000 test {noun.many} at {len(v.frames.epochs)} moments of training, from "
                 f"{v.frames.epochs[0]:g} to epoch {v.frames.epochs[-1]:g} (0.05 is 5 % into the "
                 f"first epoch), each layout started from the one before. Press Play, or drag "
                 f"the epoch slider. 2-D 5-NN accuracy {acc[0]:.3f} at the first, "
                 f"{acc[-1]:.3f} at the last.")
     elif v.kind == "all":
-        line += " Index 0 to 9,999 are the test digits, then the 60,000 training digits."
+        line += (f" Index 0 to 9,999 are the test {noun.many}, then the 60,000 training "
+                 f"{noun.many}.")
     place = "" if v.kind == "training" else ", or an empty place to decode it"
-    st.caption(f"{line} Click a digit to see its neighbours{place}; the box and lasso tools "
-               "(top right) select a region.")
+    st.caption(f"{line} Click {noun.with_article} to see its neighbours{place}; the box and "
+               "lasso tools (top right) select a region.")
     if summary is not None and summary.collapsed:
-        st.warning(f"Only {summary.distinct_codes:.0%} of the digits have a code of their own: "
+        st.warning(f"Only {summary.distinct_codes:.0%} of the {noun.many} have a code of their "
+                   "own: "
                    "the codes collapsed, so neighbourhoods are ties and the map's trust "
                    "figures mean nothing for this run.")
     if summary is not None:
-        st.caption(f"**Map trust**: for each digit, the share of its 15 nearest digits in code "
-                   f"space that are also among its 15 nearest on the map (red: torn from its "
-                   f"neighbourhood). Mean {summary.neighbours_kept_15:.3f} · trustworthiness "
-                   f"{summary.trustworthiness:.3f} · continuity {summary.continuity:.3f} "
-                   f"(scikit-learn, 2,000 digits).")
+        st.caption(f"**Map trust**: for each {noun.one}, the share of its 15 nearest {noun.many} "
+                   f"in code space that are also among its 15 nearest on the map (red: torn "
+                   f"from its neighbourhood). Mean {summary.neighbours_kept_15:.3f} · "
+                   f"trustworthiness {summary.trustworthiness:.3f} · continuity "
+                   f"{summary.continuity:.3f} (scikit-learn, 2,000 {noun.many}).")
     elif colour == "trust":
-        st.caption("**Map trust** of each frame: the share of each digit's 15 nearest in code "
-                   "space (at that moment) also among its 15 nearest on that frame's map.")
+        st.caption(f"**Map trust** of each frame: the share of each {noun.one}'s 15 nearest in "
+                   "code space (at that moment) also among its 15 nearest on that frame's map.")
 
     downloads.button("The map (CSV)", lambda: tables.csv_text(map_table(v)),
                      f"aecore-{run.run_id}-map-{v.kind}.csv", downloads.CSV, "dl_map")

@@ -6,12 +6,14 @@ import streamlit as st
 import torch
 
 from aecore import codeplots, codestats, latents
+from aecore.data import NOUNS
 from dashboard import session, state, widgets
 
 TRAVERSAL_ROWS = 8
 
 st.title("Reconstructions")
 run = session.require_run()
+noun = NOUNS[run.config.dataset]
 with state.errors_shown():
     test = state.test_set(run)
     names, test_images, labels = test.names, test.images, test.labels
@@ -27,7 +29,7 @@ with state.errors_shown():
 
     with pairs:
         c1, c2, c3 = st.columns(3)
-        mode = c1.radio("Which digits", ["random", "per digit", "worst"], key="recon_mode",
+        mode = c1.radio(f"Which {noun.many}", ["random", "per class", "worst"], key="recon_mode",
                         persist_state=session.KEEP,
                         horizontal=True)
         count = c2.slider("How many", 4, 60, 24, key="recon_count", persist_state=session.KEEP)
@@ -35,18 +37,18 @@ with state.errors_shown():
             seed = c3.number_input("Shuffle (seed)", 0, 10_000, 0, key="recon_seed",
                                    persist_state=session.KEEP)
             picked = np.random.default_rng(int(seed)).choice(n, count, replace=False)
-        elif mode == "per digit":
+        elif mode == "per class":
             digit = c3.selectbox("Class", range(len(names)), format_func=names.__getitem__,
                                  key="recon_digit", persist_state=session.KEEP)
             picked = np.flatnonzero(labels == digit)[:count]
         else:
             picked = np.argsort(errors)[::-1][:count]
-            c3.caption("The test digits the autoencoder reconstructs worst (highest BCE).")
+            c3.caption(f"The test {noun.many} the autoencoder reconstructs worst (highest BCE).")
         captions = [f"#{i} · {names[labels[i]]} · {errors[i]:.3f}" for i in picked]
         if noise and st.toggle(f"Mask {noise:.0%} of the input pixels, as in training",
                                True, key="recon_noisy"):
             cleaned = latents.denoise(run.model, torch.from_numpy(test_images[picked]), noise)
-            st.caption("Each panel: noisy input | the model's output | the clean digit. This "
+            st.caption(f"Each panel: noisy input | the model's output | the clean {noun.one}. This "
                        "run was trained to undo the masking.")
             widgets.panels_grid([np.stack([a, b, c]) for a, b, c in zip(
                 cleaned.noisy.numpy(), cleaned.output.numpy(), test_images[picked],
@@ -57,9 +59,9 @@ with state.errors_shown():
 
     with interp:
         c1, c2, c3 = st.columns(3)
-        a = c1.number_input("From test digit #", 0, n - 1, 0, key="interp_a",
+        a = c1.number_input(f"From test {noun.one} #", 0, n - 1, 0, key="interp_a",
                             persist_state=session.KEEP)
-        b = c2.number_input("To test digit #", 0, n - 1, 1, key="interp_b",
+        b = c2.number_input(f"To test {noun.one} #", 0, n - 1, 1, key="interp_b",
                             persist_state=session.KEEP)
         steps = c3.slider("Steps", 3, 16, 10, key="interp_steps", persist_state=session.KEEP)
         t = torch.linspace(0, 1, steps)[:, None]
@@ -74,7 +76,7 @@ with state.errors_shown():
         """The most informative dimensions first, each from -3 to +3 prior std."""
         order = codestats.by_information(vae.kl_per_dim)
         c1, c2 = st.columns(2)
-        idx = c1.number_input("Around test digit #", 0, n - 1, 0, key="vae_trav_index")
+        idx = c1.number_input(f"Around test {noun.one} #", 0, n - 1, 0, key="vae_trav_index")
         span = c2.slider("Span (prior standard deviations)", 1.0, 4.0, 3.0, 0.5,
                          key="vae_trav_span")
         dims = order[:TRAVERSAL_ROWS]
@@ -82,11 +84,11 @@ with state.errors_shown():
                                    torch.linspace(-span, span, 9)).numpy()
         kl = vae.kl_per_dim
         if vae.active_units == 0:
-            st.warning("No dimension carries information about the digit (every KL is below "
+            st.warning(f"No dimension carries information about the {noun.one} (every KL is below "
                        f"{codestats.ACTIVE_KL} nats): the decoder ignores the code, so every "
                        "row below shows the same image.")
         st.caption(f"The {len(dims)} dimensions with the highest KL, each moved from "
-                   f"{-span:g} to +{span:g} prior standard deviations around digit "
+                   f"{-span:g} to +{span:g} prior standard deviations around {noun.one} "
                    f"#{int(idx)}'s posterior mean:")
         widgets.panels_grid(list(grid), [f"dimension {d} · KL {kl[d]:.2f} nats" for d in dims],
                             width=440)
@@ -97,7 +99,7 @@ with state.errors_shown():
             st.divider()
             st.caption("One dimension at a time, in the units of the codes:")
         c1, c2, c3 = st.columns(3)
-        idx = c1.number_input("Test digit #", 0, n - 1, 0, key="trav_index",
+        idx = c1.number_input(f"Test {noun.one} #", 0, n - 1, 0, key="trav_index",
                               persist_state=session.KEEP)
         dim = c2.slider("Latent dimension", 0, run.config.latent_dim - 1, 0, key="trav_dim")
         span = c3.slider("Span (standard deviations)", 0.5, 4.0, 2.0, 0.5, key="trav_span",
@@ -108,7 +110,7 @@ with state.errors_shown():
         moved[:, dim] += offsets
         images = latents.decode(run.model, moved).numpy()
         widgets.row(images, f"dimension {dim} moved by {-span:g} … +{span:g} std "
-                            f"(std {std:.2f}) around digit #{int(idx)}")
+                            f"(std {std:.2f}) around {noun.one} #{int(idx)}")
 
     with code_tab:
         stats = codestats.sparsity(test_codes,
@@ -125,7 +127,7 @@ with state.errors_shown():
             st.caption(f"A unit is active when its KL to the prior is above "
                        f"{codestats.ACTIVE_KL} nats: {vae.active_units} of "
                        f"{run.config.latent_dim}. An inactive unit's code is the prior whatever "
-                       "the digit, so the decoder ignores it.")
+                       f"the {noun.one}, so the decoder ignores it.")
 
     if variational:
         with tabs[4]:
@@ -134,5 +136,6 @@ with state.errors_shown():
             seed = c2.number_input("Draw (seed)", 0, 10_000, 0, key="prior_seed")
             samples = codestats.prior_samples(run.model, count, int(seed)).numpy()
             st.caption(f"Codes drawn from the prior N(0, I) and decoded (β = "
-                       f"{run.config.beta:g}): what the VAE makes up, with no digit behind it.")
+                       f"{run.config.beta:g}): what the VAE makes up, with no {noun.one} "
+                       "behind it.")
             widgets.digits_grid(samples, [""] * len(samples))

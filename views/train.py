@@ -40,7 +40,7 @@ beta = a.select_slider("β: weight of the KL term (VAE)", BETAS, 1.0, key="beta"
 noise = b.slider("Denoising: masked share of input pixels", 0.0, 0.5, 0.0, 0.05, key="noise",
                  persist_state=session.KEEP,
                  help="That share of each input's pixels is set to 0, fresh each batch; the "
-                      "model must reconstruct the clean digit.")
+                      "model must reconstruct the clean image.")
 l1 = c.select_slider("Sparse codes: L1 weight", L1_WEIGHTS, 0.0, key="l1",
                      persist_state=session.KEEP,
                      format_func=lambda v: "off" if v == 0 else f"{v:.0e}",
