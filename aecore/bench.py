@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from aecore import data as datasets
 from aecore import latents, projection, train
@@ -23,6 +24,7 @@ from aecore.appserver import APP, browser, chromium_missing, streamlit_server
 from aecore.bench_compare import aecore_json, bench_compare_render, bench_sweep_overhead
 from aecore.bench_conv import bench_train_conv, time_to_quality_conv
 from aecore.bench_explore import bench_explore
+from aecore.bench_targets import schema_problems, verdict_rows, verdicts
 from aecore.bench_ui import slide_to
 from aecore.classify import train_head
 from aecore.config import HeadConfig, ProjectionConfig, TrainConfig
@@ -33,14 +35,32 @@ from aecore.projection import Map
 QUALITY_BAR = 0.092
 
 
-def naive_epoch(model, opt, root: Path, batch_size: int) -> float:
-    """One epoch the textbook way: torchvision's dataset, ToTensor, a shuffling DataLoader."""
-    from torch.utils.data import DataLoader
+def naive_source(data: datasets.Dataset, smoke: bool):
+    """The textbook input pipeline: torchvision's MNIST from its files with ToTensor; on a
+    smoke run, the same per-image PIL and ToTensor work over the in-memory images."""
     from torchvision import datasets as tv
     from torchvision.transforms import ToTensor
 
-    loader = DataLoader(tv.MNIST(str(root), train=True, transform=ToTensor(), download=False),
-                        batch_size=batch_size, shuffle=True)
+    if not smoke:
+        root = datasets.locate("mnist").parent.parent
+        return tv.MNIST(str(root), train=True, transform=ToTensor(), download=False)
+
+    class InMemory(torch.utils.data.Dataset):
+        def __len__(self) -> int:
+            return len(data.train_x)
+
+        def __getitem__(self, i: int):
+            image = Image.fromarray(data.train_x[i].numpy(), mode="L")
+            return ToTensor()(image), int(data.train_y[i])
+
+    return InMemory()
+
+
+def naive_epoch(model, opt, source, batch_size: int) -> float:
+    """One epoch the textbook way: a shuffling DataLoader over per-image transforms."""
+    from torch.utils.data import DataLoader
+
+    loader = DataLoader(source, batch_size=batch_size, shuffle=True)
     start = time.perf_counter()
     model.train()
     for x, _ in loader:
@@ -51,29 +71,30 @@ def naive_epoch(model, opt, root: Path, batch_size: int) -> float:
     return time.perf_counter() - start
 
 
-def bench_train(data: datasets.Dataset, epochs: int) -> dict:
+def bench_train(data: datasets.Dataset, epochs: int, smoke: bool = False) -> dict:
     """Our loop's epochs and the naive loop's, alternated, on the same model and batch size."""
     cfg = TrainConfig(epochs=epochs)
-    root = datasets.locate("mnist").parent.parent
+    source = naive_source(data, smoke)
     naive_model = from_config(cfg)
     naive_opt = torch.optim.Adam(naive_model.parameters(), lr=1e-3)
     ours, naive = [], []
     for event in train.run(cfg, data, device="cpu"):
         if isinstance(event, train.EpochEvent):
             ours.append(event.train_seconds)
-            naive.append(naive_epoch(naive_model, naive_opt, root, cfg.batch_size))
+            naive.append(naive_epoch(naive_model, naive_opt, source, cfg.batch_size))
     fast, slow = statistics.median(ours), statistics.median(naive)
     return {"seconds_per_epoch": fast, "naive_seconds_per_epoch": slow,
             "speedup_vs_naive": slow / fast, "epochs_each": epochs}
 
 
-def time_to_quality(data: datasets.Dataset) -> tuple[dict, train.DoneEvent]:
+def time_to_quality(data: datasets.Dataset, cfg: TrainConfig | None = None
+                    ) -> tuple[dict, train.DoneEvent]:
     """Wall seconds of the default run until its test BCE first reaches the bar; the run goes
     on to its 10 epochs, and its model (and snapshots) serve the map and prediction
     benchmarks."""
     start = time.perf_counter()
     out = {"time_to_quality_s": None}
-    for event in train.run(TrainConfig(), data, device="auto"):
+    for event in train.run(cfg or TrainConfig(), data, device="auto"):
         if isinstance(event, train.EpochEvent) and event.test_loss <= QUALITY_BAR \
                 and out["time_to_quality_s"] is None:
             out = {"time_to_quality_s": time.perf_counter() - start,
@@ -96,9 +117,21 @@ print(time.perf_counter() - start)
 """
 
 
-def bench_umap(codes: torch.Tensor, labels: np.ndarray, defaults: bool) -> tuple[dict, Map]:
+def cold_fit_seconds(codes: torch.Tensor) -> float | None:
+    """A map fitted in a fresh process (numba's compile cache present), its seconds."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "codes.npy"
+        np.save(path, codes.numpy())
+        proc = subprocess.run([sys.executable, "-c", _COLD_FIT, str(path)], capture_output=True,
+                              text=True, env={**os.environ}, timeout=600)
+    return float(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0 else None
+
+
+def bench_umap(codes: torch.Tensor, labels: np.ndarray, defaults: bool, cold: bool = True
+               ) -> tuple[dict, Map]:
     """Our map's fit times and 2-D accuracy; with `defaults`, UMAP as it comes beside it. The
-    accuracy moves by about 0.01 from seed to seed, so the full run averages three seeds."""
+    accuracy moves by about 0.01 from seed to seed, so the full run averages three seeds.
+    `cold` times a fit in a fresh process too (a smoke run leaves it out)."""
     set_numba_cache()
     projection.warm_up()  # compile (or load from the cache) before timing the warm fit
     seeds = (0, 1, 2) if defaults else (0,)
@@ -111,21 +144,8 @@ def bench_umap(codes: torch.Tensor, labels: np.ndarray, defaults: bool) -> tuple
     out = {"warm_fit_s": statistics.median(times), "seeds": len(seeds),
            "knn_accuracy_2d": statistics.mean(
                projection.knn_accuracy_2d(f.embedding, labels) for f in fits)}
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "codes.npy"
-        np.save(path, codes.numpy())
-        proc = subprocess.run([sys.executable, "-c", _COLD_FIT, str(path)], capture_output=True,
-                              text=True, env={**os.environ}, timeout=600)
-        out["cold_fit_s"] = float(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0 \
-            else None
-    times = []
-    gen = torch.Generator().manual_seed(0)
-    for i in range(300):
-        new = codes[i % len(codes)][None] + 0.05 * torch.randn(1, codes.shape[1], generator=gen)
-        t = time.perf_counter()
-        projection.place(new, fitted)
-        times.append((time.perf_counter() - t) * 1000)
-    out["place_ms_p50"], out["place_ms_p95"] = np.percentile(times, [50, 95]).tolist()
+    out["cold_fit_s"] = cold_fit_seconds(codes) if cold else None
+    _placing(codes, fitted, out)
     if defaults:  # UMAP as it comes: pynndescent's kNN, 200 layout epochs for 10k points
         import umap
 
@@ -140,6 +160,19 @@ def bench_umap(codes: torch.Tensor, labels: np.ndarray, defaults: bool) -> tuple
         out["umap_defaults_fit_s"] = statistics.median(times)
         out["umap_defaults_knn_accuracy_2d"] = statistics.mean(accuracies)
     return out, fitted
+
+
+def _placing(codes: torch.Tensor, fitted: Map, out: dict) -> dict:
+    """Milliseconds to place one new code on the fitted map (p50, p95), added to out."""
+    times = []
+    gen = torch.Generator().manual_seed(0)
+    for i in range(300):
+        new = codes[i % len(codes)][None] + 0.05 * torch.randn(1, codes.shape[1], generator=gen)
+        t = time.perf_counter()
+        projection.place(new, fitted)
+        times.append((time.perf_counter() - t) * 1000)
+    out["place_ms_p50"], out["place_ms_p95"] = np.percentile(times, [50, 95]).tolist()
+    return out
 
 
 def bench_predict(model, data: datasets.Dataset, train_codes: torch.Tensor,
@@ -220,27 +253,58 @@ def machine() -> dict:
             "torch": torch.__version__, "python": platform.python_version()}
 
 
-def run(quick: bool) -> dict:
-    data = datasets.load("mnist")
-    result = {"quick": quick, "machine": machine()}
-    result["train"] = bench_train(data, epochs=2 if quick else 4)
-    quality, done = time_to_quality(data)
+MODES = ("full", "quick", "smoke")
+# What a smoke run leaves out, and why: it runs on synthetic bars in this process alone.
+SMOKE_SKIPS = {
+    "time to the quality bars": "the bars are MNIST's, not the synthetic data's",
+    "cold map fit": "a fresh process",
+    "map over training, lasso, Play": "a stored run on real data and Chromium",
+    "app start and training in the app": "a server and Chromium",
+    "sweep against single commands": "fresh processes on real data",
+}
+
+
+def run(mode: str = "full") -> dict:
+    """Every figure; `quick` fewer epochs and seeds, `smoke` synthetic bars (1 epoch each) and
+    no other process, for checking the report's shape (SCHEMA) in seconds."""
+    smoke, quick = mode == "smoke", mode != "full"
+    data = datasets.bars(2000, 500) if smoke else datasets.load("mnist")
+    result = {"mode": mode, "quick": quick, "machine": machine(),
+              "skipped": SMOKE_SKIPS if smoke else {}}
+    result["train"] = bench_train(data, epochs=1 if smoke else 2 if quick else 4, smoke=smoke)
+    quality, done = time_to_quality(data, TrainConfig(epochs=1) if smoke else TrainConfig())
     model = done.model
-    result["time_to_quality_s"] = quality.pop("time_to_quality_s")
-    result["train"].update(quality)
+    result["time_to_quality_s"] = None if smoke else quality.pop("time_to_quality_s")
+    quality.pop("time_to_quality_s", None)
+    result["train"].update(quality, **({"epochs_to_quality": None} if smoke else {}))
     result["train_conv"] = bench_train_conv(data, epochs=1 if quick else 3)
-    result.update(time_to_quality_conv(data))
+    result.update(dict.fromkeys(["time_to_quality_conv_s", "epochs_to_quality_conv"])
+                  if smoke else time_to_quality_conv(data))
     train_codes = latents.encode(model, data.train_x)
     test_codes = latents.encode(model, data.test_x)
-    result["umap"], fitted = bench_umap(test_codes, data.test_y.numpy(), defaults=not quick)
-    explore, result["ui"] = bench_explore(TrainConfig(), done, all_digits=not quick)
+    result["umap"], fitted = bench_umap(test_codes, data.test_y.numpy(), defaults=not quick,
+                                        cold=not smoke)
+    if smoke:
+        explore = dict.fromkeys(["snapshots", "snapshots_fit_s",
+                                 "snapshots_last_knn_accuracy_2d"])
+        result["ui"] = {"lasso_to_gallery_s": None, "play_fps": None}
+    else:
+        explore, result["ui"] = bench_explore(TrainConfig(), done, all_digits=not quick)
     result["umap"].update(explore)
     result.update(bench_predict(model, data, train_codes, fitted))
-    result.update(bench_app_start())
-    result["train"].update(bench_app_training(epochs=3 if quick else 10))
-    result["sweep"] = bench_sweep_overhead((32,) if quick else (8, 16, 32))
-    result["compare"] = bench_compare_render()
+    if smoke:
+        result["app_start_s"] = None
+        result["train"].update(dict.fromkeys(
+            ["first_page_empty_caches_s", "app_seconds_per_epoch", "cli_seconds_per_epoch",
+             "app_over_cli", "app_epochs", "cli_epochs"]))
+        result["sweep"] = dict.fromkeys(["configs", "sweep_s", "commands_s", "overhead"])
+    else:
+        result.update(bench_app_start())
+        result["train"].update(bench_app_training(epochs=3 if quick else 10))
+        result["sweep"] = bench_sweep_overhead((32,) if quick else (8, 16, 32))
+    result["compare"] = bench_compare_render(n_runs=5 if smoke else 50)
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["targets"] = verdict_rows(result)
     return result
 
 
@@ -307,11 +371,21 @@ def table(r: dict) -> str:
     width = max(len(name) for name, _, _ in rows)
     m = r["machine"]
     lines = [f"{name:<{width}}  {value:>18}  {target}" for name, value, target in rows]
+    checked = verdicts(r)
+    count = {word: sum(v.word == word for v in checked) for word in ("met", "MISSED")}
+    missed = [f"  missed: {v.key} = {v.value:.3g} ({'<=' if v.at_most else '>='} {v.bound:g})"
+              for v in checked if v.met is False]
     return "\n".join([f"machine: {m['cores']} cores, {m['torch_threads']} torch threads, "
-                      f"{m['device']}, {m['cpu']}, torch {m['torch']}", *lines])
+                      f"{m['device']}, {m['cpu']}, torch {m['torch']} ({r['mode']} run)", *lines,
+                      f"targets: {count['met']} met, {count['MISSED']} missed, "
+                      f"{len(checked) - count['met'] - count['MISSED']} not measured"
+                      + (" (set for the full run on MNIST: a smoke run checks the report's "
+                         "shape, not the figures)" if r["mode"] == "smoke" else ""), *missed])
 
 
 def main(args) -> int:
-    result = run(quick=args.quick)
+    result = run("smoke" if args.smoke else "quick" if args.quick else "full")
+    if problems := schema_problems(result):  # a report missing a figure is a bug, not a result
+        raise RuntimeError("the bench's report lacks: " + "; ".join(problems))
     print(json.dumps(result) if args.json else table(result))
     return 0

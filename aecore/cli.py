@@ -377,7 +377,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("bench", help="measure the fast paths on this machine")
-    p.add_argument("--quick", action="store_true", help="a reduced run, under a minute")
+    speed = p.add_mutually_exclusive_group()
+    speed.add_argument("--quick", action="store_true",
+                       help="fewer epochs and seeds, no 70k map: about 4 minutes here")
+    speed.add_argument("--smoke", action="store_true",
+                       help="synthetic data, 1 epoch, no server: checks the report's shape in "
+                            "about half a minute")
     p.set_defaults(func=lambda a: __import__("aecore.bench", fromlist=["main"]).main(a))
 
     for p in sub.choices.values():

@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 import pytest
-import torch
 
 from aecore import data as datasets
 from aecore.errors import DatasetUnavailable
@@ -18,25 +17,8 @@ os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / "cache" / "numba"))
 
 def make_tiny(n_train: int = 600, n_test: int = 200, seed: int = 0,
               name: str = "mnist") -> datasets.Dataset:
-    """Ten classes of 28x28 uint8 'digits': class c is a bar at a class-specific place, jittered
-    and noisy, so an autoencoder can learn it in a few epochs and a head can separate it."""
-    gen = torch.Generator().manual_seed(seed)
-
-    def split(n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        labels = torch.arange(n) % 10
-        images = torch.rand(n, 28, 28, generator=gen) * 40
-        shift = torch.randint(-1, 2, (n,), generator=gen)
-        for i, (c, s) in enumerate(zip(labels.tolist(), shift.tolist(), strict=True)):
-            row = 4 + 2 * c + s
-            if c % 2:
-                images[i, 4:24, row:row + 3] = 255
-            else:
-                images[i, row:row + 3, 4:24] = 255
-        return images.to(torch.uint8), labels
-
-    train_x, train_y = split(n_train)
-    test_x, test_y = split(n_test)
-    return datasets.Dataset(name, train_x, train_y, test_x, test_y)
+    """The engine's synthetic bars (ten classes a head separates), served as `name`."""
+    return datasets.bars(n_train, n_test, seed, name)
 
 
 def pytest_collection_modifyitems(items):
@@ -77,6 +59,14 @@ def app(tiny, monkeypatch):
     yield at
     st.cache_resource.clear()
     st.cache_data.clear()
+
+
+@pytest.fixture
+def trained(tiny):
+    """The pages' tiny run (2 epochs), trained in this test's cache."""
+    from tests.support import TINY_PAGES, train_tiny
+
+    return train_tiny(TINY_PAGES).run
 
 
 @pytest.fixture(scope="session")

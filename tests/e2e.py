@@ -4,15 +4,75 @@ aecore.appserver, which `aecore bench` shares), screenshots and the page's excep
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from aecore.appserver import ROOT, browser, chromium_missing, streamlit_server
-
-__all__ = ["browser", "chromium_missing", "draw_stroke", "exceptions_on", "new_page",
-           "screenshot", "streamlit_server"]
+from aecore.appserver import ROOT, browser
 
 ARTIFACTS = ROOT / "test-artifacts"
+
+
+def chart_points(page) -> int:
+    """How many points the first Plotly chart on the page holds."""
+    return page.evaluate("""() => {
+        const gd = document.querySelector('.js-plotly-plot');
+        return gd && gd._fullData ? gd._fullData.reduce((n, t) => n + (t._length || 0), 0) : 0;
+    }""")
+
+
+def set_slider(page, label: str, key: str) -> None:
+    thumb = page.get_by_role("slider", name=label)
+    thumb.focus()
+    page.keyboard.press(key)
+
+
+ACTIVE_RUN = "Active run (newest first)"
+
+
+def active_run(page) -> str:
+    return page.get_by_role("combobox", name=ACTIVE_RUN).input_value()
+
+
+def alert(page, text: str):
+    """The message box (success, warning, error) that says text."""
+    return page.locator("[data-testid='stAlert']").filter(has_text=text)
+
+
+def epoch_markers(page) -> int:
+    """How many end-of-epoch test losses the loss chart holds (0 before it is drawn)."""
+    return page.evaluate("""() => {
+        const gd = document.querySelector('.js-plotly-plot');
+        const t = gd && gd._fullData && gd._fullData.find(
+            t => (t.name || '').startsWith('test BCE'));
+        return t ? t._length || 0 : 0;
+    }""")
+
+
+def train_and_watch(page, done_text: str) -> list[int]:
+    """Press Train, then read the loss chart's epoch markers while the job runs, until
+    done_text shows; the counts seen while it ran (the last one after it ended)."""
+    alert(page, done_text).first.wait_for(state="detached")  # not an earlier job's message
+    page.get_by_role("button", name="Train", exact=True).click()
+    seen = []
+    for _ in range(3000):  # bounded polling while the job runs
+        done = alert(page, done_text).count() > 0
+        seen.append(epoch_markers(page))
+        if done:
+            return seen
+        time.sleep(0.2)
+    raise AssertionError(f"{done_text!r} never showed; epoch markers seen {sorted(set(seen))}")
+
+
+def wait_for_active_run(page, prefix: str, stopped: bool = False) -> str:
+    """The sidebar's active run, once it starts with prefix and is (not) a stopped run."""
+    for _ in range(300):
+        label = active_run(page)
+        if label.startswith(prefix) and ("stopped at" in label) == stopped:
+            return label
+        time.sleep(0.2)
+    raise AssertionError(f"the active run is {active_run(page)!r}, not {prefix!r}... "
+                         f"({'' if stopped else 'not '}stopped)")
 
 
 def screenshot(page, name: str) -> Path:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
-import pytest
 import streamlit as st
 import torch
 from streamlit.testing.v1 import AppTest
@@ -14,36 +11,10 @@ from aecore import data as datasets
 from aecore import lab, store
 from aecore.config import HeadConfig, TrainConfig
 from aecore.errors import AecoreError, DatasetUnavailable
+from tests.support import poll, texts, visit
 
 PAGES = ["views/train.py", "views/explore.py", "views/reconstruct.py", "views/classify.py",
          "views/draw.py"]
-TINY = TrainConfig(latent_dim=8, epochs=2, batch_size=32, lr=3e-2)
-
-
-def visit(at: AppTest, page: str) -> AppTest:
-    at.switch_page(page).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def poll(at: AppTest, done, tries: int = 200) -> AppTest:
-    """Rerun until done(at) holds (bounded in count, not a time limit on the code)."""
-    for _ in range(tries):
-        at.run()
-        assert not at.exception, [e.value for e in at.exception]
-        if done(at):
-            return at
-        time.sleep(0.1)
-    raise AssertionError("the condition never held")
-
-
-def texts(at: AppTest) -> str:
-    parts = [e.value for kind in ("info", "success", "warning", "error", "markdown",
-                                  "caption", "subheader", "title")
-             for e in getattr(at, kind)]
-    return "\n".join(str(p) for p in parts)
-
-
 def test_every_page_without_a_run(app):
     for page in PAGES:
         visit(app, page)
@@ -99,11 +70,6 @@ def _has(at: AppTest, key: str) -> bool:
         return True
     except KeyError:
         return False
-
-
-@pytest.fixture
-def trained(tiny):
-    return list(lab.train(TINY, device="cpu"))[-1].run
 
 
 def test_pages_with_a_run(app, trained):
@@ -214,14 +180,14 @@ def test_app_caches_follow_the_weights(tiny):
     again: every one comes from the new weights."""
     from aecore import latents
     from dashboard import state
-    from tests.test_lab import finish, stop_after_one_epoch
+    from tests.support import stop_after_one_epoch, train_tiny
 
     st.cache_resource.clear()
     stopped = state.run(stop_after_one_epoch().run_id)
     old_codes = state.codes(stopped)[1]
     state.test_reconstructions(stopped)
     state.map_result(stopped, "pca")
-    full = finish().run
+    full = train_tiny().run
     again = state.run(full.run_id)
     assert again.weights_id == full.weights_id != stopped.weights_id
     fresh = latents.encode(full.model, tiny.test_x)

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from aecore import compare, lab, store
 from aecore.config import ProjectionConfig, TrainConfig
 from dashboard import state
-from tests.test_app import poll, texts, visit
+from tests.support import poll, texts, train_tiny, visit
 
 PAGE = "views/compare.py"
 
@@ -67,7 +67,7 @@ def test_cancel_drops_the_runs_not_started(app):
 
 def test_two_runs_side_by_side(app, tiny):
     for k in (3, 5):
-        list(lab.train(TrainConfig(latent_dim=k, epochs=1), device="cpu"))
+        train_tiny(TrainConfig(latent_dim=k, epochs=1))
     visit(app, PAGE)
     assert app.selectbox(key="pair_a").value != app.selectbox(key="pair_b").value
     assert "keep the fewest" in texts(app)
@@ -100,7 +100,7 @@ def test_a_reloaded_tab_still_owns_its_sweep_and_others_only_watch(app, tiny):
 
 
 def test_a_run_deleted_under_the_page_is_said_and_replaced(app, tiny):
-    runs = [list(lab.train(TrainConfig(latent_dim=k, epochs=1), device="cpu"))[-1].run
+    runs = [train_tiny(TrainConfig(latent_dim=k, epochs=1)).run
             for k in (3, 4, 5)]
     visit(app, PAGE)
     doomed = app.selectbox(key="pair_a").value

@@ -5,16 +5,9 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from aecore import lab, store
 from aecore.config import HeadConfig
-from tests.test_app import TINY, poll, texts, visit
-
-
-@pytest.fixture
-def trained(tiny):
-    return list(lab.train(TINY, device="cpu"))[-1].run
+from tests.support import poll, texts, visit
 
 
 def chart_spec(app) -> dict:

@@ -9,11 +9,11 @@ from streamlit.testing.v1 import AppTest
 from aecore import lab
 from aecore.config import HeadConfig, TrainConfig
 from dashboard import links
-from tests.test_app import texts, visit
+from tests.support import texts, train_tiny, visit
 
 
 def train(k: int) -> lab.Run:
-    return list(lab.train(TrainConfig(latent_dim=k, epochs=1), device="cpu"))[-1].run
+    return train_tiny(TrainConfig(latent_dim=k, epochs=1)).run
 
 
 def query(at: AppTest) -> dict:

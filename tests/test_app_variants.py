@@ -12,7 +12,7 @@ from aecore import data as datasets
 from aecore import lab
 from aecore.config import HeadConfig, TrainConfig
 from dashboard import state
-from tests.test_app import poll, texts, visit
+from tests.support import poll, texts, visit
 
 VAE = TrainConfig(model="vae", beta=2.0, latent_dim=8, epochs=2, batch_size=32, lr=1e-2)
 NOISY = TrainConfig(latent_dim=8, epochs=2, batch_size=32, lr=3e-2, noise=0.3, l1=1e-4)

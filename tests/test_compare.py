@@ -10,6 +10,7 @@ import torch
 from aecore import compare, lab, store, sweep
 from aecore.compare import Row
 from aecore.config import ProjectionConfig, TrainConfig
+from tests.support import train_tiny
 
 
 @pytest.fixture
@@ -19,7 +20,7 @@ def pca_maps(monkeypatch):
 
 
 def trained(cfg: TrainConfig) -> lab.Run:
-    return list(lab.train(cfg, device="cpu"))[-1].run
+    return train_tiny(cfg).run
 
 
 def test_rows_hold_what_was_computed_and_none_for_the_rest(tiny, pca_maps):

@@ -10,8 +10,7 @@ import pytest
 
 from aecore.appserver import chromium_missing, streamlit_server
 from aecore.bench_ui import slide_to
-from tests.e2e import exceptions_on, new_page, screenshot
-from tests.test_e2e import ACTIVE_RUN, active_run, alert
+from tests.e2e import ACTIVE_RUN, active_run, alert, exceptions_on, new_page, screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.mnist, pytest.mark.slow]
 

@@ -13,8 +13,7 @@ import pytest
 
 from aecore import bench_ui
 from aecore.bench_ui import slide_to
-from tests.e2e import ARTIFACTS, draw_stroke, exceptions_on, new_page, screenshot
-from tests.test_e2e import alert
+from tests.e2e import ARTIFACTS, alert, draw_stroke, exceptions_on, new_page, screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.mnist, pytest.mark.slow]
 MEASURES: dict = {}

@@ -15,11 +15,14 @@ from PIL import Image
 
 from aecore import bench_ui
 from aecore.bench_ui import slide_to
-from tests.e2e import browser, exceptions_on, new_page, screenshot
-from tests.test_e2e import (
+from tests.e2e import (
     ACTIVE_RUN,
     active_run,
     alert,
+    browser,
+    exceptions_on,
+    new_page,
+    screenshot,
     train_and_watch,
     wait_for_active_run,
 )

@@ -7,8 +7,15 @@ from __future__ import annotations
 import pytest
 
 from aecore.bench_ui import slide_to
-from tests.e2e import draw_stroke, exceptions_on, new_page, screenshot
-from tests.test_e2e import alert, train_and_watch, wait_for_active_run
+from tests.e2e import (
+    alert,
+    draw_stroke,
+    exceptions_on,
+    new_page,
+    screenshot,
+    train_and_watch,
+    wait_for_active_run,
+)
 
 BETA_2_INDEX = 4  # β = 2.0 among the Train page's options (0.1, 0.2, 0.5, 1, 2, 4, 10)
 pytestmark = [pytest.mark.e2e, pytest.mark.mnist, pytest.mark.slow]

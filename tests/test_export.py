@@ -21,13 +21,13 @@ from PIL import Image
 
 from aecore import cli, export, lab, latents, tables
 from aecore.config import HeadConfig, ProjectionConfig, TrainConfig
+from tests.support import train_tiny
 
 MODELS = ("dense", "deep", "conv", "vae", "vae-conv")
 
 
 def tiny_run(model: str = "dense", k: int = 6) -> lab.Run:
-    cfg = TrainConfig(model=model, latent_dim=k, epochs=1, batch_size=32)
-    return list(lab.train(cfg, device="cpu"))[-1].run
+    return train_tiny(TrainConfig(model=model, latent_dim=k, epochs=1, batch_size=32)).run
 
 
 def test_projector_bundle_reads_in_tensorboards_proto(tiny, tmp_path):

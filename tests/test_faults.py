@@ -11,11 +11,7 @@ from aecore import data, lab, store
 from aecore.config import TrainConfig
 from aecore.errors import CacheWriteFailed, DatasetCorrupt, OutOfMemory, RunNotFound
 from aecore.models.base import Autoencoder
-from tests.test_lab import TINY
-
-
-def finish(cfg=TINY, **kw):
-    return list(lab.train(cfg, device="cpu", **kw))[-1]
+from tests.support import train_tiny as finish
 
 
 @contextlib.contextmanager

@@ -5,17 +5,11 @@ import pytest
 import torch
 
 from aecore import classify, lab, latents, projection, store
-from aecore.config import HeadConfig, ProjectionConfig, TrainConfig
+from aecore.config import HeadConfig, ProjectionConfig
 from aecore.errors import RunNotFound
 from aecore.train import BatchEvent, EpochEvent
-
-TINY = TrainConfig(latent_dim=8, epochs=3, batch_size=32, lr=3e-2)
-TINY_HEAD = dict(epochs=30, batch_size=32, lr=1e-2)
-
-
-def finish(cfg=TINY, **kw) -> lab.RunReady:
-    events = list(lab.train(cfg, device="cpu", **kw))
-    return events[-1]
+from tests.support import TINY, TINY_HEAD, stop_after_one_epoch
+from tests.support import train_tiny as finish
 
 
 def test_train_saves_then_loads_from_cache(tiny):
@@ -106,16 +100,6 @@ def test_predict_on_a_drawn_bar(tiny):
     assert p.image.shape == (28, 28) and p.reconstruction.shape == (28, 28)
     assert p.code.shape == (8,)
     assert p.image.max() == pytest.approx(1.0)
-
-
-def stop_after_one_epoch(cfg=TINY) -> lab.Run:
-    stop = threading.Event()
-    for event in lab.train(cfg, stop=stop, device="cpu"):
-        if isinstance(event, EpochEvent):
-            stop.set()
-    run = lab.load_run(cfg.key())
-    assert run.metrics["stopped"] and run.metrics["epochs_done"] == 1
-    return run
 
 
 def derive_all(run: lab.Run) -> tuple[torch.Tensor, np.ndarray, dict]:

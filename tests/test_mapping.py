@@ -12,7 +12,8 @@ from PIL import Image
 from aecore import gallery, lab, latents, mapping, mapplots, projection, store, train
 from aecore.config import ProjectionConfig
 from aecore.errors import NoSnapshots
-from tests.test_lab import TINY, finish
+from tests.support import TINY
+from tests.support import train_tiny as finish
 
 PCA = ProjectionConfig(method="pca")
 

@@ -21,7 +21,7 @@ from aecore.errors import InvalidConfig, RunNotFound, WorkerDied
 from aecore.jobs import JobStatus, TrainingQueue
 from aecore.train import BatchEvent, EpochEvent
 from aecore.worker import Worker
-from tests.test_worker import ROOT_COMMAND
+from tests.support import TINY_WORKER
 
 
 def tiny_config(k: int, epochs: int = 1) -> TrainConfig:
@@ -30,7 +30,7 @@ def tiny_config(k: int, epochs: int = 1) -> TrainConfig:
 
 @pytest.fixture
 def worker(tiny):
-    w = Worker(command=ROOT_COMMAND)
+    w = Worker(command=TINY_WORKER)
     yield w
     w.close()
 

@@ -2,7 +2,6 @@
 
 import contextlib
 import signal
-import sys
 import threading
 import time
 
@@ -13,14 +12,12 @@ from aecore.config import ProjectionConfig, TrainConfig
 from aecore.errors import WorkerDied
 from aecore.train import BatchEvent, EpochEvent
 from aecore.worker import Worker
-from tests.test_lab import TINY
-
-ROOT_COMMAND = [sys.executable, "-m", "tests.tiny_worker"]
+from tests.support import TINY, TINY_WORKER
 
 
 @pytest.fixture
 def worker(tiny):
-    w = Worker(command=ROOT_COMMAND)
+    w = Worker(command=TINY_WORKER)
     yield w
     w.close()
 

@@ -1,0 +1,61 @@
+"""Helpers the test modules share: the tiny configs, one way to train a tiny run, AppTest's
+page visits and bounded polling, and the command of a worker serving the tiny data."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+
+from streamlit.testing.v1 import AppTest
+
+from aecore import lab
+from aecore.config import TrainConfig
+from aecore.train import EpochEvent
+
+# The engine's tests train 3 epochs; the pages' 2 (their maps over training have 5 frames).
+TINY = TrainConfig(latent_dim=8, epochs=3, batch_size=32, lr=3e-2)
+TINY_PAGES = TrainConfig(latent_dim=8, epochs=2, batch_size=32, lr=3e-2)
+TINY_HEAD = dict(epochs=30, batch_size=32, lr=1e-2)
+# aecore's worker process serving the tiny data (tests/tiny_worker.py)
+TINY_WORKER = [sys.executable, "-m", "tests.tiny_worker"]
+
+
+def train_tiny(cfg: TrainConfig = TINY, **kw) -> lab.RunReady:
+    """Train cfg on the data the `tiny` fixture serves (or take it from the cache): the last
+    event, whose .run is the stored run."""
+    return list(lab.train(cfg, device="cpu", **kw))[-1]
+
+
+def stop_after_one_epoch(cfg: TrainConfig = TINY) -> lab.Run:
+    stop = threading.Event()
+    for event in lab.train(cfg, stop=stop, device="cpu"):
+        if isinstance(event, EpochEvent):
+            stop.set()
+    run = lab.load_run(cfg.key())
+    assert run.metrics["stopped"] and run.metrics["epochs_done"] == 1
+    return run
+
+
+def visit(at: AppTest, page: str) -> AppTest:
+    at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def poll(at: AppTest, done, tries: int = 200) -> AppTest:
+    """Rerun until done(at) holds (bounded in count, not a time limit on the code)."""
+    for _ in range(tries):
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        if done(at):
+            return at
+        time.sleep(0.1)
+    raise AssertionError("the condition never held")
+
+
+def texts(at: AppTest) -> str:
+    parts = [e.value for kind in ("info", "success", "warning", "error", "markdown",
+                                  "caption", "subheader", "title")
+             for e in getattr(at, kind)]
+    return "\n".join(str(p) for p in parts)
