@@ -33,9 +33,10 @@ run: setup
 test: setup-dev browser
 	$(PY) -m pytest
 
-# No browser and no real MNIST: the unit, app (AppTest) and worker tests.
+# The two-minute loop: unit, app (AppTest) and a few worker-process tests on tiny data; no
+# browser, no real MNIST, nothing marked slow (`make test` runs those too).
 test-fast: setup-dev
-	$(PY) -m pytest -m "not e2e and not mnist"
+	$(PY) -m pytest -m "not e2e and not mnist and not slow"
 
 bench: setup-dev browser
 	$(VENV)/bin/aecore bench

@@ -59,7 +59,7 @@ def _hands(cache: Path, all_digits: bool) -> dict:
         page.get_by_text("the test digits over training").click()
         page.locator(".st-key-map").get_by_text("Play").wait_for()
         time.sleep(1)
-        fps = bench_ui.play(page)
+        fps = bench_ui.play(page).fps
         if all_digits:
             page.get_by_text("all 70,000 digits").click()
             page.locator(".st-key-map").get_by_text("UMAP map of the codes of all").wait_for()

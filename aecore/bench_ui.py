@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import NamedTuple
 
 GALLERY = "[data-testid='stHeading']:has-text('selected digit')"
 # Lasso loops as shares of the plot area (x, y), one per try: disjoint, so that each starts
@@ -71,8 +72,13 @@ def point_at(page, trace: str, i: int = 0, chart: str = "map") -> tuple[float, f
     }""", [chart, trace, i]))
 
 
-def play(page, chart: str = "map") -> float:
-    """Press the map's Play and wait until every frame has been shown; frames per second."""
+class Played(NamedTuple):
+    frames: int  # the animation's frames, each shown once
+    fps: float
+
+
+def play(page, chart: str = "map") -> Played:
+    """Press the map's Play and wait until every frame has been shown."""
     frames = page.evaluate("""(chart) => {
         const gd = document.querySelector(`.st-key-${chart} .js-plotly-plot`);
         window.__aecoreFrames = [];
@@ -89,7 +95,7 @@ def play(page, chart: str = "map") -> float:
         time.sleep(0.2)
     else:
         raise AssertionError(f"Play showed {len(times)} of {frames} frames")
-    return (len(times) - 1) / ((times[-1] - times[0]) / 1000)
+    return Played(frames, (len(times) - 1) / ((times[-1] - times[0]) / 1000))
 
 
 def slide_to(page, label: str, value: float) -> None:

@@ -122,11 +122,27 @@ class TrainingQueue:
         self._waiting: deque[TrainingJob] = deque()
         self._jobs: dict[str, TrainingJob] = {}
         self._running: TrainingJob | None = None
-        threading.Thread(target=self._work, name="aecore-training", daemon=True).start()
+        self._closed = False
+        self._thread = threading.Thread(target=self._work, name="aecore-training", daemon=True)
+        self._thread.start()
+
+    def close(self, timeout: float = 60) -> bool:
+        """Cancel what waits, stop what runs, end the queue's thread; True once it has ended
+        (a server that shuts down, a test's teardown)."""
+        with self._cond:
+            self._closed = True
+            for job in [*self._waiting, self._running]:
+                if job is not None:
+                    self.stop(job.job_id)
+            self._cond.notify_all()
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
 
     def submit(self, cfg: TrainConfig, device: str = "auto", origin: str = "") -> str:
         """Queue a training; the same config already queued or running is joined, not repeated."""
         with self._cond:
+            if self._closed:
+                raise AecoreError("the training queue is closed: the server is shutting down")
             for job in [self._running, *self._waiting]:
                 if job is not None and job.config == cfg:
                     job.holders += 1
@@ -153,7 +169,7 @@ class TrainingQueue:
             return True
 
     def stop(self, job_id: str) -> None:
-        with self._cond:
+        with self._cond:  # re-entrant: close() calls this under the same lock
             job = self._jobs.get(job_id)
             if job is None:
                 return
@@ -180,8 +196,10 @@ class TrainingQueue:
     def _work(self) -> None:
         while True:
             with self._cond:
-                while not self._waiting:
+                while not self._waiting and not self._closed:
                     self._cond.wait()
+                if self._closed:
+                    return
                 job = self._running = self._waiting.popleft()
             try:
                 self._run(job)
@@ -252,6 +270,17 @@ class Tasks:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._tasks: dict[str, Task] = {}
+        self._threads: list[threading.Thread] = []
+
+    def close(self, timeout: float = 120) -> bool:
+        """Wait for the running tasks to end (a computation in a thread cannot be interrupted);
+        True if all did within timeout. A server that shuts down, a test's teardown."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            threads, self._threads = self._threads, []
+        for thread in threads:
+            thread.join(max(deadline - time.monotonic(), 0))
+        return not any(t.is_alive() for t in threads)
 
     def start(self, key: str, fn: Callable[[], Any], retry: bool = False,
               recompute: bool = False) -> Task:
@@ -264,8 +293,11 @@ class Tasks:
                 return task
             attempt = task.attempt + 1 if task is not None else 1
             task = self._tasks[key] = Task(key, attempt=attempt, recompute=recompute)
-        threading.Thread(target=self._run, args=(task, fn), name=f"aecore-{key}",
-                         daemon=True).start()
+        thread = threading.Thread(target=self._run, args=(task, fn), name=f"aecore-{key}",
+                                  daemon=True)
+        with self._lock:
+            self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        thread.start()
         return task
 
     def get(self, key: str) -> Task | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -30,9 +31,23 @@ def pytest_collection_modifyitems(items):
                 raise pytest.UsageError(f"{item.nodeid} uses {fixture}: mark it {marker}")
 
 
+@pytest.fixture(scope="session")
+def canvas_set(tmp_path_factory) -> Path:
+    """The 2,000 canvas-style digits, drawn once per test session (about 5 s) and copied
+    into each test's cache, rather than drawn again in each."""
+    from aecore.canvas_digits import load_canvas_digits
+
+    folder = tmp_path_factory.mktemp("canvas-cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AECORE_CACHE_DIR", str(folder))
+        load_canvas_digits()
+    return folder / "canvas"
+
+
 @pytest.fixture
-def cache(tmp_path, monkeypatch) -> Path:
+def cache(tmp_path, monkeypatch, canvas_set) -> Path:
     folder = tmp_path / "cache"
+    shutil.copytree(canvas_set, folder / "canvas")
     monkeypatch.setenv("AECORE_CACHE_DIR", str(folder))
     return folder
 
@@ -57,6 +72,11 @@ def app(tiny, monkeypatch):
     st.cache_data.clear()
     at = AppTest.from_file("../app.py", default_timeout=120)
     yield at
+    # The pages' background work (maps, heads, trainings) ends here, not during later tests.
+    from dashboard import state
+
+    assert state.training_queue().close(), "a training did not stop"
+    assert state.tasks().close(), "a background task did not end"
     st.cache_resource.clear()
     st.cache_data.clear()
 
@@ -85,12 +105,14 @@ def session_cache(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("mnist-cache")
 
 
-@pytest.fixture(scope="module")
-def app_server(mnist, tmp_path_factory):
-    """A real `streamlit run app.py` on loopback with a private cache, for one test module."""
+@pytest.fixture(scope="session")
+def app_server(mnist, session_cache):
+    """One real `streamlit run app.py` (its queue, worker processes and map worker) for every
+    browser test, over the MNIST tests' cache: what one module trains, another finds (each
+    trains configs of its own), and the heads' baselines are computed once per session."""
     from aecore.appserver import chromium_missing, streamlit_server
 
     if reason := chromium_missing():
         pytest.skip(reason)
-    with streamlit_server(tmp_path_factory.mktemp("app") / "cache") as url:
+    with streamlit_server(session_cache) as url:
         yield url

@@ -32,6 +32,7 @@ def sweep_from_the_page(app, dims: list[int], epochs: int) -> None:
     app.button(key="sweep_start").click().run()
 
 
+@pytest.mark.slow
 def test_a_sweep_fills_the_table_and_curves(app):
     visit(app, PAGE)
     assert "No runs of this dataset yet" in texts(app)
@@ -52,17 +53,19 @@ def test_a_sweep_fills_the_table_and_curves(app):
 
 
 def test_cancel_drops_the_runs_not_started(app):
-    lab_runs = len(lab.list_runs())
+    assert lab.list_runs() == []
     sweep_from_the_page(app, [2, 3, 4], 100)
     poll(app, lambda a: any(b.key == "sweep_cancel" for b in a.button))
     app.button(key="sweep_cancel").click().run()
     poll(app, lambda a: "Sweep cancelled" in texts(a))
     # the first training goes on (only what had not started is dropped); stop it here
     queue = state.training_queue()
-    running = queue.current()
-    if running is not None:
+    if (running := queue.current()) is not None:
+        assert running.config.latent_dim == 2
         queue.stop(running.job_id)
-    assert len(lab.list_runs()) <= lab_runs + 1
+    assert queue.close(), "the stopped training did not end"
+    # k=3 and k=4 never started: nothing of theirs was trained or stored
+    assert {r["config"]["latent_dim"] for r in lab.list_runs()} <= {2}
 
 
 def test_two_runs_side_by_side(app, tiny):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from aecore import lab, store
 from aecore.config import HeadConfig
 from tests.support import poll, texts, visit
@@ -37,6 +39,7 @@ def test_trust_colouring_gives_the_maps_figures(app, trained):
     assert chart_spec(app)["data"][0]["marker"]["colorbar"]["title"]["text"] == "kept"
 
 
+@pytest.mark.slow
 def test_all_digits_map_and_regions_once_a_classifier_exists(app, trained):
     visit(app, "views/explore.py")
     assert app.toggle(key="regions").disabled  # no classifier yet

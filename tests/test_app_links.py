@@ -4,6 +4,7 @@ downloads. The browser test (test_e2e_links) opens real URLs in a new Chromium c
 
 from __future__ import annotations
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from aecore import lab
@@ -69,6 +70,7 @@ def test_a_link_cannot_break_the_page(app):
     assert links.parse_digits("-1,2, 3 ,x,4.0,²,3,2") == [2, 3]
 
 
+@pytest.mark.slow
 def test_downloads_on_each_page(app):
     run = train(3)
     visit(app, "views/train.py")

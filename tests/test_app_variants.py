@@ -78,6 +78,7 @@ def test_a_denoising_runs_panels_and_sparsity(app, tiny):
     assert "Samples from the prior" not in str([t.label for t in app.tabs])
 
 
+@pytest.mark.slow
 def test_draw_uses_the_jittered_head_and_reports_canvas_accuracy(app, tiny):
     run = open_with(app, NOISY, "views/draw.py")
     poll(app, lambda a: lab.is_valid(lab.head_folder(run, state.DRAW_HEAD)), tries=600)
@@ -87,6 +88,7 @@ def test_draw_uses_the_jittered_head_and_reports_canvas_accuracy(app, tiny):
     assert np.isfinite(report["test_accuracy"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["vae-conv"])
 def test_every_page_on_a_conv_vae(app, tiny, model):
     cfg = TrainConfig(model=model, latent_dim=4, epochs=1, batch_size=64, lr=1e-2)

@@ -10,8 +10,6 @@ import pytest
 
 from aecore.bench_targets import MAYBE, SCHEMA, TARGETS, schema_problems, verdicts
 
-pytestmark = [pytest.mark.slow]  # a fresh interpreter with torch and UMAP's compile cache
-
 
 def a_full_result() -> dict:
     """Every key of the schema, each a plausible number."""
@@ -48,6 +46,7 @@ def test_each_target_is_met_missed_or_not_measured():
     assert words["ui.lasso_to_gallery_s.10k"] == "not measured"  # a.full_result's ui has none
 
 
+@pytest.mark.slow  # a fresh interpreter with torch, and UMAP's compile
 def test_smoke_bench_reports_every_figure(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "aecore", "bench", "--smoke", "--json"],
                           capture_output=True, text=True, timeout=600,

@@ -55,6 +55,7 @@ def test_bad_arguments_fail_with_one_line(args, needle, cache, capsys):
 @pytest.mark.parametrize("args,needle", [(["train", "--latent-dim", "0"], "latent size"),
                                          (["frobnicate"], "invalid choice"),
                                          (["train", "--device", "xla"], "not available")])
+@pytest.mark.slow
 def test_bad_arguments_from_a_real_process(args, needle, cache):
     proc = run_cli(*args)
     assert proc.returncode == 2 and proc.stdout == ""
@@ -62,8 +63,9 @@ def test_bad_arguments_from_a_real_process(args, needle, cache):
     assert len(lines) == 1 and lines[0].startswith("aecore: error:") and needle in lines[0]
 
 
+@pytest.mark.slow
 def test_unwritable_cache_fails_with_one_line(cache):
-    cache.mkdir()
+    cache.mkdir(exist_ok=True)
     (cache / "locks").write_bytes(b"")  # as root, chmod cannot make a folder unwritable
     proc = run_cli("train", "--epochs", "1")
     assert proc.returncode == 2 and proc.stdout == ""
@@ -71,6 +73,7 @@ def test_unwritable_cache_fails_with_one_line(cache):
     assert len(proc.stderr.strip().splitlines()) == 1 and "AECORE_CACHE_DIR" in proc.stderr
 
 
+@pytest.mark.slow
 def test_subcommands_on_tiny_data(tiny, tmp_path, capsys):
     def call(*args):
         code = cli.main([*args, "--json"])

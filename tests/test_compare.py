@@ -23,6 +23,7 @@ def trained(cfg: TrainConfig) -> lab.Run:
     return train_tiny(cfg).run
 
 
+@pytest.mark.slow
 def test_rows_hold_what_was_computed_and_none_for_the_rest(tiny, pca_maps):
     derived = trained(TrainConfig(latent_dim=4, epochs=1))
     bare = trained(TrainConfig(latent_dim=8, epochs=2, seed=3))
@@ -50,6 +51,7 @@ def test_rows_hold_what_was_computed_and_none_for_the_rest(tiny, pca_maps):
     assert list(r.to_dict()) == list(compare.FIELDS)
 
 
+@pytest.mark.slow
 def test_a_corrupt_head_report_reads_as_not_computed(tiny, pca_maps):
     run = trained(TrainConfig(latent_dim=4, epochs=1))
     sweep.derive(run)
@@ -123,6 +125,7 @@ def relist(folder, name: str, value) -> None:
     (folder / store.MANIFEST).write_text(json.dumps(manifest))
 
 
+@pytest.mark.slow
 def test_odd_but_checksummed_files_read_as_not_computed(tiny, pca_maps):
     """Files a person edited (and re-listed): numbers that are not numbers read as None,
     a config that is not an object leaves its run out; nothing raises."""

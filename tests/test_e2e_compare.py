@@ -8,7 +8,6 @@ import time
 
 import pytest
 
-from aecore.appserver import chromium_missing, streamlit_server
 from aecore.bench_ui import slide_to
 from tests.e2e import ACTIVE_RUN, active_run, alert, exceptions_on, new_page, screenshot
 
@@ -16,13 +15,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.mnist, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def server(mnist, session_cache):
-    """The app over the MNIST tests' shared cache: the heads' baselines (pixels, PCA) are
-    computed once per test session, here or by the CLI tests."""
-    if reason := chromium_missing():
-        pytest.skip(reason)
-    with streamlit_server(session_cache) as url:
-        yield url
+def server(app_server):
+    return app_server
 
 
 @pytest.fixture(scope="module")

@@ -30,6 +30,7 @@ def tiny_run(model: str = "dense", k: int = 6) -> lab.Run:
     return train_tiny(TrainConfig(model=model, latent_dim=k, epochs=1, batch_size=32)).run
 
 
+@pytest.mark.slow
 def test_projector_bundle_reads_in_tensorboards_proto(tiny, tmp_path):
     pytest.importorskip("tensorboard", reason="the export extra: pip install -e '.[export]'")
     from google.protobuf import text_format
@@ -68,6 +69,7 @@ def test_projector_bundle_reads_in_tensorboards_proto(tiny, tmp_path):
     assert not sprite[28 * 2:].any()  # past the last digit: empty tiles
 
 
+@pytest.mark.slow
 def test_the_mlp_head_predicts_when_it_was_trained(tiny):
     run = tiny_run()
     assert export.test_digits(run).head == "linear"
@@ -75,6 +77,7 @@ def test_the_mlp_head_predicts_when_it_was_trained(tiny):
     assert export.test_digits(run).head == "mlp"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", MODELS)
 def test_onnx_models_match_pytorch(tiny, tmp_path, model):
     ort = pytest.importorskip("onnxruntime", reason="the export extra: pip install -e '.[export]'")
@@ -120,6 +123,7 @@ def test_onnx_encoder_on_1000_real_test_digits(mnist, session_cache, monkeypatch
         assert code_diff <= 1e-5 and image_diff <= 1e-5
 
 
+@pytest.mark.slow
 def test_html_report_is_self_contained(tiny):
     run = tiny_run("vae", k=4)
     page = export.html(run, projection=ProjectionConfig(method="pca"))
@@ -168,6 +172,7 @@ def test_tables(tiny):
     assert per_class["test_count"].tolist() == [4, 4]
 
 
+@pytest.mark.slow
 def test_cli_export_json_and_errors(tiny, tmp_path, capsys, monkeypatch):
     run = tiny_run()
     code = cli.main(["export", run.run_id, "--projector", str(tmp_path / "p"), "--json"])
@@ -212,6 +217,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 @pytest.mark.slow
 def test_tensorboard_serves_the_bundle(tiny, tmp_path):
     """TensorBoard itself, run on the bundle: its projector lists the codes and serves them."""

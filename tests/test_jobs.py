@@ -73,3 +73,40 @@ def test_curve_keeps_the_mean(limit):
     curve = linear_curve(n, limit)
     assert statistics.fmean(curve.values) == pytest.approx((n - 1) / 2, abs=1e-9)
     assert statistics.fmean(curve.steps) == pytest.approx((n - 1) / 2, abs=1e-9)
+
+
+def test_closing_tasks_joins_what_runs():
+    tasks, release, ended = Tasks(), threading.Event(), []
+
+    def slow():
+        release.wait(timeout=10)
+        ended.append(1)
+
+    tasks.start("k", slow)
+    assert not tasks.close(timeout=0.2)  # still running: said, not hidden
+    tasks.start("k2", slow)
+    release.set()
+    assert tasks.close(timeout=10) and len(ended) == 2
+
+
+def test_closing_the_queue_stops_the_running_job_and_cancels_the_rest():
+    from aecore.config import TrainConfig
+    from aecore.errors import AecoreError
+    from aecore.jobs import TrainingQueue
+
+    started = threading.Event()
+
+    def trainer(cfg, stop, device):  # a stand-in trainer: runs until stopped (bounded)
+        started.set()
+        stop.wait(timeout=30)
+        yield from ()
+
+    queue = TrainingQueue(trainer=trainer)
+    first = queue.submit(TrainConfig(latent_dim=4))
+    second = queue.submit(TrainConfig(latent_dim=5))
+    assert started.wait(timeout=10)
+    assert queue.close(timeout=10)
+    assert queue.status(first).state == "stopped"
+    assert queue.status(second).state == "cancelled"
+    with pytest.raises(AecoreError, match="closed"):
+        queue.submit(TrainConfig(latent_dim=6))

@@ -6,6 +6,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from aecore import lab, store
 
 # Trains tiny runs back to back, each saved (forced), so a kill lands in every phase.
@@ -27,6 +29,7 @@ for i in range(10_000):
 """
 
 
+@pytest.mark.slow
 def test_kill_nine_never_leaves_a_partial_run(cache):
     env = {**os.environ, "AECORE_CACHE_DIR": str(cache)}
     delays = [0.05, 0.3, 0.6, 1.0, 1.5]  # a tiny run takes about 0.5 s once torch is up

@@ -58,6 +58,7 @@ def test_unknown_run(tiny):
         lab.load_run("0123456789ab")
 
 
+@pytest.mark.slow
 def test_codes_maps_heads_are_cached(tiny):
     run = finish().run
     train_codes, test_codes = lab.codes(run)
@@ -76,6 +77,7 @@ def test_codes_maps_heads_are_cached(tiny):
     assert lab.classify(run, HeadConfig(head="mlp", **TINY_HEAD)).cached
 
 
+@pytest.mark.slow
 def test_a_drawing_head_waits_for_no_baselines_and_shares_its_twins(tiny, monkeypatch):
     run = finish().run
     calls = []
@@ -90,6 +92,7 @@ def test_a_drawing_head_waits_for_no_baselines_and_shares_its_twins(tiny, monkey
     assert calls == [1200, 600, 600, 600]  # read from the cache, not fitted again
 
 
+@pytest.mark.slow
 def test_predict_on_a_drawn_bar(tiny):
     run = finish().run
     head = lab.classify(run, HeadConfig(head="mlp", **TINY_HEAD)).head
@@ -107,6 +110,7 @@ def derive_all(run: lab.Run) -> tuple[torch.Tensor, np.ndarray, dict]:
             lab.classify(run, HeadConfig(head="linear", **TINY_HEAD)).head.state_dict())
 
 
+@pytest.mark.slow
 def test_derived_results_belong_to_their_weights(tiny):
     """A stopped run trained again in full keeps its id, not its codes, map or head; even a
     late computation for the old weights (a background task still running) cannot leak in."""

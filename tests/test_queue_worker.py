@@ -69,6 +69,7 @@ def test_three_jobs_in_a_row_each_report_their_own_run(worker):
     assert {r["run_id"] for r in lab.list_runs()} == {c.key() for c in configs}
 
 
+@pytest.mark.slow
 def test_stopping_the_second_job_leaves_the_third_right(worker):
     queue = TrainingQueue(trainer=worker.start().train)
     first, second, third = tiny_config(8), tiny_config(9, epochs=300), tiny_config(10)
@@ -83,6 +84,7 @@ def test_stopping_the_second_job_leaves_the_third_right(worker):
     assert_done_as_itself(wait_until_finished(queue, ids[2]), third)
 
 
+@pytest.mark.slow
 def test_a_job_after_a_worker_crash_is_right(worker):
     queue = TrainingQueue(trainer=worker.start().train)
     doomed = queue.submit(tiny_config(8, epochs=300), "cpu")
@@ -94,6 +96,7 @@ def test_a_job_after_a_worker_crash_is_right(worker):
     assert_done_as_itself(wait_until_finished(queue, queue.submit(after, "cpu")), after)
 
 
+@pytest.mark.slow
 def test_an_abandoned_request_does_not_leak_into_the_next(worker):
     for event in worker.train(tiny_config(8, epochs=300), device="cpu"):
         if isinstance(event, BatchEvent):
@@ -106,6 +109,7 @@ def test_an_abandoned_request_does_not_leak_into_the_next(worker):
     assert not any(isinstance(e, lab.RunReady) for e in events[:-1])
 
 
+@pytest.mark.slow
 def test_a_stop_sent_before_the_request_starts_is_kept(worker):
     """Stop pressed at once, even before a fresh worker process can handle anything."""
     stop = threading.Event()
@@ -117,6 +121,7 @@ def test_a_stop_sent_before_the_request_starts_is_kept(worker):
     assert isinstance(list(worker.train(cfg, device="cpu"))[-1], lab.RunReady)
 
 
+@pytest.mark.slow
 def test_typed_errors_cross_the_pipe_as_their_own_class(worker):
     with pytest.raises(RunNotFound, match="no run"):
         list(worker._request("embed", "0123456789ab", ProjectionConfig().to_dict()))
@@ -135,6 +140,7 @@ time.sleep(600)
 """
 
 
+@pytest.mark.slow
 def test_the_worker_ends_with_its_parent(cache):
     """A server killed outright leaves no worker behind, not even one warming numba up."""
     parent = subprocess.Popen([sys.executable, "-c", PARENT], stdout=subprocess.PIPE,
@@ -159,6 +165,7 @@ def _alive(pid: int) -> bool:
 
 
 
+@pytest.mark.slow
 def test_a_request_past_its_limit_ends_its_process(worker):
     """A map or head that hangs (numba and torch's OpenMP have hung together) is ended."""
     worker.start()

@@ -115,6 +115,7 @@ print(cached, files["v.bin"].decode())
 """
 
 
+@pytest.mark.slow
 def test_two_processes_compute_a_key_once(cache, tmp_path):
     import os
     import subprocess
@@ -188,7 +189,7 @@ def test_read_only_cache_fails_to_lock_with_a_sentence(cache, monkeypatch, fault
 
 
 def test_file_in_place_of_the_lock_folder_fails_with_a_sentence(cache):
-    cache.mkdir()
+    cache.mkdir(exist_ok=True)
     (cache / "locks").write_bytes(b"")
     with pytest.raises(CacheWriteFailed, match="a file stands where a folder should be"):
         store.get_or_compute(cache / "k", lambda: {"v.bin": b"1"})

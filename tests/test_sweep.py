@@ -52,6 +52,7 @@ def test_parse_list_names_the_bad_text():
         sweep.parse_list("2,x", int)
 
 
+@pytest.mark.slow
 def test_local_sweep_derives_everything_and_reuses_trained_runs(tiny):
     configs = sweep.SweepSpec(latent_dims=(2, 4), epochs=1).configs()
     steps = []
@@ -70,6 +71,7 @@ def test_local_sweep_derives_everything_and_reuses_trained_runs(tiny):
                        for c in configs}
 
 
+@pytest.mark.slow
 def test_a_failed_config_is_reported_and_the_others_land(tiny, monkeypatch):
     configs = sweep.SweepSpec(latent_dims=(2, 4, 6), epochs=1).configs()
     real = lab.classify
@@ -93,6 +95,7 @@ def wait_until(predicate, seconds=120):
         time.sleep(0.1)
 
 
+@pytest.mark.slow
 def test_tracker_trains_through_the_queue_then_derives_and_counts(tiny):
     queue = TrainingQueue()
     first = TrainConfig(latent_dim=2, epochs=1)
@@ -126,6 +129,7 @@ def test_cancel_drops_what_has_not_started(tiny):
         "2 maps left"
 
 
+@pytest.mark.slow
 def test_cli_sweep_then_report_as_json_and_csv(tiny, capsys):
     code = cli.main(["sweep", "--latent-dims", "2,4", "--epochs", "1", "--device", "cpu",
                      "--json"])

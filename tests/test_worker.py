@@ -36,6 +36,7 @@ def test_trains_in_another_process(worker):
     assert len(again) == 1 and again[0].cached
 
 
+@pytest.mark.slow
 def test_embed_in_another_process(worker):
     run = list(worker.train(TINY, device="cpu"))[-1].run
     result = worker.embed(run, ProjectionConfig(method="pca"))
@@ -43,6 +44,7 @@ def test_embed_in_another_process(worker):
     assert result.map.embedding.shape == (200, 2)
 
 
+@pytest.mark.slow
 def test_maps_over_training_and_of_all_digits_in_another_process(worker):
     from aecore import mapping
 
@@ -55,6 +57,7 @@ def test_maps_over_training_and_of_all_digits_in_another_process(worker):
     assert mapping.training_folder(run, pca).is_dir()
 
 
+@pytest.mark.slow
 def test_classify_in_another_process(worker):
     from aecore.config import HeadConfig
 
@@ -76,6 +79,7 @@ def test_stop_reaches_the_child(worker):
     assert seen[-1].run.metrics["stopped"] and seen[-1].run.metrics["epochs_done"] < 200
 
 
+@pytest.mark.slow
 def test_a_killed_worker_is_reported_and_replaced(worker):
     long = TrainConfig(latent_dim=8, epochs=500, batch_size=32, lr=3e-2)
     with pytest.raises(WorkerDied, match="exit code"):
@@ -91,6 +95,7 @@ def test_a_killed_worker_is_reported_and_replaced(worker):
     assert isinstance(events[-1], lab.RunReady)
 
 
+@pytest.mark.slow
 def test_what_a_page_waits_on_goes_before_the_maps_asked_ahead(worker):
     """While a training holds the worker, two maps are asked ahead of need (as when a
     training ends), then a head that a page waits on: the head goes first. Then a page waits
