@@ -43,15 +43,19 @@ def visit(at: AppTest, page: str) -> AppTest:
     return at
 
 
-def poll(at: AppTest, done, tries: int = 200) -> AppTest:
-    """Rerun until done(at) holds (bounded in count, not a time limit on the code)."""
-    for _ in range(tries):
+def poll(at: AppTest, done, seconds: float = 240) -> AppTest:
+    """Rerun until done(at) holds. What it waits for runs in the background, and on a loaded
+    machine takes several times longer than on an idle one: the bound is generous, a guard
+    against a hang rather than a measure of speed (a count of reruns was, and failed once)."""
+    deadline = time.monotonic() + seconds
+    while True:
         at.run()
         assert not at.exception, [e.value for e in at.exception]
         if done(at):
             return at
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the condition never held in {seconds:.0f} s")
         time.sleep(0.1)
-    raise AssertionError("the condition never held")
 
 
 def texts(at: AppTest) -> str:

@@ -37,7 +37,7 @@ def test_a_sweep_fills_the_table_and_curves(app):
     visit(app, PAGE)
     assert "No runs of this dataset yet" in texts(app)
     sweep_from_the_page(app, [2, 4], 1)
-    poll(app, lambda a: "Sweep done: 2 of 2 runs" in texts(a), tries=600)
+    poll(app, lambda a: "Sweep done: 2 of 2 runs" in texts(a))
     app.run()
     [frame] = [d.value for d in app.dataframe]
     assert sorted(frame["latent_dim"]) == [2, 4]

@@ -11,17 +11,14 @@ from aecore import data as datasets
 from aecore import lab
 from aecore.config import HeadConfig, TrainConfig
 from dashboard import state
-from tests.support import poll, texts, visit
+from tests.support import poll, texts, train_tiny, visit
 
 VAE = TrainConfig(model="vae", beta=2.0, latent_dim=8, epochs=2, batch_size=32, lr=1e-2)
 NOISY = TrainConfig(latent_dim=8, epochs=2, batch_size=32, lr=3e-2, noise=0.3, l1=1e-4)
 
 
 def train_run(cfg: TrainConfig) -> lab.Run:
-    for event in lab.train(cfg, device="cpu"):
-        if isinstance(event, lab.RunReady):
-            return event.run
-    raise AssertionError("no run")
+    return train_tiny(cfg).run
 
 
 def open_with(app, cfg: TrainConfig, page: str) -> lab.Run:
@@ -80,7 +77,7 @@ def test_a_denoising_runs_panels_and_sparsity(app, tiny):
 @pytest.mark.slow
 def test_draw_uses_the_jittered_head_and_reports_canvas_accuracy(app, tiny):
     run = open_with(app, NOISY, "views/draw.py")
-    poll(app, lambda a: lab.is_valid(lab.head_folder(run, state.DRAW_HEAD)), tries=600)
+    poll(app, lambda a: lab.is_valid(lab.head_folder(run, state.DRAW_HEAD)))
     stored = lab.classify(run, state.DRAW_HEAD)
     report = stored.report
     assert report["config"]["jitter"] is True

@@ -23,7 +23,8 @@ from tests.e2e import (
     wait_for_active_run,
 )
 
-pytestmark = [pytest.mark.e2e, pytest.mark.mnist, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.mnist, pytest.mark.slow,
+              pytest.mark.timeout(600)]  # a browser test waits on maps and heads
 PAGES = ["train", "explore", "reconstruct", "classify", "draw"]
 
 

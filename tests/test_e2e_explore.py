@@ -12,7 +12,8 @@ from aecore import bench_ui
 from aecore.bench_ui import slide_to
 from tests.e2e import alert, draw_stroke, exceptions_on, new_page, screenshot
 
-pytestmark = [pytest.mark.e2e, pytest.mark.mnist, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.mnist, pytest.mark.slow,
+              pytest.mark.timeout(600)]  # a browser test waits on maps and heads
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,8 @@ from tests.e2e import (
 )
 
 BETA_2_INDEX = 4  # β = 2.0 among the Train page's options (0.1, 0.2, 0.5, 1, 2, 4, 10)
-pytestmark = [pytest.mark.e2e, pytest.mark.mnist, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.mnist, pytest.mark.slow,
+              pytest.mark.timeout(600)]  # a browser test waits on maps and heads
 
 
 def choose(page, label: str, option: str) -> None:
