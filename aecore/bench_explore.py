@@ -45,7 +45,7 @@ def bench_explore(cfg: TrainConfig, done: DoneEvent, all_digits: bool) -> tuple[
 def _hands(cache: Path, all_digits: bool) -> dict:
     reason = chromium_missing() if APP.exists() else "run from a checkout to measure"
     if reason:
-        return {"lasso_to_gallery_s": None, "note": reason}
+        return {"lasso_to_gallery_s": None, "play_fps": None, "note": reason}
     data_dir = datasets.locate("mnist").parent.parent  # the server reads the same files
     env = {"AECORE_WARMUP": "0", "AECORE_DATA_DIR": str(data_dir)}
     lasso = {}

@@ -3,9 +3,11 @@ targets its figures are compared with (met, missed, or not measured in this mode
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 NUMBER, MAYBE = "number", "number or null"  # MAYBE: a figure some modes do not measure
+SIZES = "sizes or null"  # {"10k": number, "70k": number} or null: figures per map size
 
 SCHEMA: dict[str, dict[str, str] | str] = {
     "time_to_quality_s": MAYBE,
@@ -28,7 +30,7 @@ SCHEMA: dict[str, dict[str, str] | str] = {
              "cold_fit_s": MAYBE, "place_ms_p50": NUMBER, "place_ms_p95": NUMBER,
              "snapshots": MAYBE, "snapshots_fit_s": MAYBE,
              "snapshots_last_knn_accuracy_2d": MAYBE},
-    "ui": {"play_fps": MAYBE},
+    "ui": {"play_fps": MAYBE, "lasso_to_gallery_s": SIZES},
     "sweep": {"configs": MAYBE, "sweep_s": MAYBE, "commands_s": MAYBE, "overhead": MAYBE},
     "compare": {"runs": NUMBER, "render_ms": NUMBER},
 }
@@ -39,9 +41,14 @@ def schema_problems(result: dict) -> list[str]:
     problems = []
 
     def check(where: str, value, kind: str) -> None:
-        if value is None and kind == MAYBE:
+        if value is None and kind != NUMBER:
             return
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        if kind == SIZES:
+            if not isinstance(value, dict):
+                problems.append(f"{where}: {value!r} is not a mapping of sizes")
+            for size, figure in (value.items() if isinstance(value, dict) else ()):
+                check(f"{where}.{size}", figure, NUMBER)
+        elif not is_number(value):
             problems.append(f"{where}: {value!r} is not a {kind}")
 
     for key, kind in SCHEMA.items():
@@ -105,6 +112,11 @@ TARGETS = [
 ]
 
 
+def is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) \
+        and math.isfinite(value)
+
+
 def lookup(result: dict, key: str):
     value = result
     for part in key.split("."):
@@ -117,6 +129,7 @@ def verdicts(result: dict) -> list[Verdict]:
     out = []
     for t in TARGETS:
         value = lookup(result, t.key)
+        value = value if is_number(value) else None  # not measured (or not a figure)
         met = None if value is None else (value <= t.bound if t.at_most else value >= t.bound)
         out.append(Verdict(t.key, value, t.bound, t.at_most, met))
     return out

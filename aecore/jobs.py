@@ -271,16 +271,21 @@ class Tasks:
         self._lock = threading.Lock()
         self._tasks: dict[str, Task] = {}
         self._threads: list[threading.Thread] = []
+        self._closed = False
 
     def close(self, timeout: float = 120) -> bool:
-        """Wait for the running tasks to end (a computation in a thread cannot be interrupted);
-        True if all did within timeout. A server that shuts down, a test's teardown."""
+        """Start nothing more, and wait for the running tasks to end (a computation in a thread
+        cannot be interrupted); True once all have. A server that shuts down, a test's
+        teardown; called again, it waits again for what had not ended."""
         deadline = time.monotonic() + timeout
         with self._lock:
-            threads, self._threads = self._threads, []
+            self._closed = True
+            threads = list(self._threads)
         for thread in threads:
             thread.join(max(deadline - time.monotonic(), 0))
-        return not any(t.is_alive() for t in threads)
+        with self._lock:
+            self._threads = [t for t in self._threads if t.is_alive()]
+            return not self._threads
 
     def start(self, key: str, fn: Callable[[], Any], retry: bool = False,
               recompute: bool = False) -> Task:
@@ -293,11 +298,13 @@ class Tasks:
                 return task
             attempt = task.attempt + 1 if task is not None else 1
             task = self._tasks[key] = Task(key, attempt=attempt, recompute=recompute)
-        thread = threading.Thread(target=self._run, args=(task, fn), name=f"aecore-{key}",
-                                  daemon=True)
-        with self._lock:
+            if self._closed:
+                task.error, task.state = "the server is shutting down", "failed"
+                return task
+            thread = threading.Thread(target=self._run, args=(task, fn), name=f"aecore-{key}",
+                                      daemon=True)
+            thread.start()  # under the lock: close() never sees a thread not yet started
             self._threads = [t for t in self._threads if t.is_alive()] + [thread]
-        thread.start()
         return task
 
     def get(self, key: str) -> Task | None:

@@ -165,7 +165,16 @@ class Tracker:
         for cfg in self.configs:
             if lab.find_complete(cfg.key()) is None:
                 self.job_ids[cfg] = self.queue.submit(cfg, origin="sweep")
-        threading.Thread(target=self._work, name=f"aecore-{self.sweep_id}", daemon=True).start()
+        self._thread = threading.Thread(target=self._work, name=f"aecore-{self.sweep_id}",
+                                        daemon=True)
+        self._thread.start()
+
+    def close(self, timeout: float = 60) -> bool:
+        """Cancel, and wait for the sweep's thread to end (a derivation under way finishes);
+        True once it has."""
+        self.cancel()
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
 
     def cancel(self) -> None:
         """Drops the sweep's queued trainings that nobody else asked for (a person or another

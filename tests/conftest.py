@@ -72,13 +72,18 @@ def app(tiny, monkeypatch):
     st.cache_data.clear()
     at = AppTest.from_file("../app.py", default_timeout=120)
     yield at
-    # The pages' background work (maps, heads, trainings) ends here, not during later tests.
+    # The pages' background work (sweeps, trainings, maps, heads) ends here, not during later
+    # tests (with this test's cache and data patched away).
     from dashboard import state
 
-    assert state.training_queue().close(), "a training did not stop"
-    assert state.tasks().close(), "a background task did not end"
-    st.cache_resource.clear()
-    st.cache_data.clear()
+    try:
+        ended = {"sweeps": all(t.close() for t in state.sweeps().values()),
+                 "trainings": state.training_queue().close(),
+                 "tasks": state.tasks().close()}
+    finally:
+        st.cache_resource.clear()
+        st.cache_data.clear()
+    assert all(ended.values()), f"background work that did not end: {ended}"
 
 
 @pytest.fixture

@@ -11,14 +11,10 @@ from pathlib import Path
 from aecore.appserver import ROOT, browser
 
 ARTIFACTS = ROOT / "test-artifacts"
-
-
-def chart_points(page) -> int:
-    """How many points the first Plotly chart on the page holds."""
-    return page.evaluate("""() => {
-        const gd = document.querySelector('.js-plotly-plot');
-        return gd && gd._fullData ? gd._fullData.reduce((n, t) => n + (t._length || 0), 0) : 0;
-    }""")
+# What a browser test waits for at most (a training, a map, a head): a guard against a hang,
+# under pytest-timeout's 600 s for browser tests.
+WAIT_SECONDS = 500
+WAIT_MS = WAIT_SECONDS * 1000
 
 
 def set_slider(page, label: str, key: str) -> None:
@@ -54,8 +50,8 @@ def train_and_watch(page, done_text: str) -> list[int]:
     done_text shows; the counts seen while it ran (the last one after it ended)."""
     alert(page, done_text).first.wait_for(state="detached")  # not an earlier job's message
     page.get_by_role("button", name="Train", exact=True).click()
-    seen = []
-    for _ in range(3000):  # bounded polling while the job runs
+    seen, deadline = [], time.monotonic() + WAIT_SECONDS
+    while time.monotonic() < deadline:  # a bound against a hang, not a speed test
         done = alert(page, done_text).count() > 0
         seen.append(epoch_markers(page))
         if done:
@@ -64,14 +60,21 @@ def train_and_watch(page, done_text: str) -> list[int]:
     raise AssertionError(f"{done_text!r} never showed; epoch markers seen {sorted(set(seen))}")
 
 
-def wait_for_active_run(page, prefix: str, stopped: bool = False) -> str:
-    """The sidebar's active run, once it starts with prefix and is (not) a stopped run."""
-    for _ in range(300):
+def is_run(label: str, run: str) -> bool:
+    """Whether a run picker's label names exactly this run ("dense · k=32 · 1 ep", with its
+    variant if any): labels go on with " · BCE ...", so a prefix would match variants too."""
+    return label.startswith(f"{run} · BCE")
+
+
+def wait_for_active_run(page, run: str, stopped: bool = False) -> str:
+    """The sidebar's active run, once it is `run` and is (not) a stopped run."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
         label = active_run(page)
-        if label.startswith(prefix) and ("stopped at" in label) == stopped:
+        if is_run(label, run) and ("stopped at" in label) == stopped:
             return label
         time.sleep(0.2)
-    raise AssertionError(f"the active run is {active_run(page)!r}, not {prefix!r}... "
+    raise AssertionError(f"the active run is {active_run(page)!r}, not {run!r}... "
                          f"({'' if stopped else 'not '}stopped)")
 
 

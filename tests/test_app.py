@@ -12,7 +12,7 @@ from aecore import data as datasets
 from aecore import lab, store
 from aecore.config import HeadConfig, TrainConfig
 from aecore.errors import AecoreError, DatasetUnavailable
-from tests.support import poll, texts, visit
+from tests.support import poll, texts, train_tiny, visit
 
 PAGES = ["views/train.py", "views/explore.py", "views/reconstruct.py", "views/classify.py",
          "views/draw.py"]
@@ -58,7 +58,7 @@ def test_stop_after_some_epochs_keeps_them_as_a_stopped_run(app):
     """(Stopping inside the first epoch keeps nothing: test_lab, where the stop is exact.)"""
     from dashboard import state
 
-    start_training(app, 100)
+    start_training(app, 100)  # the slider's most; stopped after two epochs
     queue = state.training_queue()
     poll(app, lambda a: _has(a, "stop") and _epochs_done(queue) >= 2)
     app.button(key="stop").click().run()
@@ -188,9 +188,13 @@ def test_a_session_keeps_its_run_while_another_trains(app, trained):
     start_training(app, 1)
     new = TrainConfig(latent_dim=8, epochs=1, batch_size=32)
     poll(watcher, lambda w: lab.find_complete(new.key()) is not None)
-    for _ in range(3):
-        watcher.run()
-    assert watcher.sidebar.selectbox(key="run_id").value == trained.run_id
+    from dashboard import state
+
+    state.runs_listing.clear()  # the listing's 3 s cache: B's sidebar now lists A's new run
+    watcher.run()
+    picker = watcher.sidebar.selectbox(key="run_id")
+    assert new.key() in picker.options or any(new.key()[:6] in o for o in picker.options)
+    assert picker.value == trained.run_id
     poll(app, lambda a: a.sidebar.selectbox(key="run_id").value == new.key())
 
 
@@ -199,7 +203,7 @@ def test_app_caches_follow_the_weights(tiny):
     again: every one comes from the new weights."""
     from aecore import latents
     from dashboard import state
-    from tests.support import stop_after_one_epoch, train_tiny
+    from tests.support import stop_after_one_epoch
 
     st.cache_resource.clear()
     stopped = state.run(stop_after_one_epoch().run_id)
@@ -254,7 +258,7 @@ def test_own_trainings_in_a_row_activate_the_newest(app):
 
 
 def test_a_watcher_has_no_stop_button(app, trained):
-    start_training(app, 100)
+    start_training(app, 100)  # the slider's most: stopped below
     poll(app, lambda a: _has(a, "stop"))
     watcher = AppTest.from_file("../app.py", default_timeout=120)
     visit(watcher, "views/train.py")
@@ -263,8 +267,7 @@ def test_a_watcher_has_no_stop_button(app, trained):
 
 
 def test_an_unreadable_active_run_gives_way_to_another(app, trained):
-    other = lab.train(TrainConfig(latent_dim=6, epochs=1, batch_size=32, lr=3e-2), device="cpu")
-    other_id = list(other)[-1].run.run_id
+    other_id = train_tiny(TrainConfig(latent_dim=6, epochs=1, batch_size=32, lr=3e-2)).run.run_id
     visit(app, "views/explore.py")
     app.sidebar.selectbox(key="run_id").set_value(trained.run_id).run()
     (store.run_dir(trained.run_id) / store.MANIFEST).write_text("{garbage")

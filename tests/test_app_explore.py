@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from aecore import lab, store
+from aecore import lab, mapping, store
 from aecore.config import HeadConfig
 from tests.support import poll, texts, visit
 
@@ -22,7 +22,9 @@ def test_the_map_over_training_plays_and_colours_by_each_frames_trust(app, train
     poll(app, lambda a: "UMAP map of the test codes over training" in json.dumps(chart_spec(a)))
     assert "moments of training" in texts(app)
     spec = chart_spec(app)
-    assert len(spec["frames"]) >= 3 and spec["layout"]["sliders"][0]["steps"][-1]["label"] == "2"
+    stored = mapping.embed_over_training(trained)  # the maps the page drew, from the cache
+    assert len(spec["frames"]) == len(stored.epochs) >= 4  # 2 inside epoch 1, then 1 and 2
+    assert spec["layout"]["sliders"][0]["steps"][-1]["label"] == "2"
     app.radio(key="colour").set_value("trust").run()
     assert "Map trust** of each frame" in texts(app)
     assert "kept" in chart_spec(app)["data"][0]["name"]

@@ -8,14 +8,15 @@ import sys
 
 import pytest
 
-from aecore.bench_targets import MAYBE, SCHEMA, TARGETS, schema_problems, verdicts
+from aecore.bench_targets import MAYBE, SCHEMA, SIZES, TARGETS, schema_problems, verdicts
 
 
 def a_full_result() -> dict:
     """Every key of the schema, each a plausible number."""
     out = {}
     for key, kind in SCHEMA.items():
-        out[key] = 1.0 if isinstance(kind, str) else dict.fromkeys(kind, 1.0)
+        out[key] = 1.0 if isinstance(kind, str) else {
+            name: {"10k": 1.0} if sub == SIZES else 1.0 for name, sub in kind.items()}
     return out
 
 
@@ -27,10 +28,21 @@ def test_the_schema_names_what_is_missing_or_not_a_number():
     bad["umap"]["warm_fit_s"] = None  # required: null is a missing figure
     bad["compare"]["render_ms"] = "12"
     bad["app_start_s"] = None  # optional: null is fine
+    bad["predict_ms_p50"] = float("nan")
+    bad["ui"]["lasso_to_gallery_s"] = {"10k": True}
     del bad["peak_rss_mb"]
     assert sorted(schema_problems(bad)) == [
         "compare.render_ms: '12' is not a number", "peak_rss_mb: missing",
-        "train.seconds_per_epoch: missing", "umap.warm_fit_s: None is not a number"]
+        "predict_ms_p50: nan is not a number", "train.seconds_per_epoch: missing",
+        "ui.lasso_to_gallery_s.10k: True is not a number",
+        "umap.warm_fit_s: None is not a number"]
+
+
+def test_every_target_names_a_figure_of_the_schema():
+    for t in TARGETS:
+        section, name = (t.key.split(".") + [""])[:2]
+        kind = SCHEMA[section]
+        assert isinstance(kind, str) or name in kind, t.key
 
 
 def test_each_target_is_met_missed_or_not_measured():
@@ -43,13 +55,16 @@ def test_each_target_is_met_missed_or_not_measured():
     assert words["train.seconds_per_epoch"] == "MISSED"
     assert words["train.speedup_vs_naive"] == "met"
     assert words["app_start_s"] == "not measured"
-    assert words["ui.lasso_to_gallery_s.10k"] == "not measured"  # a.full_result's ui has none
+    assert words["ui.lasso_to_gallery_s.10k"] == "MISSED"  # 1 s, <= 0.5 wanted
+    assert words["ui.lasso_to_gallery_s.70k"] == "not measured"  # the quick run has no 70k map
+    result["compare"]["render_ms"] = "fast"  # not a figure: not measured, never compared
+    assert {v.key: v.word for v in verdicts(result)}["compare.render_ms"] == "not measured"
 
 
 @pytest.mark.slow  # a fresh interpreter with torch, and UMAP's compile
 def test_smoke_bench_reports_every_figure(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "aecore", "bench", "--smoke", "--json"],
-                          capture_output=True, text=True, timeout=600,
+                          capture_output=True, text=True, timeout=280,
                           env={**os.environ, "AECORE_CACHE_DIR": str(tmp_path / "cache")})
     assert proc.returncode == 0, proc.stderr
     r = json.loads(proc.stdout)
@@ -69,5 +84,6 @@ def test_smoke_bench_reports_every_figure(tmp_path):
     assert r["skipped"] and r["app_start_s"] is None and r["sweep"]["overhead"] is None
     maybe = [k for k, v in SCHEMA["train"].items() if v == MAYBE]
     assert r["train"]["app_over_cli"] is None and "app_over_cli" in maybe
+    # figures of synthetic bars: no target (set for MNIST) is said to be met or missed
     assert [v["key"] for v in r["targets"]] == [t.key for t in TARGETS]
-    assert {v["verdict"] for v in r["targets"]} <= {"met", "MISSED", "not measured"}
+    assert {v["verdict"] for v in r["targets"]} == {"not measured"}

@@ -10,7 +10,7 @@ import pytest
 
 from aecore import bench_ui
 from aecore.bench_ui import slide_to
-from tests.e2e import alert, draw_stroke, exceptions_on, new_page, screenshot
+from tests.e2e import WAIT_MS, alert, draw_stroke, exceptions_on, new_page, screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.mnist, pytest.mark.slow,
               pytest.mark.timeout(600)]  # a browser test waits on maps and heads
@@ -23,14 +23,14 @@ def page(app_server):
         pg.get_by_text("Train an autoencoder").wait_for()
         slide_to(pg, "Epochs", 3)
         pg.get_by_role("button", name="Train", exact=True).click()
-        alert(pg, "trained 3 epochs").wait_for(timeout=600_000)
+        alert(pg, "trained 3 epochs").wait_for(timeout=WAIT_MS)
         yield pg
 
 
 def open_explore(page, server: str, title: str = "UMAP map of the codes of the 10,000") -> None:
     page.goto(f"{server}/explore")
     page.get_by_text("Explore the latent map").wait_for()
-    page.locator(".st-key-map").get_by_text(title).wait_for(timeout=600_000)
+    page.locator(".st-key-map").get_by_text(title).wait_for(timeout=WAIT_MS)
     time.sleep(1)
 
 
@@ -56,7 +56,7 @@ def test_lasso_gallery_and_a_digits_neighbours(app_server, page):
 def test_the_map_over_training_plays_through_every_snapshot(app_server, page):
     open_explore(page, app_server)
     page.get_by_text("the test digits over training").click()
-    page.locator(".st-key-map").get_by_text("over training").wait_for(timeout=600_000)
+    page.locator(".st-key-map").get_by_text("over training").wait_for(timeout=WAIT_MS)
     page.locator(".st-key-map").get_by_text("Play").wait_for()
     time.sleep(1)
     # 3 epochs: 3 snapshots inside the first, then one at each epoch's end
@@ -76,7 +76,7 @@ def test_all_digits_map_with_a_lasso_and_a_training_digits_neighbours(app_server
     page.get_by_text("all 70,000 digits").click()
     page.get_by_text("Index 0 to 9,999 are the test digits").wait_for()
     page.locator(".st-key-map").get_by_text("UMAP map of the codes of all 70,000").wait_for(
-        timeout=900_000)
+        timeout=WAIT_MS)
     time.sleep(2)
     bench_ui.lasso_to_gallery(page, tries=1)
     screenshot(page, "explore-all-digits")

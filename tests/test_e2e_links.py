@@ -17,6 +17,7 @@ from aecore import bench_ui
 from aecore.bench_ui import slide_to
 from tests.e2e import (
     ACTIVE_RUN,
+    WAIT_MS,
     active_run,
     alert,
     browser,
@@ -34,14 +35,14 @@ MAP_TITLE = "UMAP map of the codes of the 10,000"
 
 def wait_for_map(page) -> None:
     page.get_by_text("Explore the latent map").wait_for()
-    page.locator(".st-key-map").get_by_text(MAP_TITLE).wait_for(timeout=900_000)
+    page.locator(".st-key-map").get_by_text(MAP_TITLE).wait_for(timeout=WAIT_MS)
     time.sleep(1)
 
 
 def download(page, name: str, where=None):
     """Click a download button; the file's path once Chromium has it."""
     button = (where or page).get_by_role("button", name=name)
-    button.wait_for(timeout=900_000)  # a bound: the classifier may still be training
+    button.wait_for(timeout=WAIT_MS)  # a bound: the classifier may still be training
     with page.expect_download(timeout=300_000) as info:
         button.click()
     return info.value.path()
@@ -59,15 +60,14 @@ def test_a_link_reopens_the_view_and_downloads_work(app_server, tmp_path):
     with new_page() as page:
         page.goto(app_server)
         page.get_by_text("Train an autoencoder").wait_for()
-        slide_to(page, "Epochs", 1)  # k=20 and k=16: configs no other browser test trains
-        slide_to(page, "Latent size k", 20)
+        slide_to(page, "Epochs", 1)  # k=32 and k=16, 1 epoch: no other browser test's runs
         train_and_watch(page, "trained 1 epoch:")
         slide_to(page, "Latent size k", 16)
         train_and_watch(page, "trained 1 epoch:")  # a second run, now the active one
         wait_for_active_run(page, "dense · k=16 · 1 ep")
         page.get_by_role("combobox", name=ACTIVE_RUN).click()
-        page.get_by_role("option", name="dense · k=20 · 1 ep").first.click()
-        wait_for_active_run(page, "dense · k=20 · 1 ep")
+        page.get_by_role("option", name=re.compile(r"^dense · k=32 · 1 ep · BCE")).click()
+        wait_for_active_run(page, "dense · k=32 · 1 ep")
 
         page.get_by_role("link", name="Classifier").click()
         page.get_by_role("button", name="Train classifier").click()
@@ -100,7 +100,7 @@ def test_a_link_reopens_the_view_and_downloads_work(app_server, tmp_path):
         assert (table["label"] == table["prediction"]).mean() > 0.8
         chosen = [int(i) for i in query["digits"][0].split(",")]
         picked = pd.read_csv(download(page, "Selection (CSV)"))
-        assert picked["index"].tolist() == chosen and "z19" in picked.columns
+        assert picked["index"].tolist() == chosen and "z31" in picked.columns
         grid = Image.open(download(page, re.compile(r"^Selection \(PNG")))
         assert grid.size[0] >= 58 and grid.size[1] >= 28
 

@@ -84,9 +84,10 @@ def test_closing_tasks_joins_what_runs():
 
     tasks.start("k", slow)
     assert not tasks.close(timeout=0.2)  # still running: said, not hidden
-    tasks.start("k2", slow)
+    refused = tasks.start("k2", slow)  # closed: nothing new starts
+    assert refused.state == "failed" and "shutting down" in refused.error
     release.set()
-    assert tasks.close(timeout=10) and len(ended) == 2
+    assert tasks.close(timeout=10) and ended == [1]  # the first close's thread, joined now
 
 
 def test_closing_the_queue_stops_the_running_job_and_cancels_the_rest():

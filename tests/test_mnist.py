@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-pytestmark = [pytest.mark.mnist, pytest.mark.slow]
+pytestmark = [pytest.mark.mnist, pytest.mark.slow, pytest.mark.timeout(600)]  # 10-epoch CLI runs
 
 
 @pytest.fixture(scope="module")

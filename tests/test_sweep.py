@@ -95,9 +95,17 @@ def wait_until(predicate, seconds=120):
         time.sleep(0.1)
 
 
+@pytest.fixture
+def queue(tiny):
+    """A training queue on the tiny data, closed at the end: a stopped job's run never lands
+    after this test's cache is gone."""
+    q = TrainingQueue()
+    yield q
+    assert q.close(), "a training did not stop"
+
+
 @pytest.mark.slow
-def test_tracker_trains_through_the_queue_then_derives_and_counts(tiny):
-    queue = TrainingQueue()
+def test_tracker_trains_through_the_queue_then_derives_and_counts(queue):
     first = TrainConfig(latent_dim=2, epochs=1)
     list(lab.train(first, device="cpu"))  # trained before: reused, not queued again
     tracker = sweep.Tracker(sweep.SweepSpec(latent_dims=(2, 4, 8), epochs=1), queue,
@@ -114,8 +122,7 @@ def test_tracker_trains_through_the_queue_then_derives_and_counts(tiny):
         {2, 4, 8}
 
 
-def test_cancel_drops_what_has_not_started(tiny):
-    queue = TrainingQueue()
+def test_cancel_drops_what_has_not_started(queue):
     blocker = queue.submit(TrainConfig(latent_dim=3, epochs=30))  # keeps the trainer busy
     tracker = sweep.Tracker(sweep.SweepSpec(latent_dims=(2, 4), epochs=1), queue,
                             sweep.derive)
@@ -164,8 +171,7 @@ def test_cli_sweep_refuses_bad_grids_in_one_line(args, needle, cache, capsys):
     assert code == 2 and len(err) == 1 and needle in err[0]
 
 
-def test_cancel_leaves_a_training_another_session_queued(tiny):
-    queue = TrainingQueue()
+def test_cancel_leaves_a_training_another_session_queued(queue):
     blocker = queue.submit(TrainConfig(latent_dim=3, epochs=30))
     theirs = queue.submit(TrainConfig(latent_dim=4, epochs=1))  # a person's, queued first
     tracker = sweep.Tracker(sweep.SweepSpec(latent_dims=(4, 8), epochs=1), queue,
@@ -180,8 +186,7 @@ def test_cancel_leaves_a_training_another_session_queued(tiny):
     assert queue.status(theirs).state == "done"
 
 
-def test_a_training_stopped_by_someone_is_reported_not_skipped(tiny):
-    queue = TrainingQueue()
+def test_a_training_stopped_by_someone_is_reported_not_skipped(queue):
     blocker = queue.submit(TrainConfig(latent_dim=3, epochs=30))
     tracker = sweep.Tracker(sweep.SweepSpec(latent_dims=(2,), epochs=1), queue, sweep.derive)
     queue.stop(tracker.job_ids[TrainConfig(latent_dim=2, epochs=1)])
@@ -219,8 +224,7 @@ def test_a_ray_address_that_does_not_answer_is_one_sentence():
     _check_address("auto")  # left to Ray
 
 
-def test_two_sweeps_share_a_training_until_both_cancel(tiny):
-    queue = TrainingQueue()
+def test_two_sweeps_share_a_training_until_both_cancel(queue):
     blocker = queue.submit(TrainConfig(latent_dim=3, epochs=30))
     spec = sweep.SweepSpec(latent_dims=(4,), epochs=1)
     first = sweep.Tracker(spec, queue, sweep.derive)
