@@ -17,12 +17,6 @@ WAIT_SECONDS = 500
 WAIT_MS = WAIT_SECONDS * 1000
 
 
-def set_slider(page, label: str, key: str) -> None:
-    thumb = page.get_by_role("slider", name=label)
-    thumb.focus()
-    page.keyboard.press(key)
-
-
 ACTIVE_RUN = "Active run (newest first)"
 
 
