@@ -178,12 +178,12 @@ def own_distances(r: lab.Run) -> np.ndarray:
 
 
 def start_map(r: lab.Run) -> None:
-    """The Train page starts the UMAP map as soon as a training ends, then the map over
-    training (the map worker takes them in turn), so that both are usually ready when
-    Explore opens. Asked ahead of need: what a page waits on goes first."""
+    """The Train page starts the UMAP map as soon as a training ends (one fit, a few seconds),
+    so that it is usually ready when Explore opens; asked ahead of need, so what a page waits
+    on goes first. The map over training (a fit per snapshot: 13 for a 10-epoch run, 23 for
+    20) starts when a person picks it: on a server shared by a class, fitting it after every
+    training took a CPU-minute per run that nobody might look at."""
     background.start(tasks(), map_job(r, ahead=True))
-    if mapping.has_snapshots(r):
-        background.start(tasks(), derived_job("embed_over_training", r, ahead=True))
 
 
 @st.cache_resource(max_entries=8, show_spinner=False, hash_funcs=BY_WEIGHTS)

@@ -23,12 +23,14 @@ def make_tiny(n_train: int = 600, n_test: int = 200, seed: int = 0,
 
 
 def pytest_collection_modifyitems(items):
-    """`make test-fast` deselects by marker, so a test on real MNIST or the served app says so."""
+    """`make test-fast` deselects by marker, so a test on real MNIST or the served app says so.
+    The browser tests run last: they then find the MNIST tests' baselines to start from."""
     needs = {"mnist": "mnist", "app_server": "e2e"}
     for item in items:
         for fixture, marker in needs.items():
             if fixture in item.fixturenames and not item.get_closest_marker(marker):
                 raise pytest.UsageError(f"{item.nodeid} uses {fixture}: mark it {marker}")
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)  # stable
 
 
 @pytest.fixture(scope="session")
@@ -110,14 +112,22 @@ def session_cache(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("mnist-cache")
 
 
-@pytest.fixture(scope="session")
-def app_server(mnist, session_cache):
-    """One real `streamlit run app.py` (its queue, worker processes and map worker) for every
-    browser test, over the MNIST tests' cache: what one module trains, another finds (each
-    trains configs of its own), and the heads' baselines are computed once per session."""
+@pytest.fixture(scope="module")
+def app_server(mnist, session_cache, canvas_set, tmp_path_factory):
+    """A real `streamlit run app.py` (its queue, worker processes and map worker) for one
+    browser test module, on a cache of its own: the work a server does ahead of need (maps
+    after each training) ends with its module instead of slowing the next one (one server
+    for every module was tried: the later modules waited behind the earlier ones' maps). The
+    cache starts with what the session already computed that no test changes: the heads'
+    baselines (pixels, PCA) of the MNIST tests, which run first, and the canvas digits."""
     from aecore.appserver import chromium_missing, streamlit_server
 
     if reason := chromium_missing():
         pytest.skip(reason)
-    with streamlit_server(session_cache) as url:
+    cache = tmp_path_factory.mktemp("app") / "cache"
+    shutil.copytree(canvas_set, cache / "canvas")
+    if (session_cache / "baselines").is_dir():
+        shutil.copytree(session_cache / "baselines", cache / "baselines",
+                        ignore=shutil.ignore_patterns(".tmp*"))
+    with streamlit_server(cache) as url:
         yield url

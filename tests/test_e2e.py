@@ -41,19 +41,20 @@ def page(server):
 
 
 def test_train_several_configs_in_a_row(server, page):
-    """Train k=32 (2 epochs), then k=28, then stop a k=24 run and train it again: each job is
+    """Train k=30, then k=28, then stop a k=24 run and train it again: each job is
     reported, drawn and activated as itself (the first release mixed up the second job)."""
     page.goto(server)
     page.get_by_text("Train an autoencoder").wait_for()
-    slide_to(page, "Epochs", 2)  # 2 epochs: k=32 for 1 epoch is test_e2e_links' run
-    train_and_watch(page, "trained 2 epochs:")
-    wait_for_active_run(page, "dense · k=32 · 2 ep")
+    slide_to(page, "Latent size k", 30)  # a config no other test trains in this cache
+    slide_to(page, "Epochs", 1)
+    train_and_watch(page, "trained 1 epoch:")
+    wait_for_active_run(page, "dense · k=30 · 1 ep")
 
     slide_to(page, "Latent size k", 28)
     slide_to(page, "Epochs", 20)  # 20 epochs: the live chart redraws every 4 s meanwhile
     seen = train_and_watch(page, "trained 20 epochs:")
-    # Drawn while it ran: some epochs in, not all (the 2-epoch chart before had two markers).
-    assert any(2 < n < 20 for n in seen[:-1]), f"no chart drawn while training: {seen}"
+    # Drawn while it ran: some epochs in, not all (the 1-epoch chart before had one marker).
+    assert any(1 < n < 20 for n in seen[:-1]), f"no chart drawn while training: {seen}"
     for _ in range(100):  # the page's last rerun draws the whole run
         if epoch_markers(page) == 20:
             break
@@ -82,13 +83,13 @@ def test_train_several_configs_in_a_row(server, page):
     page.get_by_text("UMAP of their 24-d codes (k=24)").wait_for(timeout=WAIT_MS)
     print(f"k=24 UMAP shown {time.perf_counter() - waited:.0f} s after opening Explore")
     page.get_by_role("combobox", name=ACTIVE_RUN).click()
-    page.get_by_role("option", name=re.compile(r"^dense · k=32 · 2 ep · BCE")).click()
-    page.get_by_text("of their 32-d codes (k=32)").first.wait_for()
+    page.get_by_role("option", name=re.compile(r"^dense · k=30 · 1 ep · BCE")).click()
+    page.get_by_text("of their 30-d codes (k=30)").first.wait_for()
     page.get_by_role("link", name="Train").click()  # away and back again
     page.get_by_text("Train an autoencoder").wait_for()
     page.get_by_role("link", name="Explore").click()
-    page.get_by_text("of their 32-d codes (k=32)").first.wait_for()
-    assert is_run(active_run(page), "dense · k=32 · 2 ep")
+    page.get_by_text("of their 30-d codes (k=30)").first.wait_for()
+    assert is_run(active_run(page), "dense · k=30 · 1 ep")
     assert not exceptions_on(page)
 
 
