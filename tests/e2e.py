@@ -8,9 +8,14 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from aecore.appserver import ROOT, browser
 
 ARTIFACTS = ROOT / "test-artifacts"
+# Every browser test module's marks: it needs Chromium and the real MNIST, takes minutes, and
+# waits on trainings, maps and heads (pytest-timeout's limit, above WAIT_SECONDS).
+BROWSER_TEST = [pytest.mark.e2e, pytest.mark.mnist, pytest.mark.slow, pytest.mark.timeout(600)]
 # What a browser test waits for at most (a training, a map, a head): a guard against a hang,
 # under pytest-timeout's 600 s for browser tests.
 WAIT_SECONDS = 500

@@ -11,6 +11,7 @@ import pytest
 from aecore.bench_ui import slide_to
 from tests.e2e import (
     ACTIVE_RUN,
+    BROWSER_TEST,
     WAIT_MS,
     active_run,
     alert,
@@ -24,8 +25,7 @@ from tests.e2e import (
     wait_for_active_run,
 )
 
-pytestmark = [pytest.mark.e2e, pytest.mark.mnist, pytest.mark.slow,
-              pytest.mark.timeout(600)]  # a browser test waits on maps and heads
+pytestmark = BROWSER_TEST
 PAGES = ["train", "explore", "reconstruct", "classify", "draw"]
 
 

@@ -9,10 +9,18 @@ import time
 import pytest
 
 from aecore.bench_ui import slide_to
-from tests.e2e import ACTIVE_RUN, WAIT_MS, active_run, alert, exceptions_on, new_page, screenshot
+from tests.e2e import (
+    ACTIVE_RUN,
+    BROWSER_TEST,
+    WAIT_MS,
+    active_run,
+    alert,
+    exceptions_on,
+    new_page,
+    screenshot,
+)
 
-pytestmark = [pytest.mark.e2e, pytest.mark.mnist, pytest.mark.slow,
-              pytest.mark.timeout(600)]  # a browser test waits on maps and heads
+pytestmark = BROWSER_TEST
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,9 @@ import pytest
 
 from aecore import bench_ui
 from aecore.bench_ui import slide_to
-from tests.e2e import WAIT_MS, alert, draw_stroke, exceptions_on, new_page, screenshot
+from tests.e2e import BROWSER_TEST, WAIT_MS, alert, draw_stroke, exceptions_on, new_page, screenshot
 
-pytestmark = [pytest.mark.e2e, pytest.mark.mnist, pytest.mark.slow,
-              pytest.mark.timeout(600)]  # a browser test waits on maps and heads
+pytestmark = BROWSER_TEST
 
 
 @pytest.fixture(scope="module")

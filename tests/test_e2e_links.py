@@ -10,13 +10,13 @@ import time
 from urllib.parse import parse_qs, urlparse
 
 import pandas as pd
-import pytest
 from PIL import Image
 
 from aecore import bench_ui
 from aecore.bench_ui import slide_to
 from tests.e2e import (
     ACTIVE_RUN,
+    BROWSER_TEST,
     WAIT_MS,
     active_run,
     alert,
@@ -28,8 +28,7 @@ from tests.e2e import (
     wait_for_active_run,
 )
 
-pytestmark = [pytest.mark.e2e, pytest.mark.mnist, pytest.mark.slow,
-              pytest.mark.timeout(600)]  # a browser test waits on maps and heads
+pytestmark = BROWSER_TEST
 MAP_TITLE = "UMAP map of the codes of the 10,000"
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from aecore.bench_ui import slide_to
 from tests.e2e import (
+    BROWSER_TEST,
     WAIT_MS,
     alert,
     draw_stroke,
@@ -19,8 +20,7 @@ from tests.e2e import (
 )
 
 BETA_2_INDEX = 4  # β = 2.0 among the Train page's options (0.1, 0.2, 0.5, 1, 2, 4, 10)
-pytestmark = [pytest.mark.e2e, pytest.mark.mnist, pytest.mark.slow,
-              pytest.mark.timeout(600)]  # a browser test waits on maps and heads
+pytestmark = BROWSER_TEST
 
 
 def choose(page, label: str, option: str) -> None:

@@ -7,10 +7,9 @@ import re
 import pytest
 
 from aecore.bench_ui import slide_to
-from tests.e2e import browser, exceptions_on, screenshot
+from tests.e2e import BROWSER_TEST, browser, exceptions_on, screenshot
 
-pytestmark = [pytest.mark.e2e, pytest.mark.mnist, pytest.mark.slow,
-              pytest.mark.timeout(600)]  # a browser test waits on maps and heads
+pytestmark = BROWSER_TEST
 TITLES = {"train": "Train an autoencoder", "explore": "Explore the latent map",
           "reconstruct": "Reconstructions", "classify": "Classify from the codes",
           "draw": "Draw a digit"}
