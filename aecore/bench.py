@@ -278,9 +278,11 @@ def run(mode: str = "full") -> dict:
     result["train"] = bench_train(data, epochs=1 if smoke else 2 if quick else 4, smoke=smoke)
     quality, done = time_to_quality(data, TrainConfig(epochs=1) if smoke else TrainConfig())
     model = done.model
-    result["time_to_quality_s"] = None if smoke else quality.pop("time_to_quality_s")
-    quality.pop("time_to_quality_s", None)
-    result["train"].update(quality, **({"epochs_to_quality": None} if smoke else {}))
+    seconds = quality.pop("time_to_quality_s")
+    if smoke:  # the bar is MNIST's: on synthetic bars, reaching it says nothing
+        seconds = quality["epochs_to_quality"] = None
+    result["time_to_quality_s"] = seconds
+    result["train"].update(quality)
     result["train_conv"] = bench_train_conv(data, epochs=1 if quick else 3)
     result.update(dict.fromkeys(["time_to_quality_conv_s", "epochs_to_quality_conv"])
                   if smoke else time_to_quality_conv(data))
