@@ -7,6 +7,7 @@ import contextlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -34,29 +35,47 @@ def alert(page, text: str):
     return page.locator("[data-testid='stAlert']").filter(has_text=text)
 
 
-def epoch_markers(page) -> int:
-    """How many end-of-epoch test losses the loss chart holds (0 before it is drawn)."""
-    return page.evaluate("""() => {
+class Chart(NamedTuple):
+    """What the loss chart holds: points of the batch-loss line, end-of-epoch test losses."""
+    batches: int
+    epochs: int
+
+
+def chart(page) -> Chart:
+    """The loss chart's batch points and epoch markers (0 and 0 before it is drawn)."""
+    return Chart(*page.evaluate("""() => {
         const gd = document.querySelector('.js-plotly-plot');
-        const t = gd && gd._fullData && gd._fullData.find(
-            t => (t.name || '').startsWith('test BCE'));
-        return t ? t._length || 0 : 0;
-    }""")
+        const length = prefix => {
+            const t = gd && gd._fullData && gd._fullData.find(
+                t => (t.name || '').startsWith(prefix));
+            return t ? t._length || 0 : 0;
+        };
+        return [length('batch loss'), length('test BCE')];
+    }"""))
 
 
-def train_and_watch(page, done_text: str) -> list[int]:
-    """Press Train, then read the loss chart's epoch markers while the job runs, until
-    done_text shows; the counts seen while it ran (the last one after it ended)."""
+def full_chart(page, epochs: int) -> Chart:
+    """The chart once the page's last rerun has drawn all `epochs` markers."""
+    deadline = time.monotonic() + 30
+    while (drawn := chart(page)).epochs != epochs and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert drawn.epochs == epochs, f"the finished run's chart holds {drawn}"
+    return drawn
+
+
+def train_and_watch(page, done_text: str) -> list[Chart]:
+    """Press Train, then read the loss chart while the job runs, until done_text shows; what
+    the chart held at each look (the last one after the job ended)."""
     alert(page, done_text).first.wait_for(state="detached")  # not an earlier job's message
     page.get_by_role("button", name="Train", exact=True).click()
     seen, deadline = [], time.monotonic() + WAIT_SECONDS
     while time.monotonic() < deadline:  # a bound against a hang, not a speed test
         done = alert(page, done_text).count() > 0
-        seen.append(epoch_markers(page))
+        seen.append(chart(page))
         if done:
             return seen
         time.sleep(0.2)
-    raise AssertionError(f"{done_text!r} never showed; epoch markers seen {sorted(set(seen))}")
+    raise AssertionError(f"{done_text!r} never showed; the chart held {sorted(set(seen))}")
 
 
 def is_run(label: str, run: str) -> bool:

@@ -16,8 +16,8 @@ from tests.e2e import (
     active_run,
     alert,
     draw_stroke,
-    epoch_markers,
     exceptions_on,
+    full_chart,
     is_run,
     new_page,
     screenshot,
@@ -54,12 +54,8 @@ def test_train_several_configs_in_a_row(server, page):
     slide_to(page, "Epochs", 20)  # 20 epochs: the live chart redraws every 4 s meanwhile
     seen = train_and_watch(page, "trained 20 epochs:")
     # Drawn while it ran: some epochs in, not all (the 1-epoch chart before had one marker).
-    assert any(1 < n < 20 for n in seen[:-1]), f"no chart drawn while training: {seen}"
-    for _ in range(100):  # the page's last rerun draws the whole run
-        if epoch_markers(page) == 20:
-            break
-        time.sleep(0.2)
-    assert epoch_markers(page) == 20
+    assert any(1 < c.epochs < 20 for c in seen[:-1]), f"no chart drawn while training: {seen}"
+    full_chart(page, 20)  # the page's last rerun draws the whole run
     wait_for_active_run(page, "dense · k=28 · 20 ep")
     screenshot(page, "train")
 
