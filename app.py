@@ -5,6 +5,7 @@
 import pandas  # noqa: F401
 import streamlit as st
 
+from aecore import metrics
 from aecore.config import TrainConfig
 from aecore.data import LABEL_NAMES
 from dashboard import downloads, links, session, state
@@ -20,10 +21,10 @@ DATASET_NAMES = {"mnist": "MNIST (digits)", "fashion": "Fashion-MNIST (clothes)"
 
 def run_label(row: dict) -> str:
     c, m = row["config"], row["metrics"]
-    stopped = f" · stopped at {m['epochs_done']}" if m.get("stopped") else ""
+    stopped = f" · stopped at {metrics.text(m['epochs_done'])}" if m["stopped"] else ""
     variant = TrainConfig.from_dict(c).variant
     return (f"{c['model']} · k={c['latent_dim']} · {c['epochs']} ep"
-            f"{f' · {variant}' if variant else ''} · BCE {m['test_loss']:.4f}"
+            f"{f' · {variant}' if variant else ''} · BCE {metrics.text(m['test_loss'], '.4f')}"
             f"{stopped} · {row['run_id'][:6]}")
 
 

@@ -41,6 +41,19 @@ class Head(nn.Module):
         return torch.cat(chunks) if chunks else torch.empty(0, N_CLASSES)
 
 
+class NeighbourVote:
+    """The labels of a code's k nearest training codes, as probabilities: an answer at once
+    (one distance pass, nothing trained) while a trained head is not ready yet."""
+
+    def __init__(self, codes: torch.Tensor, labels: torch.Tensor, k: int = 10) -> None:
+        self.codes, self.labels, self.k = codes.float(), labels.long(), min(k, len(codes))
+
+    @torch.inference_mode()
+    def probabilities(self, features: torch.Tensor) -> torch.Tensor:
+        nearest = torch.cdist(features.float(), self.codes).topk(self.k, largest=False).indices
+        return F.one_hot(self.labels[nearest], N_CLASSES).float().mean(1)
+
+
 def train_head(features: torch.Tensor, labels: torch.Tensor, cfg: HeadConfig) -> Head:
     """Adam with a one-cycle schedule on minibatches of the training features [N, d]."""
     torch.manual_seed(cfg.seed)

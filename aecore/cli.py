@@ -13,6 +13,7 @@ import os
 import sys
 import time
 
+from aecore import metrics
 from aecore.config import (
     DATASETS,
     HEADS,
@@ -76,8 +77,9 @@ def cmd_train(args) -> int:
     vae = (f"; KL {stats.kl:.1f} nats, {stats.active_units} of {cfg.latent_dim} units "
            f"active, -ELBO {stats.negative_elbo:.1f} nats per image" if stats else "")
     n = m["epochs_done"]
-    _emit(args, result, f"run {run.run_id}: test BCE {m['test_loss']:.4f} after "
-          f"{n} epoch{'s' * (n != 1)}, {m['seconds_per_epoch']:.2f} s/epoch{vae}"
+    _emit(args, result, f"run {run.run_id}: test BCE {metrics.text(m['test_loss'], '.4f')} after "
+          f"{metrics.text(n)} epoch{'s' * (n != 1)}, "
+          f"{metrics.text(m['seconds_per_epoch'], '.2f')} s/epoch{vae}"
           + (" (cached)" if ready.cached else ""))
     return 0
 
@@ -188,24 +190,26 @@ def cmd_export(args) -> int:
         raise InvalidConfig("say what to export: --projector DIR, --onnx DIR and/or --html FILE")
     run = lab.load_run(args.run_id)
     targets = [Path(p) if p else None for p in (args.projector, args.onnx, args.html)]
-    export.check_targets(*targets)  # a bad path is said before minutes of work
+    export.check_targets(*targets)  # every bad path is said before minutes of work
     if args.onnx:
         export.require_onnx()  # and so is a missing extra
     files: list[Path] = []
-    if args.onnx:  # first: a missing extra is said before the rest
-        step("exporting the encoder and decoder to ONNX")
-        files += export.onnx(run, Path(args.onnx))
-    digits = None
-    if args.projector or args.html:
-        step("encoding the test digits and predicting them (trains the linear head if no "
-             "head was trained)")
-        digits = export.test_digits(run)
-    if args.projector:
-        step("writing the projector bundle")
-        files += export.projector(run, Path(args.projector), digits)
-    if args.html:
-        step("writing the HTML report (fits the UMAP map if it was not fitted)")
-        files.append(export.write_html(Path(args.html), export.html(run, digits)))
+    # Folders made and locked until the last file is written; an OS error is one line.
+    with export.writing(*targets):
+        if args.onnx:  # first: a failing exporter is said before the rest
+            step("exporting the encoder and decoder to ONNX")
+            files += export.onnx(run, Path(args.onnx))
+        digits = None
+        if args.projector or args.html:
+            step("encoding the test digits and predicting them (trains the linear head if no "
+                 "head was trained)")
+            digits = export.test_digits(run)
+        if args.projector:
+            step("writing the projector bundle")
+            files += export.projector(run, Path(args.projector), digits)
+        if args.html:
+            step("writing the HTML report (fits the UMAP map if it was not fitted)")
+            files.append(export.write_html(Path(args.html), export.html(run, digits)))
     paths = [str(f.resolve()) for f in files]
     _emit(args, {"run_id": run.run_id, "files": paths}, "\n".join(paths))
     return 0
@@ -216,8 +220,9 @@ def cmd_runs(args) -> int:
 
     rows = lab.list_runs()
     lines = [f"{r['run_id']}  {r['config']['dataset']:<7} {r['config']['model']:<8} "
-             f"k={r['config']['latent_dim']:<3} epochs={r['metrics']['epochs_done']:<3} "
-             f"test BCE {r['metrics']['test_loss']:.4f}"
+             f"k={r['config']['latent_dim']:<3} "
+             f"epochs={metrics.text(r['metrics']['epochs_done']):<3} "
+             f"test BCE {metrics.text(r['metrics']['test_loss'], '.4f')}"
              + (f"  {variant}" if (variant := TrainConfig.from_dict(r["config"]).variant) else "")
              + ("  (stopped)" if r["metrics"].get("stopped") else "") for r in rows]
     _emit(args, {"runs": rows}, "\n".join(lines) or "no runs yet: try `aecore train`")
@@ -233,6 +238,16 @@ def cmd_sweep(args) -> int:
                            latent_dims=sweep.parse_list(args.latent_dims, int),
                            epochs=args.epochs, seeds=sweep.parse_list(args.seeds, int))
     configs = spec.configs()
+    # A device or a Ray address that cannot work is one line before any work, as in `aecore
+    # train` (it was a failure per config, or a Ray traceback or a hang, seconds to minutes on)
+    if args.backend == "ray":
+        from aecore.ray_backend import check, run_ray
+
+        check(args.address, args.device)
+    else:
+        from aecore.train import pick_device
+
+        pick_device(args.device)
     start = time.perf_counter()
     bar = tqdm(total=len(configs) * (1 + len(sweep.DERIVED)), desc="sweep", file=sys.stderr,
                disable=None)
@@ -247,8 +262,6 @@ def cmd_sweep(args) -> int:
             print(f"aecore: sweep [{len(done_steps)}/{bar.total}] {what}", file=sys.stderr)
 
     if args.backend == "ray":
-        from aecore.ray_backend import run_ray
-
         outcomes = list(run_ray(configs, args.address, args.device, args.cpus_per_task, step))
     else:
         outcomes = list(sweep.run_local(configs, args.device, step))
@@ -367,7 +380,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.add_argument("--backend", choices=("local", "ray"), default="local",
                    help="local: here, one after another; ray: one Ray task per config")
-    p.add_argument("--address", help="a Ray cluster's address (default: start a local one)")
+    p.add_argument("--address", help="a Ray cluster's address: auto, HOST:PORT or "
+                                     "ray://HOST:PORT (default: start a local one)")
     p.add_argument("--cpus-per-task", type=_positive, default=1, help="for --backend ray")
     p.set_defaults(func=cmd_sweep)
 

@@ -7,13 +7,12 @@ never computed is None (the sweep computes all of them).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from aecore import lab, store
+from aecore import lab, metrics, store
 from aecore.config import HeadConfig, ProjectionConfig
 from aecore.projection import exact_knn
 
@@ -74,13 +73,6 @@ def _stored_json(folder, name: str) -> dict | None:
     return value if isinstance(value, dict) else None
 
 
-def _number(value) -> float | None:
-    """A finite number, else None (a hand-edited or odd file reads as "not computed")."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        return None
-    return float(value)
-
-
 def report(dataset: str | None = None) -> Report:
     """Every stored run (of one dataset, or all), newest first, with the baselines found in
     their heads' reports."""
@@ -92,19 +84,19 @@ def report(dataset: str | None = None) -> Report:
         accuracy = {}
         for name, cfg in HEADS.items():
             head = _stored_json(lab.head_folder(s, cfg), "report.json") or {}
-            accuracy[name] = _number(head.get("test_accuracy"))
+            accuracy[name] = metrics.number(head.get("test_accuracy"))
             base = head.get("baselines")
             base = base if isinstance(base, dict) else {}
-            if (value := _number(base.get("pixels"))) is not None:
+            if (value := metrics.number(base.get("pixels"))) is not None:
                 pixels[name] = value
-            if (value := _number(base.get("pca"))) is not None:
+            if (value := metrics.number(base.get("pca"))) is not None:
                 pca[name][s.config.latent_dim] = value
         meta = _stored_json(lab.map_folder(s, MAP), "meta.json") or {}
         c, m = s.config, s.metrics
         rows.append(Row(run_id, c.model, c.latent_dim, c.epochs, c.seed,
-                        _number(m.get("test_loss")), accuracy["linear"], accuracy["mlp"],
-                        _number(meta.get("knn_accuracy_2d")),
-                        _number(m.get("seconds_per_epoch")), s.complete, c.variant))
+                        metrics.number(m.get("test_loss")), accuracy["linear"], accuracy["mlp"],
+                        metrics.number(meta.get("knn_accuracy_2d")),
+                        metrics.number(m.get("seconds_per_epoch")), s.complete, c.variant))
     return Report(rows, Baselines(pixels, pca))
 
 

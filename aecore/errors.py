@@ -60,6 +60,10 @@ class MissingExtra(AecoreError):
     """An optional dependency is not installed; the message names the pip command."""
 
 
+class ClusterUnavailable(AecoreError):
+    """No Ray cluster answers at the address given, or it lacks the device asked for."""
+
+
 class NoSnapshots(AecoreError):
     """The run kept no test codes during training (trained before they were kept)."""
 

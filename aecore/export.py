@@ -4,9 +4,14 @@ as ONNX, and one self-contained HTML report that opens offline."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import io
+import itertools
 import os
+import secrets
+import stat
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,13 +21,15 @@ import torch
 from torch import nn
 
 from aecore import data as datasets
-from aecore import lab, latents, tables
+from aecore import lab, latents, paths, tables
 from aecore.config import HeadConfig, ProjectionConfig
 from aecore.errors import AecoreError, MissingExtra
 
 EXTRA = "pip install -e '.[export]' in a checkout, else pip install 'aecore[export]'"
 SPRITE_SIDE = 100  # tiles a side: the 10,000 test digits
 PROJECTOR_FILES = ("tensors.tsv", "metadata.tsv", "sprite.png", "projector_config.pbtxt")
+ONNX_FILES = ("encoder.onnx", "decoder.onnx")
+LOCK_NAME = ".aecore-export.lock"  # in each folder an export writes to, for the whole export
 
 
 class ExportFailed(AecoreError):
@@ -71,30 +78,165 @@ def _folder(path: Path) -> Path:
     return path
 
 
+def _os_failure(exc: OSError, path: Path | None = None) -> ExportFailed:
+    """One sentence for any OS error (a name too long, a full disk ...), never a traceback."""
+    where = f" {path or exc.filename}" if path or exc.filename else ""
+    return ExportFailed(f"cannot export to{where}: {exc.strerror or exc}")
+
+
 def _write(path: Path, blob: bytes | str) -> Path:
-    """Written beside, then renamed: an interrupted export leaves the old file or the new."""
-    part = path.with_name(f".{path.name}.part")
+    """Written to a fresh temp file beside `path`, synced, then renamed onto it: an interrupted
+    export leaves the old file or the new. The temp name is random and opened with O_EXCL and
+    O_NOFOLLOW: a name planted beside the target (a symlink to a victim) is never written
+    through, and two writers never share a temp file."""
+    data = memoryview(blob.encode() if isinstance(blob, str) else blob)
     try:
-        part.write_bytes(blob.encode() if isinstance(blob, str) else blob)
-        os.replace(part, path)
+        _check_file(path)  # again at write time: the target may have changed since the check
+        part = path.with_name(f".aecore-{secrets.token_hex(8)}.part")
+        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     0o644)
     except OSError as exc:
-        part.unlink(missing_ok=True)
-        raise ExportFailed(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise _os_failure(exc, path) from None
+    try:
+        try:
+            while data:
+                data = data[os.write(fd, data):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(part, path)
+    except BaseException as exc:  # Ctrl-C included: no temp file is left behind
+        with contextlib.suppress(OSError):
+            os.unlink(part)
+        if isinstance(exc, OSError):
+            raise _os_failure(exc, path) from None  # the target's name, not the temp file's
+        raise
     return path
 
 
+# --- targets: checked, made and locked before any work ------------------------------------------
+
+@dataclass(frozen=True)
+class _Target:
+    flag: str
+    given: Path
+    path: Path               # symlinks resolved (but an --html file's own name: see _resolved)
+    files: tuple[Path, ...]  # what the export writes there
+
+
+def _resolved(flag: str, given: Path) -> Path:
+    # A report's own name is kept as given, so that a symlink there is seen and refused.
+    if flag == "--html" and given.name not in ("", ".", ".."):
+        return given.parent.resolve() / given.name
+    return given.resolve()
+
+
+def _targets(projector: Path | None, onnx_dir: Path | None, html: Path | None) -> list[_Target]:
+    names = {"--projector": (*PROJECTOR_FILES, LOCK_NAME), "--onnx": (*ONNX_FILES, LOCK_NAME)}
+    found = []
+    for flag, given in (("--projector", projector), ("--onnx", onnx_dir), ("--html", html)):
+        if given is not None:
+            path = _resolved(flag, given)
+            files = tuple(path / n for n in names[flag]) if flag in names else (path,)
+            found.append(_Target(flag, given, path, files))
+    return found
+
+
+def _check_file(path: Path, flag: str = "") -> None:
+    """A file an export replaces: absent, or a regular file (never a symlink, device, fifo)."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(mode):
+        raise ExportFailed(f"{path} is a symlink: an export never writes through one; remove "
+                           "it or name another file")
+    if stat.S_ISDIR(mode):
+        hint = f"give the report's file name, e.g. {path}/run.html" if flag == "--html" else \
+            "remove it or choose another folder"
+        raise ExportFailed(f"{path} is a folder where a file is to be written: {hint}")
+    if not stat.S_ISREG(mode):
+        kinds = {stat.S_IFCHR: "character device", stat.S_IFBLK: "block device",
+                 stat.S_IFIFO: "fifo", stat.S_IFSOCK: "socket"}
+        kind = kinds.get(stat.S_IFMT(mode), "special file")
+        raise ExportFailed(f"{path} is a {kind}, not a regular file: name a file to write")
+
+
+def _check_folder(folder: Path) -> None:
+    """A folder that exists and is writable, or that can be made in one that is."""
+    there = folder
+    while not there.exists() and there != there.parent:
+        there = there.parent
+    if not there.is_dir():
+        raise ExportFailed(f"cannot make the folder {folder}: {there} is a file")
+    if not os.access(there, os.W_OK | os.X_OK):
+        raise ExportFailed(f"cannot write in {there}: permission denied")
+
+
+def _check_distinct(targets: list[_Target]) -> None:
+    """No two targets in one place, and none where another writes a file (the report as
+    t/S/tensors.tsv beside --projector t/S; --onnx t/S/metadata.tsv)."""
+    for a, b in itertools.permutations(targets, 2):
+        if a.path == b.path:
+            raise ExportFailed(f"{a.flag} and {b.flag} both name {b.given}: give each its own")
+        for file in a.files:
+            if file == b.path or file in b.path.parents:
+                raise ExportFailed(f"{b.flag} {b.given} collides with {file.name}, which "
+                                   f"{a.flag} writes in {file.parent}")
+
+
 def check_targets(projector: Path | None, onnx_dir: Path | None, html: Path | None) -> None:
-    """Every place an export will write, made or refused before any work starts."""
-    for folder in (projector, onnx_dir):
-        if folder is not None:
-            _folder(folder)
-    if html is not None:
-        if html.is_dir():
-            raise ExportFailed(f"{html} is a folder: give the report's file name, e.g. "
-                               f"{html}/run.html")
-        _folder(html.parent)
-        if not os.access(html.parent, os.W_OK):
-            raise ExportFailed(f"cannot write in {html.parent}: permission denied")
+    """Every place an export will write, refused before any work starts (nothing is made)."""
+    cache = paths.cache_dir().resolve()
+    try:
+        targets = _targets(projector, onnx_dir, html)
+        for t in targets:
+            if t.path == cache or cache in t.path.parents:  # a run's files, overwritten
+                raise ExportFailed(f"{t.flag} {t.given} is inside the cache folder {cache}: "
+                                   "export somewhere else")
+            _check_folder(t.path.parent if t.flag == "--html" else t.path)
+            for file in t.files:
+                _check_file(file, t.flag)
+            if t.flag == "--html" and t.path.name == LOCK_NAME:
+                raise ExportFailed(f"{t.given} is the lock file exports take: name another file")
+        _check_distinct(targets)
+    except OSError as exc:
+        raise _os_failure(exc) from None
+
+
+@contextlib.contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    """One export per folder at a time: two at once would mix their files (a tensors.tsv of
+    mixed widths). Non-blocking: the second is told at once rather than left waiting."""
+    # O_NONBLOCK: a fifo planted under the lock's name fails to open instead of hanging.
+    fd = os.open(folder / LOCK_NAME, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
+                 | os.O_CLOEXEC, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ExportFailed(f"another export is writing to {folder}: wait for it to end "
+                               "or choose another folder") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def writing(projector: Path | None, onnx_dir: Path | None, html: Path | None) -> Iterator[None]:
+    """The targets checked, their folders made and locked for the whole export; an OS error
+    inside becomes ExportFailed, one line."""
+    folders = [f for f in (projector, onnx_dir) if f is not None]
+    folders += [html.parent] if html is not None else []
+    try:
+        check_targets(projector, onnx_dir, html)
+        with contextlib.ExitStack() as locks:
+            for folder in sorted({f.resolve() for f in folders}):  # --html out/r.html beside
+                locks.enter_context(_locked(_folder(folder)))      # --projector out: one lock
+            check_targets(projector, onnx_dir, html)  # again, now that no other export can
+            yield
+    except OSError as exc:
+        raise _os_failure(exc) from None
 
 
 # --- TensorBoard projector -------------------------------------------------------------------
@@ -212,8 +354,9 @@ def _interrupted(exc: BaseException | None) -> bool:
 # --- HTML report -------------------------------------------------------------------------------
 
 def write_html(path: Path, text: str) -> Path:
+    """Not locked here: the CLI holds its folder's lock already (flock is per open file)."""
     check_targets(None, None, path)
-    return _write(path, text)
+    return _write(_folder(path.parent) / path.name, text)
 
 
 def html(run: lab.Run, digits: TestDigits | None = None,

@@ -22,6 +22,8 @@ from aecore.errors import AecoreError
 from aecore.train import BatchEvent, EpochEvent
 
 log = logging.getLogger("aecore")
+MAX_KEPT = 1_000  # ended background tasks a server remembers (each a few bytes)
+KEPT_TRAININGS = 100  # finished trainings it remembers (each with its loss curve)
 MAX_CURVE_POINTS = 1_000
 
 
@@ -88,11 +90,14 @@ class JobStatus:
 
 
 class TrainingJob:
-    def __init__(self, cfg: TrainConfig, device: str, origin: str = "") -> None:
+    def __init__(self, cfg: TrainConfig, device: str, origin: str, owner: str) -> None:
         self.job_id = uuid.uuid4().hex[:10]
         self.config, self.device = cfg, device
         self.stop_event = threading.Event()
-        self.holders = 1  # submitters that still want it (a sweep's cancel releases its hold)
+        # Who may stop it while it runs: the submitter that started it (a session's or a
+        # sweep's token, never in a URL). Holders: submitters that still want it.
+        self.owner = owner
+        self.holders = {owner}
         self.curve = Curve()
         self.kl_curve = Curve()
         self.lock = threading.Lock()
@@ -138,37 +143,71 @@ class TrainingQueue:
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
-    def submit(self, cfg: TrainConfig, device: str = "auto", origin: str = "") -> str:
-        """Queue a training; the same config already queued or running is joined, not repeated."""
+    def submit(self, cfg: TrainConfig, device: str = "auto", origin: str = "",
+               owner: str | None = None) -> str:
+        """Queue a training for `owner` (a token; by default one nobody else has); the same
+        config already queued or running is joined, not repeated."""
+        owner = owner or uuid.uuid4().hex
         with self._cond:
             if self._closed:
                 raise AecoreError("the training queue is closed: the server is shutting down")
             for job in [self._running, *self._waiting]:
                 if job is not None and job.config == cfg:
-                    job.holders += 1
+                    job.holders.add(owner)
                     return job.job_id
-            job = TrainingJob(cfg, device, origin)
+            job = TrainingJob(cfg, device, origin, owner)
+            self._forget_finished()
             self._jobs[job.job_id] = job
             self._waiting.append(job)
             self._cond.notify()
             return job.job_id
 
-    def release(self, job_id: str) -> bool:
-        """Give up one submitter's hold on a job; a job nobody holds any more is dropped if it
-        has not started (checked and done under the queue's lock, so a job that starts
-        meanwhile is never stopped, nor one that a person or another sweep also asked for)."""
+    def _forget_finished(self) -> None:
+        """At most KEPT_TRAININGS finished jobs (each holds its loss curve), oldest first: a
+        session that asks for a forgotten one finds its run in the sidebar."""
+        finished = [i for i, job in self._jobs.items() if job.status.finished]
+        for job_id in finished[:max(len(finished) - KEPT_TRAININGS, 0)]:
+            del self._jobs[job_id]
+
+    def release(self, job_id: str, owner: str) -> bool:
+        """Give up owner's hold on a job; a job nobody holds any more is dropped if it has
+        not started (checked and done under the queue's lock, so a job that starts meanwhile
+        is never stopped, nor one that a person or another sweep also asked for)."""
         with self._cond:
             job = self._jobs.get(job_id)
             if job is None:
                 return False
-            job.holders = max(job.holders - 1, 0)
+            job.holders.discard(owner)
             if job.holders or job not in self._waiting:
                 return False
             self._waiting.remove(job)
             job.update(state="cancelled", message="cancelled before it started")
             return True
 
+    def owns(self, job_id: str, owner: str) -> bool:
+        """Whether owner started this job (and so may stop it while it runs)."""
+        with self._cond:
+            job = self._jobs.get(job_id)
+            return job is not None and bool(owner) and job.owner == owner
+
+    def stop_as(self, job_id: str, owner: str) -> bool:
+        """A submitter's Stop or Cancel: a queued job is dropped once nobody holds it; a
+        running one stops only for the submitter that started it (one who joined it, or holds
+        a link to its page, only lets go). True when the job was stopped or dropped."""
+        with self._cond:
+            job = self._jobs.get(job_id)
+            if job is None or not owner:
+                return False
+            if job in self._waiting:
+                return self.release(job_id, owner)
+            if job is self._running and job.owner == owner:
+                job.stop_event.set()
+                return True
+            job.holders.discard(owner)
+            return False
+
     def stop(self, job_id: str) -> None:
+        """Stop or drop a job whoever holds it (the server's own: shutting down)."""
         with self._cond:  # re-entrant: close() calls this under the same lock
             job = self._jobs.get(job_id)
             if job is None:
@@ -256,9 +295,8 @@ class TrainingQueue:
 @dataclass
 class Task:
     key: str
-    state: str = "running"  # running, done, failed
-    result: Any = None
-    error: str = ""
+    state: str = "running"  # running, done, failed (what it computed is in the cache: a
+    error: str = ""          # task keeps no result, so a day of maps leaves no memory behind)
     attempt: int = 1
     recompute: bool = False  # started again because its done result went missing
     started: float = field(default_factory=time.perf_counter)
@@ -297,7 +335,9 @@ class Tasks:
             if task is not None and (task.state == "running" or not retry):
                 return task
             attempt = task.attempt + 1 if task is not None else 1
+            self._tasks.pop(key, None)  # the newest last: pruning drops the oldest first
             task = self._tasks[key] = Task(key, attempt=attempt, recompute=recompute)
+            self._prune()
             if self._closed:
                 task.error, task.state = "the server is shutting down", "failed"
                 return task
@@ -306,6 +346,12 @@ class Tasks:
             thread.start()  # under the lock: close() never sees a thread not yet started
             self._threads = [t for t in self._threads if t.is_alive()] + [thread]
         return task
+
+    def _prune(self) -> None:
+        """At most MAX_KEPT ended tasks (a server's day of sweeps): the oldest go first."""
+        ended = [k for k, t in self._tasks.items() if t.state != "running"]
+        for key in ended[:max(len(ended) - MAX_KEPT, 0)]:
+            del self._tasks[key]
 
     def get(self, key: str) -> Task | None:
         with self._lock:
@@ -318,7 +364,7 @@ class Tasks:
     @staticmethod
     def _run(task: Task, fn: Callable[[], Any]) -> None:
         try:
-            task.result = fn()
+            fn()
             task.state = "done"
         except AecoreError as exc:
             task.error, task.state = str(exc), "failed"

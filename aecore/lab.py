@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aecore import codestats, latents, projection, store
+from aecore import codestats, latents, metrics, projection, store
 from aecore import data as datasets
 from aecore.canvas_digits import load_canvas_digits
-from aecore.classify import Head, fit_and_score, pca_features
+from aecore.classify import Head, NeighbourVote, fit_and_score, pca_features
 from aecore.config import HeadConfig, ProjectionConfig, TrainConfig
 from aecore.errors import CacheCorrupt, RunNotFound
 from aecore.jitter import jitter
@@ -139,9 +139,8 @@ def variational_stats(run: Run) -> codestats.VariationalStats | None:
     (a run saved without them, a hand-edited file); None for the other models."""
     if not run.model.variational:
         return None
-    fields = codestats.VariationalStats._fields
-    if all(name in run.metrics for name in fields):
-        return codestats.VariationalStats(*(run.metrics[name] for name in fields))
+    if (stored := metrics.variational(run.metrics)) is not None:
+        return codestats.VariationalStats(**stored)
     return codestats.variational_stats(run.model, datasets.load(run.config.dataset).test_x)
 
 
@@ -154,10 +153,15 @@ def find_complete(run_id: str) -> Run | None:
     return None if run.metrics.get("stopped") else run
 
 
+# Read on their own, checked against the manifest: a bad one reads as unknown, never moves
+# the run aside (its weights are what make it a run).
+LENIENT = ("metrics.json", "history.json")
+
+
 def load_run(run_id: str) -> Run:
     folder = store.run_dir(run_id)
     listed = (folder / store.MANIFEST).exists()
-    files = store.read_artefact(folder, skip=(SNAPSHOTS,))
+    files = store.read_artefact(folder, skip=(SNAPSHOTS, *LENIENT))
     if files is None and listed and not folder.exists():
         raise RunNotFound(f"run {run_id} was unreadable and was moved aside "
                           f"({folder.name}.corrupt-*): train it again")
@@ -175,45 +179,54 @@ def weights_id(run_id: str) -> str | None:
 
 def summary(run_id: str) -> RunSummary | None:
     """The run's config and metrics, read without its weights; None if it is not stored or
-    does not read right (loading it in full says why, and moves it aside)."""
+    its config does not read (nothing is moved aside: listing runs must not change them)."""
     folder = store.run_dir(run_id)
-    files = store.read_listed(folder, ("config.json", "metrics.json"))
-    weights = weights_id(run_id)
-    if files is None or weights is None:
+    found = store.read_checked(folder, ("config.json", "metrics.json"))
+    if found is None or not isinstance(weights := found[0].get("weights.safetensors"), str):
         return None
+    files = found[1]
     try:
         cfg = TrainConfig.from_dict(store.parse_json(files, "config.json", folder))
-        metrics = store.parse_json(files, "metrics.json", folder)
     except (CacheCorrupt, ValueError, KeyError, TypeError, AttributeError):
         return None
-    return RunSummary(run_id, cfg, metrics, weights) if isinstance(metrics, dict) else None
+    return RunSummary(run_id, cfg, _readable_metrics(files, folder), weights[:12])
+
+
+def _readable_metrics(files: store.Files, folder: Path) -> dict:
+    try:
+        return metrics.readable(store.parse_json(files, "metrics.json", folder))
+    except CacheCorrupt:
+        return metrics.readable(None)
 
 
 def _parse_run(run_id: str, files: store.Files) -> Run:
     folder = store.run_dir(run_id)
     try:
         cfg = TrainConfig.from_dict(store.parse_json(files, "config.json", folder))
+    except (CacheCorrupt, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise RunNotFound(f"run {run_id}'s config.json does not read ({exc}); the run was "
+                          "left in place") from exc
+    try:
         model = from_config(cfg)
         model.load_state_dict(store.parse_tensors(files, "weights.safetensors", folder))
-        history = History.from_dict(store.parse_json(files, "history.json", folder))
-        metrics = store.parse_json(files, "metrics.json", folder)
-    except (CacheCorrupt, ValueError, KeyError, TypeError, AttributeError, RuntimeError) as exc:
+    except (CacheCorrupt, RuntimeError) as exc:
         store.quarantine(folder, str(exc))
         raise RunNotFound(f"run {run_id} was unreadable and was moved aside: {exc}") from exc
+    lenient = store.read_checked(folder, LENIENT)
+    lenient = lenient[1] if lenient else {}
+    try:
+        history = History.readable(store.parse_json(lenient, "history.json", folder))
+    except CacheCorrupt:
+        history = History()
     weights = hashlib.sha256(files["weights.safetensors"]).hexdigest()[:12]
-    return Run(run_id, cfg, model.eval(), history, metrics, weights)
+    return Run(run_id, cfg, model.eval(), history, _readable_metrics(lenient, folder), weights)
 
 
 def list_runs() -> list[dict]:
-    """Every stored run, newest first: run_id, config and metrics, for pickers and `aecore runs`."""
-    rows = []
-    for run_id in store.list_run_ids():
-        try:
-            run = load_run(run_id)
-        except RunNotFound:
-            continue
-        rows.append({"run_id": run_id, "config": run.config.to_dict(), "metrics": run.metrics})
-    return rows
+    """Every stored run whose config reads, newest first: run_id, config and metrics (unknown
+    fields None), from their summaries: no weights are read, nothing is moved aside."""
+    return [{"run_id": s.run_id, "config": s.config.to_dict(), "metrics": s.metrics}
+            for run_id in store.list_run_ids() if (s := summary(run_id)) is not None]
 
 
 # --- codes, maps, heads ------------------------------------------------------------------------
@@ -376,7 +389,7 @@ class Prediction:
     code: torch.Tensor          # float32 [k]
 
 
-def predict(run: Run, head: Head, image) -> Prediction:
+def predict(run: Run, head: Head | NeighbourVote, image) -> Prediction:
     """A drawn or uploaded image (PIL image or array) -> digit, probabilities, reconstruction."""
     from aecore.preprocess import to_mnist
 

@@ -13,8 +13,9 @@ from collections.abc import Callable, Iterator
 
 from aecore import lab, store
 from aecore.config import TrainConfig
-from aecore.errors import AecoreError, MissingExtra
+from aecore.errors import AecoreError, ClusterUnavailable, InvalidConfig, MissingExtra
 from aecore.sweep import Outcome, derive, reason
+from aecore.train import pick_device
 
 INSTALL = "pip install -e '.[cluster]' in a checkout, else pip install 'aecore[cluster]'"
 CONNECT_SECONDS = 5
@@ -31,7 +32,7 @@ def _ray():
 def train_files(cfg_dict: dict, device: str) -> store.Files:
     """Runs in a Ray task: train one config from scratch and return its run folder's files."""
     from aecore import data as datasets
-    from aecore.train import DoneEvent, pick_device
+    from aecore.train import DoneEvent
     from aecore.train import run as train_loop
 
     cfg = TrainConfig.from_dict(cfg_dict)
@@ -43,17 +44,63 @@ def train_files(cfg_dict: dict, device: str) -> store.Files:
     raise AecoreError("the training ended without a result")
 
 
+FORMS = ("auto (a cluster already running on this machine), HOST:PORT (its head node's GCS, "
+         "usually port 6379) or ray://HOST:PORT (Ray Client, usually port 10001)")
+
+
+def check(address: str | None, device: str) -> None:
+    """What can be refused before connecting, so it is one sentence at once: Ray missing, an
+    address of no known form or where nothing listens, a device this machine lacks."""
+    _ray()
+    _check_address(address)
+    # A cluster started here has this machine's devices; a remote one's GPUs are counted once
+    # connected (run_ray), since a laptop without CUDA may drive a cluster with GPUs.
+    if address is None or not device.startswith("cuda"):
+        pick_device(device)
+
+
+def _host_port(address: str) -> tuple[str, int]:
+    """HOST:PORT or ray://HOST:PORT -> (host, port); any other form is an InvalidConfig."""
+    host, colon, port = address.removeprefix("ray://").rpartition(":")
+    host = host.strip("[]")  # an IPv6 literal, [::1]:6379
+    if not (colon and host and "/" not in host and port.isdigit() and 0 < int(port) < 65536):
+        raise InvalidConfig(f"{address!r} is not a Ray cluster address: give {FORMS}")
+    return host, int(port)
+
+
 def _check_address(address: str | None) -> None:
-    """A HOST:PORT that does not answer is one sentence at once (Ray itself retries for
-    minutes); "auto" and other forms are left to Ray."""
-    if not address or address == "auto" or "://" in address or ":" not in address:
+    """A HOST:PORT that does not answer is one sentence within CONNECT_SECONDS (Ray itself
+    retries for 30 s to minutes); "auto" is checked by ray.init, which fails at once."""
+    if address is None or address == "auto":
         return
-    host, _, port = address.rpartition(":")
+    host, port = _host_port(address)
     try:
-        socket.create_connection((host, int(port)), timeout=CONNECT_SECONDS).close()
-    except (OSError, ValueError):
-        raise AecoreError(f"no Ray cluster answers at {address} (is its head node running "
-                          "and is the address HOST:PORT of its GCS, usually port 6379?)") from None
+        socket.create_connection((host, port), timeout=CONNECT_SECONDS).close()
+    except OSError:
+        raise ClusterUnavailable(f"no Ray cluster answers at {address}: is its head node "
+                                 "running, and is the port its GCS port (usually 6379), or "
+                                 "with ray:// its Ray Client port (usually 10001)?") from None
+
+
+def _connect(ray, address: str | None) -> None:
+    """ray.init, its connection failures as one sentence rather than Ray's traceback."""
+    try:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                 logging_level=logging.WARNING)
+    except (ConnectionError, TimeoutError, RuntimeError) as exc:
+        if address == "auto" and isinstance(exc, ConnectionError):  # found none, not a bad one
+            raise ClusterUnavailable("the address auto found no Ray cluster running on this "
+                                     "machine: start one with `ray start --head`, or give no "
+                                     "address to start one for this sweep") from None
+        raise ClusterUnavailable(f"could not connect to the Ray cluster at {address}: "
+                                 f"{_message(exc)}") from None
+
+
+def _check_gpus(ray, device: str) -> None:
+    """A task asking for a GPU the cluster lacks would wait for one forever, silently."""
+    if device.startswith("cuda") and ray.cluster_resources().get("GPU", 0) < 1:
+        raise InvalidConfig(f"device {device!r} is not available: the Ray cluster has no GPU: "
+                            "use auto or cpu")
 
 
 def _message(exc: Exception) -> str:
@@ -78,10 +125,10 @@ def run_ray(configs: list[TrainConfig], address: str | None = None, device: str 
     ray = _ray()
     started_here = not ray.is_initialized()
     if started_here:
-        _check_address(address)
-        ray.init(address=address, include_dashboard=False, log_to_driver=False,
-                 logging_level=logging.WARNING)
+        check(address, device)
+        _connect(ray, address)
     try:
+        _check_gpus(ray, device)
         remote = ray.remote(train_files).options(
             num_cpus=cpus_per_task, num_gpus=1 if device.startswith("cuda") else 0,
             max_retries=0)

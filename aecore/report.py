@@ -11,7 +11,7 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
-from aecore import lab, latents, plots, tables
+from aecore import lab, latents, metrics, plots, tables
 from aecore.config import ProjectionConfig
 from aecore.mapplots import map_figure
 
@@ -43,9 +43,11 @@ class _Figures:
 
 def _metrics(run: lab.Run) -> dict:
     m = run.metrics
-    rows = {"test BCE": f"{m['test_loss']:.4f}", "train BCE": f"{m['train_loss']:.4f}",
-            "epochs trained": m.get("epochs_done", run.config.epochs),
-            "seconds per epoch": f"{m['seconds_per_epoch']:.2f} on {m['device']}"}
+    rows = {"test BCE": metrics.text(m["test_loss"], ".4f"),
+            "train BCE": metrics.text(m["train_loss"], ".4f"),
+            "epochs trained": metrics.text(m["epochs_done"]),
+            "seconds per epoch": f"{metrics.text(m['seconds_per_epoch'], '.2f')} on "
+                                 f"{m['device'] or 'an unknown device'}"}
     if m.get("stopped"):
         rows["stopped"] = "yes: stopped before its last epoch"
     if (vae := lab.variational_stats(run)) is not None:

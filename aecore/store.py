@@ -43,9 +43,13 @@ def runs_dir() -> Path:
     return cache_dir() / "runs"
 
 
+def is_run_id(text) -> bool:
+    return isinstance(text, str) and _RUN_ID.fullmatch(text) is not None
+
+
 def run_dir(run_id: str) -> Path:
     """The folder of a run; the id is checked first, so nothing can point outside the cache."""
-    if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id):
+    if not is_run_id(run_id):
         raise RunNotFound(f"{run_id!r} is not a run id (12 hex characters; see `aecore runs`)")
     return runs_dir() / run_id
 
@@ -167,6 +171,35 @@ def listed_digest(folder: Path, name: str) -> str | None:
     except (OSError, ValueError, KeyError, TypeError, CacheCorrupt):
         return None
     return digest if isinstance(digest, str) else None
+
+
+def read_checked(folder: Path, names: tuple[str, ...]) -> tuple[dict, Files] | None:
+    """(the manifest's name -> sha256, those of `names` that match it): a missing or altered
+    file is left out; None without a readable manifest. Cheap, for listing runs: nothing is
+    moved aside."""
+    try:
+        manifest = json.loads(_read_regular(folder / MANIFEST))
+        listed = manifest["files"]
+    except (OSError, ValueError, KeyError, TypeError, CacheCorrupt):
+        return None
+    if manifest.get("format") != FORMAT_VERSION or not isinstance(listed, dict):
+        return None
+    files = {}
+    for name in names:
+        with contextlib.suppress(OSError, CacheCorrupt):
+            blob = _read_regular(folder / name)
+            if _sha256(blob) == listed.get(name):
+                files[name] = blob
+    return listed, files
+
+
+def runs_generation() -> int:
+    """Changes whenever a run is written, replaced, moved aside or removed (each renames a
+    folder in runs/): a listing cached under it is never stale for long."""
+    try:
+        return os.stat(runs_dir()).st_mtime_ns
+    except OSError:
+        return 0
 
 
 def read_listed(folder: Path, names: tuple[str, ...]) -> Files | None:

@@ -162,9 +162,10 @@ class Tracker:
         self.configs = self.spec.configs()
         self._cancel = threading.Event()
         self.sweep_id = self.sweep_id or f"sweep-{uuid.uuid4().hex[:10]}"
+        self._token = uuid.uuid4().hex  # its hold on its trainings: the id is in links
         for cfg in self.configs:
             if lab.find_complete(cfg.key()) is None:
-                self.job_ids[cfg] = self.queue.submit(cfg, origin="sweep")
+                self.job_ids[cfg] = self.queue.submit(cfg, origin="sweep", owner=self._token)
         self._thread = threading.Thread(target=self._work, name=f"aecore-{self.sweep_id}",
                                         daemon=True)
         self._thread.start()
@@ -183,7 +184,7 @@ class Tracker:
             return
         self._cancel.set()
         for job_id in self.job_ids.values():
-            self.queue.release(job_id)
+            self.queue.release(job_id, self._token)
 
     @property
     def cancelled(self) -> bool:

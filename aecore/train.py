@@ -63,6 +63,25 @@ class History:
     def from_dict(cls, data: dict) -> History:
         return cls(list(data["batch_loss"]), list(data["epochs"]), list(data.get("batch_kl", [])))
 
+    @classmethod
+    def readable(cls, data) -> History:
+        """A stored history, its unreadable parts left out (a hand-edited file draws what
+        still reads; nothing raises): numbers in the batch curves, whole epochs only."""
+        data = data if isinstance(data, dict) else {}
+
+        def numbers(key: str) -> list[float]:
+            values = data.get(key)
+            return [v for v in values if _finite(v)] if isinstance(values, list) else []
+
+        epochs = data.get("epochs") if isinstance(data.get("epochs"), list) else []
+        whole = [e for e in epochs if isinstance(e, dict)
+                 and all(_finite(e.get(k)) for k in ("epoch", "train_loss", "test_loss"))]
+        return cls(numbers("batch_loss"), whole, numbers("batch_kl"))
+
+
+def _finite(value) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
+
 
 @dataclass(frozen=True)
 class Snapshot:

@@ -13,7 +13,8 @@ import streamlit as st
 from aecore import export, lab, store, tables
 from aecore.config import ProjectionConfig
 from aecore.errors import AecoreError
-from dashboard import state
+from aecore.paths import cache_dir, data_dirs
+from dashboard import state, widgets
 
 CSV, PNG, JSON = "text/csv", "image/png", "application/json"
 
@@ -47,8 +48,8 @@ def run_files(run: lab.Run | None) -> None:
                "application/octet-stream", "dl_weights")
         config = json.dumps({"run_id": run.run_id, **run.config.to_dict()}, indent=2)
         button("Config (JSON)", config, f"{name}-config.json", JSON, "dl_config")
-        button("Report (one HTML file)", safe(_report(run)), f"{name}-report.html", "text/html",
-               "dl_report")
+        button("Report (one HTML file)", safe(_report(run), "dl_report"), f"{name}-report.html",
+               "text/html", "dl_report")
         st.caption("The report holds the config, loss curves, map, reconstructions and the "
                    "classifier, and opens offline. `aecore export` also writes a TensorBoard "
                    "projector bundle and ONNX models.")
@@ -63,12 +64,30 @@ def map_table(run: lab.Run, embedding: np.ndarray, labels: np.ndarray, errors: n
                             trust)
 
 
-def safe(make: Callable[[], object]) -> Callable[[], object]:
-    """A file made on the click: an engine error becomes the file's one line of text (the
-    page has moved on by then, so it cannot show an error box)."""
+class DownloadFailed(Exception):
+    """What the browser shows beside the button ("Failed to generate file for download"):
+    the reason, without the server's paths, shows on the page's next run."""
+
+
+def safe(make: Callable[[], object], key: str) -> Callable[[], object]:
+    """A file made on the click, in Streamlit's thread (the page has moved on by then): an
+    engine error is never saved as the file; its reason is kept for the page to show."""
+    failed = st.session_state.setdefault("downloads_failed", {})
+    if reason := failed.pop(key, None):
+        st.error(widgets.plain(f"The last download failed: {reason}"))
+
     def call():
         try:
             return make()
         except AecoreError as exc:
-            return f"aecore: error: {exc}\n"
+            failed[key] = without_paths(str(exc))
+            raise DownloadFailed(key) from None
     return call
+
+
+def without_paths(message: str) -> str:
+    """The message with the server's cache and data folders named, not spelled out."""
+    for folder, name in ((cache_dir(), "the cache"), *((d, "the data folder")
+                                                       for d in data_dirs())):
+        message = message.replace(str(folder), f"<{name}>")
+    return message

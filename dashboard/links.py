@@ -9,20 +9,39 @@ from __future__ import annotations
 
 import streamlit as st
 
+from aecore import store
 from aecore.mapplots import COLOURINGS
 from dashboard import session
 
 DATASET, RUN, MAP, COLOUR, DIGITS = "dataset", "run", "map", "colour", "digits"
 MAP_KINDS = ("test", "training", "all")
+UNCONFIRMED_MAP = "map_from_link"  # session key: a link asked for a map nobody clicked for
 MAX_LINKED_DIGITS = 1_000  # a URL stays a URL: longer selections keep their first 1,000
+# Bounds checked before any conversion: an index has at most 5 digits (70,000 images), and
+# a link's selection at most MAX_LINKED_DIGITS of them with their commas.
+MAX_INDEX_CHARS = 5
+MAX_DIGITS_TEXT = MAX_LINKED_DIGITS * (MAX_INDEX_CHARS + 2)
+# Query strings (page arguments) a person pastes: only the first value of a repeated key is
+# read, and only when it is short.
+MAX_VALUE_CHARS = 64
 
 
-def parse_digits(text: str) -> list[int]:
-    """"3,17,256" -> [3, 17, 256]: anything but a non-negative integer in ASCII digits is
-    dropped ("²" is a digit to str.isdigit), and so is a repeat."""
-    found = (t.strip() for t in text.split(","))
-    numbers = [int(t) for t in found if t.isascii() and t.isdecimal()]
+def parse_digits(text) -> list[int]:
+    """"3,17,256" -> [3, 17, 256]: anything but a non-negative integer of at most 5 ASCII
+    digits is dropped ("²" is a digit to str.isdigit), and so is a repeat; a text longer
+    than a link's selection can be is read no further than that."""
+    if not isinstance(text, str):
+        return []
+    found = (t.strip() for t in text[:MAX_DIGITS_TEXT].split(","))
+    numbers = [int(t) for t in found
+               if 0 < len(t) <= MAX_INDEX_CHARS and t.isascii() and t.isdecimal()]
     return list(dict.fromkeys(numbers))[:MAX_LINKED_DIGITS]
+
+
+def _value(key: str) -> str | None:
+    """The query's value for key if it is a short string (anything else reads as absent)."""
+    value = st.query_params.get(key)
+    return value if isinstance(value, str) and len(value) <= MAX_VALUE_CHARS else None
 
 
 def read_once(datasets: list[str], runs: list[dict]) -> str | None:
@@ -31,22 +50,25 @@ def read_once(datasets: list[str], runs: list[dict]) -> str | None:
     if st.session_state.get("link_read"):
         return None
     st.session_state["link_read"] = True
-    query = st.query_params
-    if query.get(DATASET) in datasets:
-        st.session_state["dataset"] = query[DATASET]
-    if query.get(COLOUR) in COLOURINGS:
-        st.session_state["colour"] = query[COLOUR]
-    if query.get(MAP) in MAP_KINDS:
-        st.session_state["map_kind"] = query[MAP]
-    if digits := parse_digits(query.get(DIGITS, "")):
+    if (dataset := _value(DATASET)) in datasets:
+        st.session_state["dataset"] = dataset
+    if (colour := _value(COLOUR)) in COLOURINGS:
+        st.session_state["colour"] = colour
+    if (kind := _value(MAP)) in MAP_KINDS:
+        st.session_state["map_kind"] = kind
+        # the map of all 70,000 images costs a minute of the server: fitted on a click only
+        st.session_state[UNCONFIRMED_MAP] = kind == "all"
+    if digits := parse_digits(st.query_params.get(DIGITS, "")):
         st.session_state["selected_digits"] = digits
-    if not (run_id := query.get(RUN)):
+    if not (run_id := st.query_params.get(RUN)):
         return None
     stored = {r["run_id"]: r for r in runs}
     if run_id not in stored:
-        session.note(f"This link names run {run_id}, which this server does not store "
-                     "(deleted, or trained elsewhere): train it here, or pick a stored run in "
-                     "the sidebar.")
+        # Only a well-formed id is repeated on the page (and as plain text: see session.note)
+        named = f"run {run_id}" if store.is_run_id(run_id) else "a run"
+        session.note(f"This link names {named}, which this server does not store (deleted, "
+                     "or trained elsewhere): train it here, or pick a stored run in the "
+                     "sidebar.")
         return run_id
     st.session_state["dataset"] = stored[run_id]["config"]["dataset"]
     st.session_state["activate_run"] = run_id

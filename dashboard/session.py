@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import contextlib
 import time
+import uuid
 
 import streamlit as st
 
 from aecore import lab
 from aecore.errors import AecoreError
 from aecore.jobs import JobStatus, TrainingQueue
-from dashboard import state
+from dashboard import state, widgets
 
 # Streamlit forgets a widget's value when a page without that widget runs, so leaving Train
 # for Explore and coming back reset the sliders (and trained the defaults). Widgets whose
@@ -41,10 +42,20 @@ def _own() -> dict[str, float]:
     return st.session_state.setdefault("own_jobs", {})
 
 
+def token() -> str:
+    """This session's secret: what it starts, it alone may stop (a link never carries it)."""
+    return st.session_state.setdefault("owner_token", uuid.uuid4().hex)
+
+
 def submit(queue: TrainingQueue, cfg) -> str:
-    job_id = queue.submit(cfg, "auto")
+    job_id = queue.submit(cfg, "auto", owner=token())
     _own().setdefault(job_id, time.monotonic())
     return job_id
+
+
+def stop(queue: TrainingQueue, job_id: str) -> None:
+    """This session's Stop or Cancel (a job it joined goes on for the one who started it)."""
+    queue.stop_as(job_id, token())
 
 
 def is_own(job_id: str) -> bool:
@@ -75,7 +86,6 @@ def settle_own_trainings() -> None:
         if status.run_id and submitted > picked_at:
             st.session_state["activate_run"] = status.run_id
     if (run_id := st.session_state.get("activate_run")) is not None:
-        state.runs_listing.clear()
         with contextlib.suppress(AecoreError):  # a run that is gone is not activated anyway
             state.start_map(state.run(run_id))
 
@@ -87,7 +97,7 @@ def note(message: str) -> None:
 
 def show_note() -> None:
     if message := st.session_state.pop("note", None):
-        st.warning(message)
+        st.warning(widgets.plain(message))
 
 
 def active_run() -> lab.Run | None:
@@ -101,7 +111,6 @@ def active_run() -> lab.Run | None:
     except AecoreError as exc:
         note(f"The active run could not be opened, so another one is active now: {exc}")
         st.session_state.pop("run_id", None)
-        state.runs_listing.clear()
         st.rerun()
 
 

@@ -17,12 +17,13 @@ import torch
 
 from aecore import compare, lab, latents, mapping, store, sweep, trust
 from aecore import data as datasets
+from aecore.classify import NeighbourVote
 from aecore.config import HeadConfig, ProjectionConfig
 from aecore.errors import AecoreError
 from aecore.jobs import Tasks, TrainingQueue
 from aecore.train import pick_device
 from aecore.worker import Worker
-from dashboard import background
+from dashboard import background, widgets
 
 UMAP = ProjectionConfig(method="umap")
 PCA = ProjectionConfig(method="pca")
@@ -65,8 +66,13 @@ def startup() -> int:
     return store.sweep_temp()
 
 
-@st.cache_data(ttl=3, show_spinner=False)
 def runs_listing() -> list[dict]:
+    """Every stored run's summary, read again only when a run was written or removed."""
+    return _runs_listing(store.runs_generation())
+
+
+@st.cache_data(ttl=60, max_entries=2, show_spinner=False)
+def _runs_listing(generation: int) -> list[dict]:
     return lab.list_runs()
 
 
@@ -214,6 +220,12 @@ def _draw_head(r: lab.Run) -> lab.HeadResult:
     return lab.classify(r, DRAW_HEAD)
 
 
+@st.cache_resource(max_entries=4, show_spinner="Encoding the images ...", hash_funcs=BY_WEIGHTS)
+def neighbour_vote(r: lab.Run) -> NeighbourVote:
+    """Draw's answer while its head trains: the vote of the nearest training codes."""
+    return NeighbourVote(codes(r)[0], dataset(r.config.dataset).train_y)
+
+
 def stored_head(r: lab.Run, name: str | None = None) -> lab.HeadResult | None:
     """A head trained before (mlp preferred when no name is given), without training one."""
     for head in ([name] if name else ["mlp", "linear"]):
@@ -233,10 +245,17 @@ def sweeps() -> dict[str, sweep.Tracker]:
     return {}
 
 
+KEPT_SWEEPS = 20  # finished sweeps the server remembers (a tab finds its own again)
+
+
 def start_sweep(spec: sweep.SweepSpec) -> sweep.Tracker:
     tracker = sweep.Tracker(spec, training_queue(),
                             background.sweep_derive(tasks(), mapper()))
-    sweeps()[tracker.sweep_id] = tracker
+    known = sweeps()
+    finished = [i for i, t in list(known.items()) if t.finished]
+    for sweep_id in finished[:max(len(finished) - KEPT_SWEEPS, 0)]:
+        known.pop(sweep_id, None)
+    known[tracker.sweep_id] = tracker
     return tracker
 
 
@@ -271,4 +290,4 @@ def errors_shown() -> Iterator[None]:
     try:
         yield
     except AecoreError as exc:
-        st.error(str(exc))
+        st.error(widgets.plain(exc))

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import streamlit as st
 
 from aecore import plots
 
 PAIR_WIDTH = 116
+# Characters Streamlit's Markdown gives a meaning to (CommonMark's escapable punctuation)
+MARKDOWN = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$&:])")
+
+
+def plain(text: str) -> str:
+    """text shown as it is in a Markdown element (an alert, a caption): what comes from a
+    link, a file or an error message never becomes bold, a link or an image."""
+    return MARKDOWN.sub(r"\\\1", str(text))
 
 
 def pairs_grid(indices, test_images: np.ndarray, recon: np.ndarray, captions: list[str],

@@ -3,6 +3,7 @@ page visits and bounded polling, and the command of a worker serving the tiny da
 
 from __future__ import annotations
 
+import re
 import sys
 import threading
 import time
@@ -59,7 +60,9 @@ def poll(at: AppTest, done, seconds: float = 240) -> AppTest:
 
 
 def texts(at: AppTest) -> str:
+    """The page's text as a person reads it (Markdown's backslash escapes undone: messages
+    that hold outside text are escaped, dashboard.widgets.plain)."""
     parts = [e.value for kind in ("info", "success", "warning", "error", "markdown",
                                   "caption", "subheader", "title")
              for e in getattr(at, kind)]
-    return "\n".join(str(p) for p in parts)
+    return re.sub(r"\\([!-/:-@[-`{-~])", r"\1", "\n".join(str(p) for p in parts))

@@ -49,6 +49,22 @@ def test_the_url_follows_the_view_and_reopens_it(app):
     assert query(fresh) == {"dataset": "mnist", "run": older.run_id}
 
 
+def test_a_link_to_the_map_of_all_digits_waits_for_a_click(app):
+    """/explore?run=<id>&map=all fitted a 70,000-digit map in the server for whoever opened
+    the link, and went on after the tab was closed."""
+    from dashboard import state
+
+    run = train(3)
+    app.query_params.update({"run": run.run_id, "map": "all"})
+    visit(app, "views/explore.py")
+    job = state.derived_job("embed_all", run)
+    assert "This link opens the map of all 70,000 digits" in texts(app)
+    assert app.radio(key="map_kind").value == "all" and "then the 60,000" not in texts(app)
+    assert state.tasks().get(job.key) is None  # nothing heavy started
+    app.button(key="fit_all_map").click().run()
+    assert state.tasks().get(job.key) is not None and not app.exception
+
+
 def test_a_link_to_an_unknown_run_says_so_and_opens_train(app):
     kept = train(3)
     app.query_params["run"] = "0123456789ab"
@@ -68,6 +84,20 @@ def test_a_link_cannot_break_the_page(app):
     assert app.radio(key="colour").value == "label" and app.radio(key="map_kind").value == "test"
     assert "selected digit" not in texts(app)  # 99999999 is not a test digit
     assert links.parse_digits("-1,2, 3 ,x,4.0,²,3,2") == [2, 3]
+    assert links.parse_digits("1" * 5000) == []  # int() of it raised, on every reload
+    assert links.parse_digits("7," * 100_000 + "8") == [7]  # read no further than a link can be
+
+
+def test_a_link_writes_no_markdown_into_the_page(app):
+    train(3)
+    hostile = ("**Session expired.** [Log in again](https://evil.example) "
+               "![](https://evil.example/x.png)")
+    app.query_params["run"] = hostile
+    app.query_params["digits"] = "1" * 5000
+    visit(app, "views/explore.py")
+    shown = [w.value for w in app.warning]
+    assert shown and all("**" not in w and "](" not in w for w in shown), shown
+    assert "This link names a run, which this server does not store" in texts(app)
 
 
 @pytest.mark.slow
@@ -98,3 +128,33 @@ def test_a_selection_is_kept_while_away(app):
     assert query(app)["digits"] == "4,8"
     app.button(key="clear_selection").click().run()
     assert "selected digit" not in texts(app) and "digits" not in query(app)
+
+
+def test_a_failed_download_says_why_and_sends_no_path(tiny):
+    """A damaged derived folder made the report download save `aecore: error: could not save
+    latents in /full/path/of/the/cache ...` as the .html file."""
+    def page():
+        import streamlit as st
+
+        from aecore.errors import CacheWriteFailed
+        from aecore.paths import cache_dir
+        from dashboard import downloads
+
+        def fails():
+            raise CacheWriteFailed(f"could not save latents in {cache_dir()}/runs/x")
+
+        made = downloads.safe(fails, "dl_report")
+        if st.button("click", key="click"):  # what Streamlit does on the download's click
+            try:
+                st.session_state["file"] = made()
+            except downloads.DownloadFailed:
+                st.session_state["refused"] = True
+
+    from aecore.paths import cache_dir
+
+    at = AppTest.from_function(page, default_timeout=60).run()
+    at.button(key="click").click().run()
+    assert at.session_state["refused"] and "file" not in at.session_state  # no error as a file
+    at.run()  # the page's next run says why, without the server's path
+    assert "The last download failed: could not save latents in <the cache>/runs/x" in texts(at)
+    assert str(cache_dir()) not in texts(at)

@@ -33,3 +33,16 @@ def test_scores_confusion_and_per_class():
     assert s["confusion"][2][0] == 1
     assert s["per_class"][:3] == [0.5, 1.0, 0.0]
     assert sum(map(sum, s["confusion"])) == 5
+
+
+def test_the_neighbour_vote_answers_with_its_nearest_labels():
+    from aecore.classify import NeighbourVote
+
+    codes = torch.tensor([[0.0, 0.0], [0.1, 0.0], [0.0, 0.1], [5.0, 5.0], [5.1, 5.0]])
+    labels = torch.tensor([3, 3, 7, 9, 9])
+    vote = NeighbourVote(codes, labels, k=3)
+    probs = vote.probabilities(torch.tensor([[0.01, 0.01], [5.0, 5.1]]))
+    assert probs.shape == (2, 10) and torch.allclose(probs.sum(1), torch.ones(2))
+    assert probs[0, 3] == pytest.approx(2 / 3) and probs[0, 7] == pytest.approx(1 / 3)
+    assert probs[1].argmax() == 9 and probs[1, 9] == pytest.approx(2 / 3)
+    assert NeighbourVote(codes[:2], labels[:2], k=10).k == 2  # fewer codes than voters

@@ -61,11 +61,13 @@ def test_a_corrupt_head_report_reads_as_not_computed(tiny, pca_maps):
     assert row.mlp_accuracy is None and row.linear_accuracy is not None
 
 
-def test_rows_skip_a_run_that_does_not_read(tiny):
+def test_rows_show_what_still_reads(tiny):
     good = trained(TrainConfig(latent_dim=4, epochs=1))
     bad = trained(TrainConfig(latent_dim=6, epochs=1))
-    (store.run_dir(bad.run_id) / "metrics.json").write_text("{}")
-    assert [r.run_id for r in compare.report().rows] == [good.run_id]
+    (store.run_dir(bad.run_id) / "metrics.json").write_text("{}")  # fails its checksum
+    (store.run_dir(good.run_id) / "config.json").write_text("{}")  # no config: no row
+    [row] = compare.report().rows
+    assert row.run_id == bad.run_id and row.latent_dim == 6 and row.test_loss is None
 
 
 def row(run_id, model="dense", k=8, seed=0, epochs=10, mlp=None, complete=True):

@@ -144,7 +144,9 @@ def test_draw_page_refuses_a_bad_upload(server, page, tmp_path):
 def test_draw_a_seven(server, page):
     draw_stroke(page, server, [(70, 60), (210, 60), (123, 250)], steps=25)
     verdict = page.get_by_text("It looks like")
-    verdict.wait_for(timeout=240_000)  # the first time, the classifier trains in the background
+    verdict.wait_for()  # at once: the nearest codes vote while the drawing head trains
+    # the drawing head's answer, once it is trained (the first time, in the background)
+    page.get_by_text("of our canvas-style digits").wait_for(timeout=WAIT_MS)
     time.sleep(1)
     screenshot(page, "draw")
     assert "7" in verdict.inner_text()

@@ -4,6 +4,8 @@ drawing on the Draw page."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from aecore.bench_ui import slide_to
@@ -68,9 +70,14 @@ def test_a_vae_then_a_denoising_run(server_url):
         wait_for_active_run(page, "dense · k=32 · 1 ep · noise 0.3")
 
         draw_stroke(page, server_url, [(70, 60), (210, 60), (123, 250)], steps=25)
-        # The drawing head trains in the map worker after both runs' maps: a bound, not a goal.
+        # An answer at once: the nearest codes' vote while the drawing head trains (in the map
+        # worker, after both runs' maps), then the head's own.
         page.get_by_text("It looks like").wait_for(timeout=WAIT_MS)
-        page.get_by_text("of our canvas-style digits").wait_for()
+        vote, own = (page.get_by_text(re.compile(text)) for text in (
+            r"the vote of the drawing's 10 nearest training digits", r"of our canvas-style digits"))
+        assert vote.count() + own.count() == 1, "the answer does not say whose it is"
+        own.wait_for(timeout=WAIT_MS)
+        assert vote.count() == 0
         page.get_by_text("Mask 30% of its pixels").click()
         page.get_by_text("noisy drawing | the model's output | your drawing").wait_for()
         screenshot(page, "draw-denoising")

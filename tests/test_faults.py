@@ -130,6 +130,65 @@ def test_manifest_with_a_list_of_files_is_moved_aside(tiny, caplog, capsys):
     manifest.write_text(json.dumps(data_))
     assert cli.main(["runs", "--json"]) == 0  # `aecore runs` and the pages list runs this way
     assert json.loads(capsys.readouterr().out) == {"runs": []}
+    assert store.run_dir(run.run_id).is_dir()  # listing moves nothing: loading does
+    with pytest.raises(RunNotFound, match="moved aside"):
+        lab.load_run(run.run_id)
     assert "moved aside" in caplog.text
     assert list(store.runs_dir().glob(f"{run.run_id}.corrupt-*"))
     assert not finish().cached  # recomputed
+
+
+def rewrite(folder, name: str, blob: bytes | None) -> None:
+    """Replace (or with None, remove) one file of an artefact and update its manifest, as a
+    person editing a run by hand would."""
+    manifest = folder / store.MANIFEST
+    listed = json.loads(manifest.read_text())
+    if blob is None:
+        (folder / name).unlink()
+    else:
+        (folder / name).write_bytes(blob)
+        listed["files"][name] = store._sha256(blob)
+    manifest.write_text(json.dumps(listed))
+
+
+def test_a_metric_that_is_not_a_number_reads_as_unknown(tiny, capsys):
+    from aecore import cli, report
+
+    run = finish().run
+    folder = store.run_dir(run.run_id)
+    edited = {**run.metrics, "test_loss": "0.2578", "seconds_per_epoch": [1], "device": "**x**"}
+    rewrite(folder, "metrics.json", json.dumps(edited).encode())
+    [row] = lab.list_runs()
+    assert row["metrics"]["test_loss"] is None and row["metrics"]["device"] is None
+    assert row["metrics"]["train_loss"] == run.metrics["train_loss"]  # what reads is kept
+    assert cli.main(["runs"]) == 0
+    assert f"{run.run_id}" in (out := capsys.readouterr().out) and "test BCE unknown" in out
+    loaded = lab.load_run(run.run_id)
+    assert report._metrics(loaded)["test BCE"] == "unknown"
+    assert folder.is_dir() and not list(store.runs_dir().glob("*.corrupt-*"))
+
+
+@pytest.mark.parametrize("name,blob", [("metrics.json", None), ("metrics.json", b"[1, 2]"),
+                                       ("history.json", b'{"epochs": "x"}')])
+def test_a_run_without_readable_metrics_or_history_is_listed_and_loads(tiny, name, blob):
+    run = finish().run
+    rewrite(store.run_dir(run.run_id), name, blob)
+    [row] = lab.list_runs()
+    assert row["run_id"] == run.run_id
+    loaded = lab.load_run(run.run_id)
+    assert loaded.weights_id == run.weights_id  # the weights are what make it a run
+    if name == "metrics.json":
+        assert row["metrics"]["test_loss"] is None and loaded.metrics["test_loss"] is None
+    else:
+        assert loaded.history.epochs == [] and loaded.metrics == run.metrics
+    assert not list(store.runs_dir().glob("*.corrupt-*"))
+
+
+def test_a_config_that_is_a_list_is_left_in_place(tiny):
+    run = finish().run
+    folder = store.run_dir(run.run_id)
+    rewrite(folder, "config.json", b"[1, 2, 3]")
+    assert lab.list_runs() == []  # it cannot be shown as a run ...
+    with pytest.raises(RunNotFound, match="config.json does not read"):
+        lab.load_run(run.run_id)
+    assert folder.is_dir() and not list(store.runs_dir().glob("*.corrupt-*"))  # ... nor moved

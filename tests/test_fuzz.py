@@ -94,4 +94,8 @@ def test_run_files(tiny):
                 store.write_artefact(folder, good)
                 continue
             assert loaded.config.latent_dim == 8
+            loss = loaded.metrics["test_loss"]  # a number, or unknown: never text
+            assert loss is None or (isinstance(loss, int | float) and np.isfinite(loss))
+            assert all(isinstance(e, dict) for e in loaded.history.epochs)
+    store.write_artefact(folder, good)
     assert np.isfinite(lab.load_run(run.run_id).metrics["test_loss"])

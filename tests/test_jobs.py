@@ -31,21 +31,47 @@ def test_a_failed_task_is_not_restarted_unless_asked():
     assert tasks.get("k") is again and again.state == "failed"
 
 
-def test_a_task_runs_once_per_key_and_keeps_its_result():
-    tasks, release = Tasks(), threading.Event()
+def test_a_task_runs_once_per_key_and_keeps_no_result():
+    tasks, release, calls = Tasks(), threading.Event(), []
 
     def slow():
         release.wait(timeout=10)
-        return 42
+        calls.append(1)
+        return bytearray(10_000_000)  # a map's worth: its copy is in the cache, not here
 
     task = tasks.start("k", slow)
     assert tasks.start("k", slow, retry=True) is task  # running: never doubled
     release.set()
-    assert wait_until_ended(task).state == "done" and task.result == 42
-    assert tasks.start("k", slow) is task  # done: a page rerun does not compute it again
+    assert wait_until_ended(task).state == "done" and not hasattr(task, "result")
+    assert tasks.start("k", slow) is task and calls == [1]  # done: a rerun does not redo it
     again = wait_until_ended(tasks.start("k", slow, retry=True, recompute=True))
     assert again is not task and again.recompute and not task.recompute
-    assert again.result == 42 and tasks.get("k") is again
+    assert calls == [1, 1] and tasks.get("k") is again
+
+
+def test_a_day_of_tasks_and_trainings_is_forgotten_oldest_first(monkeypatch):
+    from aecore import jobs
+    from aecore.config import TrainConfig
+
+    monkeypatch.setattr(jobs, "MAX_KEPT", 5)
+    tasks = Tasks()
+    for i in range(12):
+        wait_until_ended(tasks.start(f"k{i}", lambda: None))
+    assert [k for k in (f"k{i}" for i in range(12)) if tasks.get(k)] == [
+        f"k{i}" for i in range(6, 12)]  # the five newest ended, and the one started last
+
+    monkeypatch.setattr(jobs, "KEPT_TRAININGS", 2)
+    queue = jobs.TrainingQueue(trainer=lambda cfg, stop, device: iter(()))
+    try:
+        ids = []
+        for k in range(2, 7):
+            ids.append(queue.submit(TrainConfig(latent_dim=k)))
+            deadline = time.monotonic() + 10
+            while not queue.status(ids[-1]).finished and time.monotonic() < deadline:
+                time.sleep(0.01)
+        assert [queue.status(i) is not None for i in ids] == [False, False, True, True, True]
+    finally:
+        assert queue.close(timeout=10)
 
 
 def linear_curve(n: int, limit: int = MAX_CURVE_POINTS) -> Curve:
@@ -111,3 +137,39 @@ def test_closing_the_queue_stops_the_running_job_and_cancels_the_rest():
     assert queue.status(second).state == "cancelled"
     with pytest.raises(AecoreError, match="closed"):
         queue.submit(TrainConfig(latent_dim=6))
+
+
+def test_only_who_started_a_training_can_stop_it():
+    """B joining A's training (the same config) or holding its page's link could stop it:
+    now B's Stop only lets go, and a queued job is dropped once nobody holds it."""
+    from aecore.config import TrainConfig
+    from aecore.jobs import TrainingQueue
+
+    started = threading.Event()
+
+    def trainer(cfg, stop, device):  # a stand-in trainer: runs until stopped (bounded)
+        started.set()
+        stop.wait(timeout=30)
+        yield from ()
+
+    queue = TrainingQueue(trainer=trainer)
+    try:
+        running = queue.submit(TrainConfig(latent_dim=4), owner="a")
+        assert queue.submit(TrainConfig(latent_dim=4), owner="b") == running  # b joins
+        queued = queue.submit(TrainConfig(latent_dim=5), owner="a")
+        assert queue.submit(TrainConfig(latent_dim=5), owner="b") == queued
+        assert started.wait(timeout=10)
+        assert not queue.stop_as(running, "b") and not queue.stop_as(running, "")
+        assert queue.owns(running, "a") and not queue.owns(running, "b")
+        assert not queue.stop_as(queued, "a")  # b still wants it: it stays queued
+        assert queue.status(queued).state == "queued"
+        assert queue.stop_as(queued, "b") and queue.status(queued).state == "cancelled"
+        time.sleep(0.2)
+        assert queue.status(running).state == "running"  # b's Stop did not stop it
+        assert queue.stop_as(running, "a")
+        deadline = time.monotonic() + 10
+        while queue.status(running).state == "running" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert queue.status(running).state == "stopped"
+    finally:
+        assert queue.close(timeout=10)

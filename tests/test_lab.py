@@ -105,6 +105,21 @@ def test_predict_on_a_drawn_bar(tiny):
     assert p.image.max() == pytest.approx(1.0)
 
 
+def test_a_drawing_is_answered_before_any_head_is_trained(tiny):
+    """Draw's answer at once: the vote of the nearest training codes, no head fitted."""
+    from aecore.classify import NeighbourVote
+
+    run = finish().run
+    train_codes, test_codes = lab.codes(run)
+    vote = NeighbourVote(train_codes, tiny.train_y)
+    right = (vote.probabilities(test_codes).argmax(1) == tiny.test_y).float().mean()
+    assert right > 0.7  # ten kinds of bars (chance 0.1), a 3-epoch run
+    big = np.kron(tiny.test_x[3].numpy(), np.ones((10, 10), dtype=np.uint8))
+    p = lab.predict(run, vote, big)
+    assert abs(sum(p.probabilities) - 1) < 1e-4 and p.digit == int(np.argmax(p.probabilities))
+    assert not list(run.derived_dir.glob("head-*"))
+
+
 def derive_all(run: lab.Run) -> tuple[torch.Tensor, np.ndarray, dict]:
     return (lab.codes(run)[1], lab.embed(run, ProjectionConfig(method="pca")).map.embedding,
             lab.classify(run, HeadConfig(head="linear", **TINY_HEAD)).head.state_dict())

@@ -48,13 +48,12 @@ def sweep_form() -> None:
 
 
 def own_sweep_id() -> str | None:
-    """This tab's sweep: kept in the session and in the URL (`?sweep=`), so that a reload of
-    the tab, which starts a new session, still owns it and can cancel it."""
-    sweep_id = st.session_state.get("own_sweep") or st.query_params.get("sweep")
-    if sweep_id:
-        st.session_state["own_sweep"] = sweep_id
-        if st.query_params.get("sweep") != sweep_id:  # page links drop the URL's parameters
-            st.query_params["sweep"] = sweep_id
+    """This session's sweep: only the session that started it may cancel it. Its id is also
+    in the URL (`?sweep=`), which shares the view: a link, or a reload of the tab (a new
+    session), watches it."""
+    sweep_id = st.session_state.get("own_sweep")
+    if sweep_id and st.query_params.get("sweep") != sweep_id:  # page links drop the query
+        st.query_params["sweep"] = sweep_id
     return sweep_id
 
 
@@ -63,10 +62,12 @@ def is_own(tracker: sweep.Tracker) -> bool:
 
 
 def shown_sweep() -> sweep.Tracker | None:
-    """This tab's sweep of this dataset, else one running on the server (to watch)."""
+    """This session's sweep of this dataset, else the one its link names, else one running
+    on the server (to watch)."""
     all_sweeps = {i: t for i, t in list(state.sweeps().items()) if t.spec.dataset == dataset}
-    if (own := all_sweeps.get(own_sweep_id())) is not None:
-        return own
+    for sweep_id in (own_sweep_id(), st.query_params.get("sweep")):
+        if isinstance(sweep_id, str) and (shown := all_sweeps.get(sweep_id)) is not None:
+            return shown
     running = [t for t in all_sweeps.values() if not t.finished]
     return running[-1] if running else None
 

@@ -56,8 +56,10 @@ with state.errors_shown():
                       else canvas.image_data if canvas is not None else None)
             if source is None:
                 raise EmptyImage("the canvas is empty")
-            guess = lab.predict(run, head.head, source) if head else None
-            image = guess.image if guess else None
+            # Until the drawing head is trained (once per run), its nearest codes answer
+            voter = None if head else state.neighbour_vote(run)
+            guess = lab.predict(run, head.head if head else voter, source)
+            image = guess.image
         except EmptyImage as exc:
             if upload is not None:
                 st.warning("The uploaded image holds nothing to read (it is blank, all one "
@@ -68,15 +70,14 @@ with state.errors_shown():
                         "canvas with the mouse, or upload an image.")
             st.stop()
         except AecoreError as exc:
-            st.error(f"That image cannot be used: {exc}")
+            st.error(widgets.plain(f"That image cannot be used: {exc}"))
             st.stop()
 
-        if guess is None:
-            if progress == "running":
-                st.info("The drawing classifier for this run is training in the background "
-                        "(under a minute, once); the prediction appears when it is ready.")
-            st.stop()
-
+        if head is None:
+            st.info(f"The drawing classifier for this run is training in the background (once; "
+                    f"{'it failed: see above' if progress == 'failed' else 'under a minute'}). "
+                    f"Until it is ready, the answer is the vote of the drawing's "
+                    f"{voter.k} nearest training {noun.many} in code space.")
         st.plotly_chart(plots.probability_bars(guess.probabilities, names), key="probabilities")
         test_codes = state.codes(run)[1]
         odd = trust.novelty(guess.code[None], test_codes, state.own_distances(run))
@@ -93,7 +94,7 @@ with state.errors_shown():
                        "answer below is a guess.", icon=":material/help:")
         st.markdown(f"### It looks like **{names[guess.digit]}** "
                     f"({max(guess.probabilities):.0%})")
-        if (canvas := head.report.get("canvas_accuracy")) is not None:
+        if head and (canvas := head.report.get("canvas_accuracy")) is not None:
             st.caption(f"This run's drawing head reads {canvas:.1%} of our canvas-style digits "
                        f"and {head.report['test_accuracy']:.1%} of {noun.name}'s test "
                        f"{noun.many}.")

@@ -5,7 +5,7 @@ classifier says of each place, and see how far the map can be trusted."""
 import numpy as np
 import streamlit as st
 
-from aecore import gallery, plots, tables, trust
+from aecore import gallery, lab, plots, tables, trust
 from aecore.data import NOUNS
 from aecore.errors import NoSnapshots
 from aecore.mapplots import COLOURINGS
@@ -77,6 +77,25 @@ def selection_downloads(chosen: list[int], v: mapview.View) -> None:
                          f"aecore-{run.run_id}-selection.png", downloads.PNG, "dl_selection_png")
 
 
+def clicked_for(kind: str) -> str:
+    """The map of all images, when a link asks for it, waits for a click (it costs a minute
+    of the server's time); the test map meanwhile."""
+    if kind != "all" or not st.session_state.get(links.UNCONFIRMED_MAP) or lab.is_stored(
+            state.derived_job("embed_all", run).folder):
+        return kind
+    st.info(f"This link opens the map of all 70,000 {noun.many}, which is not fitted for this "
+            "run yet (about a minute of the server's time): this is the map of the test "
+            f"{noun.many} until you ask for it.")
+    if st.button(f"Fit the map of all 70,000 {noun.many}", key="fit_all_map"):
+        confirm_map()
+        st.rerun()
+    return "test"
+
+
+def confirm_map() -> None:
+    st.session_state[links.UNCONFIRMED_MAP] = False
+
+
 @st.fragment
 def interact(v: mapview.View, colour: str, shade: bool, head_ready: bool) -> None:
     """The map and what a selection shows: a lasso reruns only this part of the page."""
@@ -126,7 +145,7 @@ with state.errors_shown():
     a, b = st.columns([2, 3])
     kinds = mapview.kinds(noun)
     kind = a.radio("Map of", list(kinds), key="map_kind", persist_state=session.KEEP,
-                   format_func=kinds.get)
+                   format_func=kinds.get, on_change=confirm_map)
     colour = b.radio("Colour by", list(COLOURINGS), key="colour", persist_state=session.KEEP,
                      horizontal=True, format_func=COLOURINGS.get)
     head = state.stored_head(run)
@@ -137,7 +156,7 @@ with state.errors_shown():
                            "(as a click decodes it); the shade is the classifier's answer for it. "
                            "Train a classifier on the Classifier page first.")
     try:
-        v = mapview.view(run, kind)
+        v = mapview.view(run, clicked_for(kind))
     except NoSnapshots as exc:
         st.info(f"No map over training: {exc}. This is the map of the test {noun.many}.")
         v = mapview.view(run, "test")

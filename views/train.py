@@ -5,7 +5,7 @@ import time
 
 import streamlit as st
 
-from aecore import lab, plots
+from aecore import lab, metrics, plots
 from aecore.config import MODELS, TRAIN_SIZE, VARIATIONAL, TrainConfig
 from aecore.errors import AecoreError
 from dashboard import session, state
@@ -104,6 +104,10 @@ def show(status) -> None:
         st.caption(f"{'A sweep' if sweep else 'Another session'}'s training "
                    f"({describe(status.config)}): you can watch it; yours starts when you "
                    "press Train" + (" (Compare shows the sweep's progress)." if sweep else "."))
+    elif not status.finished and not queue.owns(status.job_id, session.token()):
+        st.caption(f"Another session was already training {describe(status.config)}: you joined "
+                   "it, and its run becomes yours when it ends (only who started it can stop "
+                   "it).")
     elif status.config != cfg:
         st.caption(f"Showing your training of {describe(status.config)}.")
     st.plotly_chart(loss_chart(status), key="loss_chart")
@@ -132,8 +136,8 @@ def live(job_id: str) -> None:
     status = queue.status(job_id)
     if status.finished:  # the whole page shows the outcome (drawn here too, it showed twice)
         st.rerun()
-    if session.is_own(job_id) and st.button("Stop", key="stop"):
-        queue.stop(job_id)
+    if queue.owns(job_id, session.token()) and st.button("Stop", key="stop"):
+        session.stop(queue, job_id)
     show(status)
     for waiting in session.own_statuses(queue):
         if waiting.state == "queued" and waiting.job_id != job_id:
@@ -141,7 +145,7 @@ def live(job_id: str) -> None:
             c1.caption(f"Next: your training of {describe(waiting.config)}, place "
                        f"{waiting.position} in the queue.")
             if c2.button("Cancel", key=f"cancel-{waiting.job_id}"):
-                queue.stop(waiting.job_id)
+                session.stop(queue, waiting.job_id)
 
 
 def own_history() -> None:
@@ -158,8 +162,10 @@ def own_history() -> None:
 
 def metrics_caption(run: lab.Run) -> None:
     m, vae = run.metrics, state.variational_stats(run)
-    st.caption(f"Test BCE {m['test_loss']:.4f} · train BCE {m['train_loss']:.4f} · "
-               f"{m['seconds_per_epoch']:.2f} s per epoch on {m['device']}"
+    st.caption(f"Test BCE {metrics.text(m['test_loss'], '.4f')} · train BCE "
+               f"{metrics.text(m['train_loss'], '.4f')} · "
+               f"{metrics.text(m['seconds_per_epoch'], '.2f')} s per epoch on "
+               f"{m['device'] or 'an unknown device'}"
                + (f" · test KL {vae.kl:.1f} nats, {vae.active_units} of "
                   f"{run.config.latent_dim} units active, −ELBO {vae.negative_elbo:.1f} "
                   "nats per image" if vae else ""))
