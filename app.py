@@ -8,7 +8,7 @@ import streamlit as st
 from aecore import metrics
 from aecore.config import TrainConfig
 from aecore.data import LABEL_NAMES
-from dashboard import downloads, links, session, state
+from dashboard import downloads, links, manage, session, state
 
 st.set_page_config(page_title="Latent-space lab", page_icon=":material/scatter_plot:",
                    layout="wide")
@@ -75,4 +75,6 @@ links.write(explore=page.url_path == "explore")
 session.show_note()
 with st.sidebar:
     downloads.run_files(session.active_run())
+    manage.delete_button(session.active_run())
+    manage.cache_size()
 page.run()

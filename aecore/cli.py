@@ -225,7 +225,47 @@ def cmd_runs(args) -> int:
              f"test BCE {metrics.text(r['metrics']['test_loss'], '.4f')}"
              + (f"  {variant}" if (variant := TrainConfig.from_dict(r["config"]).variant) else "")
              + ("  (stopped)" if r["metrics"].get("stopped") else "") for r in rows]
+    if args.size:
+        return _runs_with_sizes(args, rows, lines)
     _emit(args, {"runs": rows}, "\n".join(lines) or "no runs yet: try `aecore train`")
+    return 0
+
+
+def _runs_with_sizes(args, rows: list[dict], lines: list[str]) -> int:
+    from aecore import store
+
+    for row in rows:  # a run's folder: weights, snapshots, derived codes, maps and heads
+        row["bytes"] = store.folder_bytes(store.run_dir(row["run_id"]))
+    total = store.cache_bytes()
+    text = [f"{store.size_text(r['bytes']):>9}  {line}"
+            for r, line in zip(rows, lines, strict=True)]
+    text = text or ["no runs yet: try `aecore train`"]
+    text.append(f"{store.size_text(total):>9}  the whole cache, {store.cache_dir()}")
+    _emit(args, {"runs": rows, "cache_bytes": total}, "\n".join(text))
+    return 0
+
+
+def cmd_rm(args) -> int:
+    from aecore import lab, store
+    from aecore.errors import RunNotFound
+
+    run_ids = list(dict.fromkeys(args.run_ids))  # `rm a a` removes a once
+    for run_id in run_ids:  # every id is checked before anything is removed
+        try:
+            lab.removable(run_id)
+        except AecoreError as exc:
+            raise type(exc)(f"{exc}; nothing was removed") from exc
+    removed, freed, lines = [], 0, []
+    for run_id in run_ids:
+        try:
+            n = lab.remove_run(run_id)
+        except RunNotFound:  # removed by another `aecore rm` meanwhile: gone, as asked
+            continue
+        removed.append(run_id)
+        freed += n
+        lines.append(f"removed {run_id} ({store.size_text(n)})")
+    lines.append(f"{store.size_text(freed)} freed")
+    _emit(args, {"removed": removed, "bytes_freed": freed}, "\n".join(lines))
     return 0
 
 
@@ -369,7 +409,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("runs", help="list the cached runs")
+    p.add_argument("--size", action="store_true",
+                   help="each run's size on disk (its folder) and the whole cache's")
     p.set_defaults(func=cmd_runs)
+
+    p = sub.add_parser("rm", help="remove stored runs (weights and everything derived from them)")
+    p.add_argument("run_ids", nargs="+", metavar="RUN_ID")
+    p.set_defaults(func=cmd_rm)
 
     p = sub.add_parser("sweep", help="train a grid of configs, then each one's heads and map")
     p.add_argument("--dataset", choices=DATASETS, default=d.dataset)

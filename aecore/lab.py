@@ -229,6 +229,37 @@ def list_runs() -> list[dict]:
             for run_id in store.list_run_ids() if (s := summary(run_id)) is not None]
 
 
+
+def removable(run_id: str) -> Path:
+    """The folder `remove_run` would remove, checked without removing anything: RunNotFound
+    for a malformed id or no such folder, CacheCorrupt for a symlink or a file in its place.
+    A caller removing several runs checks them all first."""
+    folder = store.run_dir(run_id)
+    if not (folder.is_symlink() or folder.exists()):
+        raise RunNotFound(f"no run {run_id} in {store.runs_dir()} (see `aecore runs`)")
+    if folder.is_symlink() or not folder.is_dir():
+        what = "a symbolic link" if folder.is_symlink() else "not a folder"
+        raise CacheCorrupt(f"{folder} is {what}, not a run folder aecore wrote: it was left "
+                           "in place (remove it by hand if it is yours)")
+    return folder
+
+
+def remove_run(run_id: str) -> int:
+    """Remove a stored run (weights, snapshots, everything derived from it); the bytes freed.
+
+    Under the run's lock, as lab.train writes it, so a training of the same config is never cut
+    in half: the removal waits for it, or the training starts after. The folder is renamed
+    aside, then deleted, so a reader sees the whole run or none; symlinks are never followed.
+    Quarantined copies (<id>.corrupt-*) are left alone. RunNotFound if there is no such run.
+    """
+    removable(run_id)  # before the lock: a malformed id never names a lock file
+    with store.lock(f"run-{run_id}"):
+        folder = removable(run_id)
+        try:
+            return store.remove_artefact(folder)
+        except FileNotFoundError as exc:  # removed by hand between the check and the rename
+            raise RunNotFound(f"no run {run_id} in {store.runs_dir()}") from exc
+
 # --- codes, maps, heads ------------------------------------------------------------------------
 
 def codes(run: Run) -> tuple[torch.Tensor, torch.Tensor]:

@@ -311,3 +311,79 @@ def list_run_ids() -> list[str]:
             if _RUN_ID.fullmatch(manifest.parent.name):
                 found.append((manifest.stat().st_mtime, manifest.parent.name))
     return [run_id for _, run_id in sorted(found, reverse=True)]
+
+
+# --- sizes and removal ------------------------------------------------------------------------
+
+def folder_bytes(path: Path) -> int:
+    """The bytes of the regular files under `path` (their sizes, as `ls -l` shows them), or of
+    `path` itself if it is a file. Symlinks are never followed, not even `path` itself (a link
+    counts 0), so a link to a dataset elsewhere does not count it. One lstat per entry
+    (os.scandir, an explicit stack): a cache of 200 runs takes milliseconds. Entries that
+    vanish while being counted (a run being replaced or removed) are skipped."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return 0
+    if stat.S_ISREG(info.st_mode):
+        return info.st_size
+    if not stat.S_ISDIR(info.st_mode):
+        return 0
+    total, folders = 0, [os.fspath(path)]
+    while folders:
+        try:
+            with os.scandir(folders.pop()) as entries:
+                for entry in entries:
+                    with contextlib.suppress(OSError):
+                        if entry.is_dir(follow_symlinks=False):
+                            folders.append(entry.path)
+                        elif entry.is_file(follow_symlinks=False):
+                            total += entry.stat(follow_symlinks=False).st_size
+        except OSError:
+            continue
+    return total
+
+
+def size_text(n: int) -> str:
+    """Decimal units (1 kB = 1000 B), as file managers show sizes: 812 B, 13.4 kB, 2.1 GB."""
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    raise AssertionError("unreachable")
+
+
+def cache_bytes() -> int:
+    """The bytes of everything under the cache folder: runs, baselines, canvas digits,
+    numba's compile cache, datasets downloaded into it (not AECORE_DATA_DIR elsewhere)."""
+    return folder_bytes(cache_dir())
+
+
+def remove_artefact(folder: Path) -> int:
+    """Remove an artefact folder as one step for its readers: renamed to a temp name beside it,
+    then deleted (a killed removal leaves a temp folder, which sweep_temp removes later).
+    The bytes freed. FileNotFoundError if there is none; CacheCorrupt if `folder` is a symlink
+    or not a folder (refused: nothing is followed, nothing outside the cache is touched); a
+    failed rename raises CacheWriteFailed and leaves the folder in place."""
+    try:
+        info = os.lstat(folder)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise write_failed(f"remove {folder.name} from {folder.parent}", exc) from exc
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
+        kind = "a symbolic link" if stat.S_ISLNK(info.st_mode) else "not a folder"
+        raise CacheCorrupt(f"{folder} is {kind}, so it was left in place (remove it by hand "
+                           "if it is yours)")
+    size = folder_bytes(folder)
+    tmp = folder.parent / f"{TMP_PREFIX}rm-{folder.name}-{uuid.uuid4().hex[:8]}"
+    try:
+        folder.rename(tmp)
+    except OSError as exc:
+        raise write_failed(f"remove {folder.name} from {folder.parent}", exc) from exc
+    with contextlib.suppress(OSError):  # the rename is done: durable if the disk allows
+        _fsync_dir(folder.parent)
+    # rmtree never follows a symlink inside the folder (and refuses one at the top: a link
+    # swapped in after the check above is left for sweep_temp, its target untouched).
+    shutil.rmtree(tmp, ignore_errors=True)
+    return size - folder_bytes(tmp)  # what a failed delete left is not freed

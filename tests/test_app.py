@@ -292,3 +292,18 @@ def test_a_hand_edited_run_reads_as_unknown_on_every_page(app, trained):
         visit(app, page)
     assert "BCE unknown" in app.sidebar.selectbox(key="run_id").format_func(trained.run_id)
     assert folder.is_dir() and lab.load_run(trained.run_id).metrics["test_loss"] is None
+
+
+def test_deleting_the_active_run_asks_first_and_another_takes_its_place(app, trained):
+    other = train_tiny(TrainConfig(latent_dim=6, epochs=1, batch_size=32, lr=3e-2)).run
+    visit(app, "views/train.py")
+    app.sidebar.selectbox(key="run_id").set_value(trained.run_id).run()
+    assert "Cache: " in texts(app) and " on disk" in texts(app)
+    assert app.sidebar.button(key="delete_run").disabled  # not before its confirmation
+    app.sidebar.checkbox(key=f"confirm_delete_{trained.run_id}").check().run()
+    app.sidebar.button(key="delete_run").click().run()
+    assert not app.exception
+    assert f"Run {trained.run_id} was deleted" in texts(app)
+    assert not store.run_dir(trained.run_id).exists()
+    assert [r["run_id"] for r in lab.list_runs()] == [other.run_id]
+    assert app.sidebar.selectbox(key="run_id").value == other.run_id
