@@ -5,12 +5,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from aecore import FORMAT_VERSION
 from aecore.errors import InvalidConfig
+from aecore.metrics import number
 
 DATASETS = ("mnist", "fashion")
 MODELS = ("dense", "deep", "conv", "vae", "vae-conv")
@@ -63,8 +63,7 @@ def _check_int(name: str, value: Any, low: int, high: int) -> None:
 
 
 def _check_range(name: str, value: Any, low: float, high: float) -> None:
-    if (isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
-            or not low <= value <= high):
+    if number(value) is None or not low <= value <= high:
         raise InvalidConfig(f"{name} must be a number from {low:g} to {high:g}, not {value!r}")
 
 
@@ -74,7 +73,7 @@ def _added(default: float) -> Any:
 
 
 def _check_positive(name: str, value: Any, high: float) -> None:
-    if not isinstance(value, int | float) or not math.isfinite(value) or not 0 < value <= high:
+    if number(value) is None or not 0 < value <= high:
         raise InvalidConfig(f"{name} must be a number above 0 and at most {high}, not {value!r}")
 
 

@@ -187,13 +187,16 @@ def _check_distinct(targets: list[_Target]) -> None:
 
 def check_targets(projector: Path | None, onnx_dir: Path | None, html: Path | None) -> None:
     """Every place an export will write, refused before any work starts (nothing is made)."""
-    cache = paths.cache_dir().resolve()
+    # a run's files, or a dataset's, overwritten
+    kept = {paths.cache_dir().resolve(): "the cache folder",
+            **{d.resolve(): "a dataset folder" for d in paths.data_dirs()}}
     try:
         targets = _targets(projector, onnx_dir, html)
         for t in targets:
-            if t.path == cache or cache in t.path.parents:  # a run's files, overwritten
-                raise ExportFailed(f"{t.flag} {t.given} is inside the cache folder {cache}: "
-                                   "export somewhere else")
+            for folder, what in kept.items():
+                if t.path == folder or folder in t.path.parents:
+                    raise ExportFailed(f"{t.flag} {t.given} is inside {what} {folder}: "
+                                       "export somewhere else")
             _check_folder(t.path.parent if t.flag == "--html" else t.path)
             for file in t.files:
                 _check_file(file, t.flag)
@@ -209,7 +212,9 @@ def _locked(folder: Path) -> Iterator[None]:
     """One export per folder at a time: two at once would mix their files (a tensors.tsv of
     mixed widths). Non-blocking: the second is told at once rather than left waiting."""
     # O_NONBLOCK: a fifo planted under the lock's name fails to open instead of hanging.
-    fd = os.open(folder / LOCK_NAME, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
+    # Read-only: flock needs no write access, so another user's lock file in a shared folder
+    # (/tmp) does not refuse this user's export.
+    fd = os.open(folder / LOCK_NAME, os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
                  | os.O_CLOEXEC, 0o644)
     try:
         try:

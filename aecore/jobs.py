@@ -24,6 +24,7 @@ from aecore.train import BatchEvent, EpochEvent
 log = logging.getLogger("aecore")
 MAX_KEPT = 1_000  # ended background tasks a server remembers (each a few bytes)
 KEPT_TRAININGS = 100  # finished trainings it remembers (each with its loss curve)
+KEEP_SECONDS = 600.0  # ... beyond which one that ended this recently is still kept
 MAX_CURVE_POINTS = 1_000
 
 
@@ -102,12 +103,16 @@ class TrainingJob:
         self.kl_curve = Curve()
         self.lock = threading.Lock()
         self.started = 0.0
+        self.finished_at = 0.0
         self.status = JobStatus(self.job_id, cfg, "queued", 1, origin=origin,
                                 total_steps=cfg.epochs * math.ceil(TRAIN_SIZE / cfg.batch_size))
 
     def update(self, **changes: Any) -> None:
         with self.lock:
+            was_finished = self.status.finished
             self.status = replace(self.status, **changes)
+            if self.status.finished and not was_finished:
+                self.finished_at = time.monotonic()
 
     def snapshot(self, position: int) -> JobStatus:
         with self.lock:
@@ -163,11 +168,15 @@ class TrainingQueue:
             return job.job_id
 
     def _forget_finished(self) -> None:
-        """At most KEPT_TRAININGS finished jobs (each holds its loss curve), oldest first: a
-        session that asks for a forgotten one finds its run in the sidebar."""
-        finished = [i for i, job in self._jobs.items() if job.status.finished]
-        for job_id in finished[:max(len(finished) - KEPT_TRAININGS, 0)]:
-            del self._jobs[job_id]
+        """At most KEPT_TRAININGS finished jobs (each holds its loss curve), the first finished
+        first, and none that ended in the last KEEP_SECONDS (its session may not have looked
+        yet); a session that asks for a forgotten one finds its run in the sidebar."""
+        now = time.monotonic()
+        finished = sorted((job.finished_at, i) for i, job in self._jobs.items()
+                          if job.status.finished)
+        for ended, job_id in finished[:max(len(finished) - KEPT_TRAININGS, 0)]:
+            if now - ended > KEEP_SECONDS:
+                del self._jobs[job_id]
 
     def release(self, job_id: str, owner: str) -> bool:
         """Give up owner's hold on a job; a job nobody holds any more is dropped if it has
@@ -178,6 +187,8 @@ class TrainingQueue:
             if job is None:
                 return False
             job.holders.discard(owner)
+            if job.owner == owner and job.holders:  # who still wants it may now stop it
+                job.owner = next(iter(job.holders))
             if job.holders or job not in self._waiting:
                 return False
             self._waiting.remove(job)
@@ -203,7 +214,7 @@ class TrainingQueue:
             if job is self._running and job.owner == owner:
                 job.stop_event.set()
                 return True
-            job.holders.discard(owner)
+            self.release(job_id, owner)
             return False
 
     def stop(self, job_id: str) -> None:
@@ -348,8 +359,9 @@ class Tasks:
         return task
 
     def _prune(self) -> None:
-        """At most MAX_KEPT ended tasks (a server's day of sweeps): the oldest go first."""
-        ended = [k for k, t in self._tasks.items() if t.state != "running"]
+        """At most MAX_KEPT done tasks (a server's day of sweeps): the oldest go first."""
+        # a failed task is kept: forgotten, a page would start its heavy work again unasked
+        ended = [k for k, t in self._tasks.items() if t.state == "done"]
         for key in ended[:max(len(ended) - MAX_KEPT, 0)]:
             del self._tasks[key]
 

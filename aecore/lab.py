@@ -206,12 +206,20 @@ def _parse_run(run_id: str, files: store.Files) -> Run:
     except (CacheCorrupt, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise RunNotFound(f"run {run_id}'s config.json does not read ({exc}); the run was "
                           "left in place") from exc
+    if cfg.key() != run_id:  # a hand edit: the weights may still be right for the old one
+        raise RunNotFound(f"run {run_id}'s config.json describes another run ({cfg.key()}); "
+                          "the run was left in place")
     try:
-        model = from_config(cfg)
-        model.load_state_dict(store.parse_tensors(files, "weights.safetensors", folder))
-    except (CacheCorrupt, RuntimeError) as exc:
+        tensors = store.parse_tensors(files, "weights.safetensors", folder)
+    except CacheCorrupt as exc:
         store.quarantine(folder, str(exc))
         raise RunNotFound(f"run {run_id} was unreadable and was moved aside: {exc}") from exc
+    model = from_config(cfg)
+    try:
+        model.load_state_dict(tensors)
+    except RuntimeError as exc:  # another model's layers: a format change, not damage
+        raise RunNotFound(f"run {run_id}'s weights do not fit its config (written by another "
+                          "version of aecore?); the run was left in place") from exc
     lenient = store.read_checked(folder, LENIENT)
     lenient = lenient[1] if lenient else {}
     try:
@@ -290,10 +298,48 @@ def is_stored(folder: Path) -> bool:
 
 
 def is_valid(folder: Path) -> bool:
-    """True when a complete artefact is on disk and matches its checksums; a corrupt one is
-    moved aside. A page checks this before it reads a result, so that it never recomputes
-    one in the server's process."""
-    return store.read_artefact(folder) is not None
+    """True when a complete artefact is on disk, matches its checksums and reads right; a
+    corrupt one is moved aside. A page checks this before it reads a result, so that it never
+    recomputes one in the server's process."""
+    return store.read_artefact(folder, check=content_check(folder)) is not None
+
+
+def _numbers(files: store.Files, name: str, folder: Path, required: tuple[str, ...],
+             optional: tuple[str, ...] = ()) -> dict:
+    """The JSON file, checked: each required field, and each optional one present, a number
+    (a derived result that does not read is recomputed, never shown)."""
+    data = store.parse_json(files, name, folder)
+    if not isinstance(data, dict):
+        raise CacheCorrupt(f"{folder / name} is not a JSON object")
+    bad = [k for k in required if metrics.number(data.get(k)) is None] + [
+        k for k in optional if k in data and metrics.number(data[k]) is None]
+    if bad:
+        raise CacheCorrupt(f"{folder / name}: {', '.join(bad)} not a number")
+    return data
+
+
+def _check_map(files: store.Files, folder: Path) -> None:
+    _numbers(files, "meta.json", folder, ("seconds", "knn_accuracy_2d"))
+
+
+def _check_head(files: store.Files, folder: Path) -> None:
+    report = _numbers(files, "report.json", folder, ("test_accuracy",),
+                      ("train_accuracy", "canvas_accuracy", "seconds"))
+    base = report.get("baselines", {})
+    per_class, confusion = report.get("per_class", []), report.get("confusion", [])
+    rows = confusion if isinstance(confusion, list) else [None]
+    tables = [base.values() if isinstance(base, dict) else [None],
+              per_class if isinstance(per_class, list) else [None],
+              *(row if isinstance(row, list) else [None] for row in rows)]
+    if any(metrics.number(v) is None for values in tables for v in values):
+        raise CacheCorrupt(f"{folder / 'report.json'}: its tables are not all numbers")
+
+
+def content_check(folder: Path) -> store.Check | None:
+    """How a derived result of this folder's kind is checked when it is read."""
+    name = folder.name
+    return _check_head if name.startswith("head-") else _check_map if name.startswith(
+        "map-") else None
 
 
 @dataclass(frozen=True)
@@ -322,7 +368,7 @@ def cached_map(folder: Path, points: torch.Tensor, cfg: ProjectionConfig,
                     {"embedding": torch.from_numpy(fitted.embedding)}),
                 "meta.json": store.json_bytes(meta)}
 
-    files, cached = store.get_or_compute(folder, compute)
+    files, cached = store.get_or_compute(folder, compute, _check_map)
     meta = store.parse_json(files, "meta.json", folder)
     emb = store.parse_tensors(files, "embedding.safetensors", folder)["embedding"].numpy()
     return MapResult(projection.Map(cfg, points, emb, meta["seconds"]), meta["knn_accuracy_2d"],
@@ -386,7 +432,7 @@ def classify(run: Run, cfg: HeadConfig | None = None) -> HeadResult:
                 "report.json": store.json_bytes(report)}
 
     folder = head_folder(run, cfg)
-    files, cached = store.get_or_compute(folder, compute)
+    files, cached = store.get_or_compute(folder, compute, _check_head)
     head = Head(run.config.latent_dim, cfg)
     head.load_state_dict(store.parse_tensors(files, "weights.safetensors", folder))
     report = store.parse_json(files, "report.json", folder)

@@ -15,13 +15,18 @@ VARIATIONAL = ("kl", "active_units", "reconstruction", "negative_elbo")
 # (lab.variational_stats computes them again when they do not read).
 NUMBERS = ("train_loss", "test_loss", "epochs_done", "seconds", "seconds_per_epoch", "created")
 UNKNOWN = "unknown"
+MAX_DEPTH = 8
 
 
 def number(value) -> float | int | None:
-    """The value if it is a finite number (not a bool), else None."""
+    """The value if it is a finite number (not a bool, not an int too large for a float),
+    else None."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return value if math.isfinite(value) else None
+    try:
+        return value if math.isfinite(value) else None
+    except OverflowError:  # a 400-digit integer in a hand-edited file
+        return None
 
 
 def readable(raw) -> dict:
@@ -29,11 +34,27 @@ def readable(raw) -> dict:
     `device` a string or None; other fields as they are. Anything but a dict reads as {}."""
     if not isinstance(raw, dict):
         return {name: None for name in NUMBERS} | {"stopped": False, "device": None}
-    out = dict(raw) | {name: number(raw.get(name)) for name in NUMBERS}
+    out = {key: _json_safe(value) for key, value in raw.items()}
+    out |= {name: number(raw.get(name)) for name in NUMBERS}
     out["stopped"] = raw.get("stopped") is True
     device = raw.get("device")
     out["device"] = device if isinstance(device, str) and DEVICE.fullmatch(device) else None
     return out
+
+
+def _json_safe(value, depth: int = 0):
+    """NaN, infinities and too-large integers as None, inside lists and dicts too (strict
+    JSON readers refuse them in `aecore runs --json`); nothing nested deeper than a run's
+    metrics ever are."""
+    if isinstance(value, float | int) and not isinstance(value, bool):
+        return number(value)
+    if isinstance(value, list | dict) and depth >= MAX_DEPTH:
+        return None
+    if isinstance(value, list):
+        return [_json_safe(v, depth + 1) for v in value]
+    if isinstance(value, dict):
+        return {k: _json_safe(v, depth + 1) for k, v in value.items()}
+    return value
 
 
 def variational(m: dict) -> dict | None:

@@ -63,7 +63,8 @@ def _host_port(address: str) -> tuple[str, int]:
     """HOST:PORT or ray://HOST:PORT -> (host, port); any other form is an InvalidConfig."""
     host, colon, port = address.removeprefix("ray://").rpartition(":")
     host = host.strip("[]")  # an IPv6 literal, [::1]:6379
-    if not (colon and host and "/" not in host and port.isdigit() and 0 < int(port) < 65536):
+    if not (colon and host and "/" not in host and port.isascii() and port.isdecimal()
+            and len(port) <= 5 and 0 < int(port) < 65536):
         raise InvalidConfig(f"{address!r} is not a Ray cluster address: give {FORMS}")
     return host, int(port)
 

@@ -67,7 +67,8 @@ def tensor_bytes(tensors: dict[str, torch.Tensor]) -> bytes:
 def parse_json(files: Files, name: str, folder: Path):
     try:
         return json.loads(files[name])
-    except (KeyError, ValueError, UnicodeDecodeError) as exc:
+    except (KeyError, ValueError, UnicodeDecodeError, RecursionError) as exc:
+        # RecursionError: "[" nested 200,000 deep
         raise CacheCorrupt(f"{folder / name} is not valid JSON") from exc
 
 
@@ -168,7 +169,7 @@ def listed_digest(folder: Path, name: str) -> str | None:
     reading or checking the files themselves (cheap: for cache keys); None if there is none."""
     try:
         digest = json.loads(_read_regular(folder / MANIFEST))["files"][name]
-    except (OSError, ValueError, KeyError, TypeError, CacheCorrupt):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError, CacheCorrupt):
         return None
     return digest if isinstance(digest, str) else None
 
@@ -180,7 +181,7 @@ def read_checked(folder: Path, names: tuple[str, ...]) -> tuple[dict, Files] | N
     try:
         manifest = json.loads(_read_regular(folder / MANIFEST))
         listed = manifest["files"]
-    except (OSError, ValueError, KeyError, TypeError, CacheCorrupt):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError, CacheCorrupt):
         return None
     if manifest.get("format") != FORMAT_VERSION or not isinstance(listed, dict):
         return None
@@ -210,7 +211,7 @@ def read_listed(folder: Path, names: tuple[str, ...]) -> Files | None:
         files = {name: _read_regular(folder / name) for name in names}
         if all(_sha256(blob) == listed[name] for name, blob in files.items()):
             return files
-    except (OSError, ValueError, KeyError, TypeError, CacheCorrupt):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError, CacheCorrupt):
         pass
     return None
 
@@ -229,7 +230,7 @@ def verify_artefact(folder: Path, skip: tuple[str, ...] = ()) -> Files:
         if not all("/" not in n and n not in (".", "..") for n in expected):
             raise CacheCorrupt(f"{folder}'s manifest names a file outside the folder")
         files = {name: _read_regular(folder / name) for name in expected if name not in skip}
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
         raise CacheCorrupt(f"{folder} is incomplete or unreadable ({type(exc).__name__})") from exc
     for name, blob in files.items():
         if _sha256(blob) != expected[name]:
@@ -245,12 +246,21 @@ def quarantine(folder: Path, reason: str) -> None:
     log.warning("moved aside %s (%s); it will be recomputed", folder, reason)
 
 
-def read_artefact(folder: Path, skip: tuple[str, ...] = ()) -> Files | None:
+# check(files, folder): raises CacheCorrupt when an artefact's content cannot be what its
+# writer wrote (a number that is text, in a file whose manifest was edited to match)
+Check = Callable[[Files, Path], None]
+
+
+def read_artefact(folder: Path, skip: tuple[str, ...] = (), check: Check | None = None
+                  ) -> Files | None:
     """None when there is no complete artefact; a corrupt one is moved aside, then None."""
     if not os.path.lexists(folder / MANIFEST):  # a FIFO or symlink manifest is corrupt
         return None
     try:
-        return verify_artefact(folder, skip)
+        files = verify_artefact(folder, skip)
+        if check is not None:
+            check(files, folder)
+        return files
     except StaleFormat:
         return None
     except CacheCorrupt as exc:
@@ -274,13 +284,14 @@ def lock(key: str) -> Iterator[None]:
         file_lock.release()
 
 
-def get_or_compute(folder: Path, compute: Callable[[], Files]) -> tuple[Files, bool]:
+def get_or_compute(folder: Path, compute: Callable[[], Files], check: Check | None = None
+                   ) -> tuple[Files, bool]:
     """(files, cached): the stored artefact, or compute it once under the folder's lock."""
-    if (files := read_artefact(folder)) is not None:
+    if (files := read_artefact(folder, check=check)) is not None:
         return files, True
     key = hashlib.sha256(str(folder).encode()).hexdigest()[:16]
     with lock(key):
-        if (files := read_artefact(folder)) is not None:
+        if (files := read_artefact(folder, check=check)) is not None:
             return files, True
         files = compute()
         write_artefact(folder, files)

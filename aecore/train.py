@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 import torch
 
+from aecore import metrics
 from aecore.config import TrainConfig
 from aecore.data import Dataset
 from aecore.errors import InvalidConfig, OutOfMemory, TrainingDiverged
@@ -80,7 +81,7 @@ class History:
 
 
 def _finite(value) -> bool:
-    return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
+    return metrics.number(value) is not None
 
 
 @dataclass(frozen=True)

@@ -110,7 +110,7 @@ def follow(tasks: Tasks, job: Job, start_now: bool = True) -> str:
         _poll(tasks, job.key, str(job.folder))
         return "running"
     error = task.error or f"it was computed but is not in the cache ({job.folder})"
-    st.error(widgets.plain(f"Computing {job.what} failed: {error}"))
+    st.error(widgets.message(f"Computing {job.what} failed: {error}"))
     if st.button("Retry", key=f"retry-{job.key}", icon=":material/refresh:"):
         start(tasks, job, retry=True)
         st.rerun()

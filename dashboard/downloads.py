@@ -13,7 +13,6 @@ import streamlit as st
 from aecore import export, lab, store, tables
 from aecore.config import ProjectionConfig
 from aecore.errors import AecoreError
-from aecore.paths import cache_dir, data_dirs
 from dashboard import state, widgets
 
 CSV, PNG, JSON = "text/csv", "image/png", "application/json"
@@ -80,14 +79,6 @@ def safe(make: Callable[[], object], key: str) -> Callable[[], object]:
         try:
             return make()
         except AecoreError as exc:
-            failed[key] = without_paths(str(exc))
+            failed[key] = widgets.without_paths(str(exc))
             raise DownloadFailed(key) from None
     return call
-
-
-def without_paths(message: str) -> str:
-    """The message with the server's cache and data folders named, not spelled out."""
-    for folder, name in ((cache_dir(), "the cache"), *((d, "the data folder")
-                                                       for d in data_dirs())):
-        message = message.replace(str(folder), f"<{name}>")
-    return message

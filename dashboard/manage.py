@@ -32,7 +32,7 @@ def delete_button(run: lab.Run | None) -> None:
             try:
                 freed = lab.remove_run(run.run_id)
             except AecoreError as exc:
-                st.error(widgets.plain(exc))
+                st.error(widgets.message(exc))
                 return
             session.note(f"Run {run.run_id} was deleted ({store.size_text(freed)} freed).")
             st.session_state.pop("run_id", None)

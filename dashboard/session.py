@@ -54,8 +54,10 @@ def submit(queue: TrainingQueue, cfg) -> str:
 
 
 def stop(queue: TrainingQueue, job_id: str) -> None:
-    """This session's Stop or Cancel (a job it joined goes on for the one who started it)."""
-    queue.stop_as(job_id, token())
+    """This session's Stop or Cancel. A job others also wait for goes on for them: this
+    session lets go of it, and its run is no longer this session's to activate."""
+    if not queue.stop_as(job_id, token()):
+        _own().pop(job_id, None)
 
 
 def is_own(job_id: str) -> bool:

@@ -290,4 +290,4 @@ def errors_shown() -> Iterator[None]:
     try:
         yield
     except AecoreError as exc:
-        st.error(widgets.plain(exc))
+        st.error(widgets.message(exc))

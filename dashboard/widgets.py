@@ -8,10 +8,24 @@ import numpy as np
 import streamlit as st
 
 from aecore import plots
+from aecore.paths import cache_dir, data_dirs
 
 PAIR_WIDTH = 116
 # Characters Streamlit's Markdown gives a meaning to (CommonMark's escapable punctuation)
 MARKDOWN = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$&:])")
+
+
+def without_paths(message: str) -> str:
+    """The message with the server's cache and data folders named, not spelled out."""
+    for folder, name in ((cache_dir(), "the cache"), *((d, "the data folder")
+                                                       for d in data_dirs())):
+        message = message.replace(str(folder), f"<{name}>")
+    return message
+
+
+def message(text) -> str:
+    """An error's sentence for a page: plain text, the server's folders named, not shown."""
+    return plain(without_paths(str(text)))
 
 
 def plain(text: str) -> str:

@@ -90,6 +90,25 @@ def test_a_target_inside_the_cache_is_refused(stub, capsys, flag, where):
     assert not (stub.cache / "exports").exists()
 
 
+def test_a_target_inside_a_dataset_folder_is_refused(stub, capsys, monkeypatch):
+    data = stub.tmp / "data" / "MNIST" / "raw"
+    data.mkdir(parents=True)
+    (data / "t10k-labels-idx1-ubyte").write_bytes(b"labels")
+    monkeypatch.setenv("AECORE_DATA_DIR", str(stub.tmp / "data"))
+    code, err = export_cli(capsys, "--html", str(data / "t10k-labels-idx1-ubyte"))
+    assert refused(code, err) and "inside a dataset folder" in err, err
+    assert (data / "t10k-labels-idx1-ubyte").read_bytes() == b"labels" and stub.work == []
+
+
+def test_a_lock_file_left_read_only_by_another_user_does_not_refuse(stub, capsys):
+    out = stub.tmp / "shared"
+    out.mkdir()
+    (out / LOCK).write_bytes(b"")
+    (out / LOCK).chmod(0o444)  # another user's lock file: this user may only read it
+    code, err = export_cli(capsys, "--html", str(out / "run.html"))
+    assert code == 0, err
+
+
 def test_a_symlink_into_the_cache_is_refused(stub, capsys):
     (stub.tmp / "link").symlink_to(stub.run_folder)
     before = snapshot(stub.cache)

@@ -192,3 +192,56 @@ def test_a_config_that_is_a_list_is_left_in_place(tiny):
     with pytest.raises(RunNotFound, match="config.json does not read"):
         lab.load_run(run.run_id)
     assert folder.is_dir() and not list(store.runs_dir().glob("*.corrupt-*"))  # ... nor moved
+
+
+@pytest.mark.parametrize("name,blob", [
+    ("metrics.json", b'{"test_loss": 1' + b"0" * 400 + b', "kl": NaN}'),  # too large for a float
+    ("metrics.json", b"[" * 100_000 + b"]" * 100_000),  # nested past Python's recursion limit
+    ("history.json", b'{"batch_loss": [1' + b"0" * 400 + b'], "epochs": []}'),
+])
+def test_numbers_too_large_or_too_deep_read_as_unknown(tiny, capsys, name, blob):
+    from aecore import cli
+
+    run = finish().run
+    rewrite(store.run_dir(run.run_id), name, blob)
+    [row] = lab.list_runs()
+    loaded = lab.load_run(run.run_id)
+    assert cli.main(["runs", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out, parse_constant=lambda c: pytest.fail(c))
+    assert listed["runs"][0]["run_id"] == run.run_id  # strict JSON: no NaN, no Infinity
+    if name == "metrics.json":
+        assert row["metrics"]["test_loss"] is None and loaded.metrics["test_loss"] is None
+    else:
+        assert loaded.history.batch_loss == []
+
+
+def test_a_config_edited_to_another_run_is_left_in_place(tiny):
+    run = finish().run
+    folder = store.run_dir(run.run_id)
+    edited = {**run.config.to_dict(), "latent_dim": 16}
+    rewrite(folder, "config.json", json.dumps(edited).encode())
+    with pytest.raises(RunNotFound, match="describes another run"):
+        lab.load_run(run.run_id)
+    assert folder.is_dir() and not list(store.runs_dir().glob("*.corrupt-*"))
+
+
+def test_a_derived_number_that_is_text_is_recomputed(tiny, caplog):
+    """A head's accuracy or a map's 2-D accuracy as text once crashed Explore, Classifier
+    and `aecore export`: such a result is moved aside and computed again."""
+    from aecore.config import HeadConfig, ProjectionConfig
+    from tests.support import TINY_HEAD
+
+    run = finish().run
+    head_cfg, map_cfg = HeadConfig(head="linear", **TINY_HEAD), ProjectionConfig("pca")
+    first = lab.classify(run, head_cfg).report["test_accuracy"]
+    lab.embed(run, map_cfg)
+    head, fitted = lab.head_folder(run, head_cfg), lab.map_folder(run, map_cfg)
+    report = json.loads((head / "report.json").read_text())
+    rewrite(head, "report.json", json.dumps({**report, "test_accuracy": "0.97"}).encode())
+    meta = json.loads((fitted / "meta.json").read_text())
+    rewrite(fitted, "meta.json", json.dumps({**meta, "knn_accuracy_2d": "0.8"}).encode())
+    assert not lab.is_valid(head) and not lab.is_valid(fitted)  # what a page asks first
+    assert "moved aside" in caplog.text
+    again = lab.classify(run, head_cfg)
+    assert not again.cached and again.report["test_accuracy"] == first
+    assert isinstance(lab.embed(run, map_cfg).knn_accuracy_2d, float)

@@ -55,12 +55,15 @@ def test_a_day_of_tasks_and_trainings_is_forgotten_oldest_first(monkeypatch):
 
     monkeypatch.setattr(jobs, "MAX_KEPT", 5)
     tasks = Tasks()
+    failed = wait_until_ended(tasks.start("failed", lambda: 1 / 0))
     for i in range(12):
         wait_until_ended(tasks.start(f"k{i}", lambda: None))
+    assert tasks.get("failed") is failed  # kept: forgotten, a page would start it again
     assert [k for k in (f"k{i}" for i in range(12)) if tasks.get(k)] == [
         f"k{i}" for i in range(6, 12)]  # the five newest ended, and the one started last
 
     monkeypatch.setattr(jobs, "KEPT_TRAININGS", 2)
+    monkeypatch.setattr(jobs, "KEEP_SECONDS", 0.0)
     queue = jobs.TrainingQueue(trainer=lambda cfg, stop, device: iter(()))
     try:
         ids = []
@@ -161,8 +164,9 @@ def test_only_who_started_a_training_can_stop_it():
         assert started.wait(timeout=10)
         assert not queue.stop_as(running, "b") and not queue.stop_as(running, "")
         assert queue.owns(running, "a") and not queue.owns(running, "b")
-        assert not queue.stop_as(queued, "a")  # b still wants it: it stays queued
-        assert queue.status(queued).state == "queued"
+        assert not queue.stop_as(queued, "a")  # b still wants it: it stays queued, now b's
+        assert queue.status(queued).state == "queued" and queue.owns(queued, "b")
+        assert not queue.owns(queued, "a")
         assert queue.stop_as(queued, "b") and queue.status(queued).state == "cancelled"
         time.sleep(0.2)
         assert queue.status(running).state == "running"  # b's Stop did not stop it

@@ -70,7 +70,7 @@ with state.errors_shown():
                         "canvas with the mouse, or upload an image.")
             st.stop()
         except AecoreError as exc:
-            st.error(widgets.plain(f"That image cannot be used: {exc}"))
+            st.error(widgets.message(f"That image cannot be used: {exc}"))
             st.stop()
 
         if head is None:

@@ -134,7 +134,9 @@ def loss_chart(status):
 @st.fragment(run_every=POLL_SECONDS)
 def live(job_id: str) -> None:
     status = queue.status(job_id)
-    if status.finished:  # the whole page shows the outcome (drawn here too, it showed twice)
+    # Finished: the whole page shows the outcome (drawn here too, it showed twice). None: a
+    # server that ran many trainings since has forgotten it.
+    if status is None or status.finished:
         st.rerun()
     if queue.owns(job_id, session.token()) and st.button("Stop", key="stop"):
         session.stop(queue, job_id)
