@@ -39,17 +39,30 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class ServedURL(str):
+    """The app's address, a str as every caller uses it, that also knows the server's process
+    id (`aecore bench` reads the server's memory from /proc)."""
+    pid: int
+
+    def __new__(cls, url: str, pid: int) -> ServedURL:
+        served = super().__new__(cls, url)
+        served.pid = pid
+        return served
+
+
 @contextlib.contextmanager
-def streamlit_server(cache_dir: Path, extra_env: dict | None = None) -> Iterator[str]:
-    """Start `streamlit run app.py` on loopback, wait for its health check, stop it after."""
+def streamlit_server(cache_dir: Path, extra_env: dict | None = None,
+                     log_dir: Path | None = None) -> Iterator[ServedURL]:
+    """Start `streamlit run app.py` on loopback, wait for its health check, stop it after.
+    Its log goes beside the cache unless `log_dir` says where (a cache inside the checkout)."""
     port = free_port()
     env = {**os.environ, "AECORE_CACHE_DIR": str(cache_dir), **(extra_env or {})}
-    log = open(cache_dir.parent / f"streamlit-{port}.log", "w")
+    log = open((log_dir or cache_dir.parent) / f"streamlit-{port}.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(APP),
          "--server.port", str(port), "--server.headless", "true"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    url = ServedURL(f"http://127.0.0.1:{port}", proc.pid)
     try:
         for _ in range(240):  # bounded: up to about a minute on a busy machine
             if proc.poll() is not None:

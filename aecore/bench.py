@@ -21,6 +21,7 @@ from PIL import Image
 from aecore import data as datasets
 from aecore import latents, projection, train
 from aecore.appserver import APP, browser, chromium_missing, streamlit_server
+from aecore.bench_app import app_figures
 from aecore.bench_compare import aecore_json, bench_compare_render, bench_sweep_overhead
 from aecore.bench_conv import bench_train_conv, time_to_quality_conv
 from aecore.bench_explore import bench_explore
@@ -265,6 +266,8 @@ SMOKE_SKIPS = {
     "map over training, lasso, Play": "a stored run on real data and Chromium",
     "app start and training in the app": "a server and Chromium",
     "sweep against single commands": "fresh processes on real data",
+    "listing 200 runs": "storing them takes about 20 s",
+    "page switch, Draw's first answer, the server's memory over a sweep": "a server and Chromium",
 }
 
 
@@ -307,6 +310,7 @@ def run(mode: str = "full") -> dict:
         result["train"].update(bench_app_training(epochs=3 if quick else 10))
         result["sweep"] = bench_sweep_overhead((32,) if quick else (8, 16, 32))
     result["compare"] = bench_compare_render(n_runs=5 if smoke else 50)
+    result["app"], result["draw"] = app_figures(mode)
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     # a smoke run's figures are of synthetic bars: no target speaks of them
     result["targets"] = verdict_rows({} if smoke else result)
@@ -314,7 +318,7 @@ def run(mode: str = "full") -> dict:
 
 
 def table(r: dict) -> str:
-    t, u = r["train"], r["umap"]
+    t, u, a = r["train"], r["umap"], r["app"]
 
     def f(v, unit="", digits=2):
         return "n/a" if v is None else f"{v:.{digits}f}{unit}"
@@ -372,6 +376,14 @@ def table(r: dict) -> str:
         (f"Compare page: table and curves of {r['compare']['runs']} runs",
          f(r["compare"]["render_ms"], " ms", 0), "<= 500 ms"),
         ("peak RSS (train + map)", f(r["peak_rss_mb"], " MB", 0), "<= 2000"),
+        ("listing 200 stored runs (sidebar, `aecore runs`)",
+         f(a["runs_listing_ms_200"], " ms", 0), "<= 100 ms"),
+        ("page switch in Chromium: 200 stored runs over 5", f(a["page_switch_s_200"], "x"),
+         "<= 1.2"),
+        ("Draw: first answer on a new run (nearest codes)",
+         f(r["draw"]["first_answer_new_run_s"], " s", 1), "<= 5"),
+        ("server RSS growth over a sweep of 20 trainings", f(a["rss_growth_mb_20"], " MB", 0),
+         "<= 200"),
     ]
     width = max(len(name) for name, _, _ in rows)
     m = r["machine"]

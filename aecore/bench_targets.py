@@ -33,6 +33,11 @@ SCHEMA: dict[str, dict[str, str] | str] = {
     "ui": {"play_fps": MAYBE, "lasso_to_gallery_s": SIZES},
     "sweep": {"configs": MAYBE, "sweep_s": MAYBE, "commands_s": MAYBE, "overhead": MAYBE},
     "compare": {"runs": NUMBER, "render_ms": NUMBER},
+    # the app as its cache grows (aecore/bench_app.py); none measured by a smoke run
+    "app": {"runs_listing_ms_200": MAYBE, "page_switch_s_200": MAYBE,
+            "page_switch_s_at_5": MAYBE, "page_switch_s_at_200": MAYBE,
+            "rss_growth_mb_20": MAYBE},
+    "draw": {"first_answer_new_run_s": MAYBE},
 }
 
 
@@ -108,6 +113,10 @@ TARGETS = [
     Target("train.app_over_cli", 1.3, True),
     Target("sweep.overhead", 1.10, True),
     Target("compare.render_ms", 500, True),
+    Target("app.runs_listing_ms_200", 100, True),
+    Target("app.page_switch_s_200", 1.2, True),  # a ratio: 200 stored runs over 5
+    Target("draw.first_answer_new_run_s", 5, True),
+    Target("app.rss_growth_mb_20", 200, True),
     Target("peak_rss_mb", 2000, True),
 ]
 

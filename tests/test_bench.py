@@ -61,6 +61,23 @@ def test_each_target_is_met_missed_or_not_measured():
     assert {v.key: v.word for v in verdicts(result)}["compare.render_ms"] == "not measured"
 
 
+def test_the_app_figures_have_targets_and_a_smoke_run_measures_none():
+    from aecore.bench_app import APP_KEYS, app_figures
+
+    result = a_full_result()
+    result["app"] |= {"runs_listing_ms_200": 120, "page_switch_s_200": 1.1,
+                      "rss_growth_mb_20": None}
+    result["draw"]["first_answer_new_run_s"] = 4.0
+    words = {v.key: v.word for v in verdicts(result)}
+    assert words["app.runs_listing_ms_200"] == "MISSED"  # <= 100 ms wanted
+    assert words["app.page_switch_s_200"] == "met"  # a ratio, <= 1.2 wanted
+    assert words["draw.first_answer_new_run_s"] == "met"  # <= 5 s wanted
+    assert words["app.rss_growth_mb_20"] == "not measured"  # a full run's alone
+    app, draw = app_figures("smoke")  # no server, no Chromium, nothing stored: at once
+    assert set(app) == set(APP_KEYS) == set(SCHEMA["app"]) and set(draw) == set(SCHEMA["draw"])
+    assert set(app.values()) == set(draw.values()) == {None}
+
+
 @pytest.mark.slow  # a fresh interpreter with torch, and UMAP's compile
 def test_smoke_bench_reports_every_figure(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "aecore", "bench", "--smoke", "--json"],
@@ -82,6 +99,7 @@ def test_smoke_bench_reports_every_figure(tmp_path):
     assert r["compare"]["runs"] == 5
     # what a smoke run leaves out is said, and left null rather than made up
     assert r["skipped"] and r["app_start_s"] is None and r["sweep"]["overhead"] is None
+    assert r["app"]["page_switch_s_200"] is None and r["draw"]["first_answer_new_run_s"] is None
     maybe = [k for k, v in SCHEMA["train"].items() if v == MAYBE]
     assert r["train"]["app_over_cli"] is None and "app_over_cli" in maybe
     # figures of synthetic bars: no target (set for MNIST) is said to be met or missed
