@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -110,6 +113,32 @@ def mnist() -> datasets.Dataset:
 def session_cache(tmp_path_factory) -> Path:
     """One cache for the real-data tests, so a run trained once serves several tests."""
     return tmp_path_factory.mktemp("mnist-cache")
+
+
+@pytest.fixture(scope="session")
+def mnist_cli(mnist, session_cache):
+    """`aecore ... --json` in a process of its own, on the session's real-MNIST cache."""
+    def call(*args, check=True):
+        proc = subprocess.run(
+            [sys.executable, "-m", "aecore", *args, "--json"], capture_output=True, text=True,
+            timeout=900, env={**os.environ, "AECORE_CACHE_DIR": str(session_cache)})
+        if check:
+            assert proc.returncode == 0, proc.stderr
+        return proc.returncode, json.loads(proc.stdout)
+    return call
+
+
+@pytest.fixture(scope="session")
+def default_run(mnist_cli) -> dict:
+    """The classic recipe, dense k=32, 10 epochs, trained once for every real-MNIST test."""
+    return mnist_cli("train", "--epochs", "10")[1]
+
+
+@pytest.fixture(scope="session")
+def recommended_run(mnist_cli) -> dict:
+    """The model Draw recommends, conv k=32, 10 epochs, trained once (the MNIST bars and
+    the ONNX check on real digits share it)."""
+    return mnist_cli("train", "--model", "conv", "--epochs", "10")[1]
 
 
 @pytest.fixture(scope="module")

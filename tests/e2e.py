@@ -36,9 +36,12 @@ def alert(page, text: str):
 
 
 class Chart(NamedTuple):
-    """What the loss chart holds: points of the batch-loss line, end-of-epoch test losses."""
+    """What the loss chart holds: points of the batch-loss line, end-of-epoch test losses;
+    and whether a training's progress bar showed beside it (the chart is then that job's,
+    not the one an earlier job left)."""
     batches: int
     epochs: int
+    running: bool = False
 
 
 def chart(page) -> Chart:
@@ -71,7 +74,8 @@ def train_and_watch(page, done_text: str) -> list[Chart]:
     seen, deadline = [], time.monotonic() + WAIT_SECONDS
     while time.monotonic() < deadline:  # a bound against a hang, not a speed test
         done = alert(page, done_text).count() > 0
-        seen.append(chart(page))
+        running = page.locator("[data-testid='stProgress']").count() > 0
+        seen.append(chart(page)._replace(running=running))
         if done:
             return seen
         time.sleep(0.2)

@@ -35,11 +35,13 @@ def page(server):
 
 
 def open_sweep_form(page) -> None:
-    """The sweep's expander opens by itself only while the dataset has no runs."""
-    box = page.locator("[data-testid='stMultiSelect']").filter(has_text="Latent sizes")
-    if not box.is_visible():
-        page.get_by_text("Sweep latent sizes and models").click()
-    box.wait_for()
+    """The sweep's expander opens by itself only while the dataset has no runs: opened here
+    by its state (a click while its content was still drawing closed it again)."""
+    title = "Sweep latent sizes and models"
+    page.get_by_text(title).first.wait_for()
+    if page.locator("details").filter(has_text=title).first.get_attribute("open") is None:
+        page.get_by_text(title).first.click()
+    page.locator("[data-testid='stMultiSelect']").filter(has_text="Latent sizes").wait_for()
 
 
 def keep_sizes(page, sizes: set[int]) -> None:
@@ -125,7 +127,7 @@ def test_sweep_compare_and_pick_runs(page, server):
 
     # Cancel drops what has not started; the one training begun goes on to its end, so it is
     # short here (a long one would hold the next module's training behind it).
-    slide_to(page, "Epochs", 3)
+    slide_to(page, "Epochs", 2)
     page.get_by_role("button", name="Sweep", exact=True).click()
     page.get_by_role("button", name="Cancel").click()
     alert(page, "Sweep cancelled").first.wait_for()

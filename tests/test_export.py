@@ -103,12 +103,16 @@ def test_onnx_models_match_pytorch(tiny, tmp_path, model):
 
 
 @pytest.mark.mnist
-def test_onnx_encoder_on_1000_real_test_digits(mnist, session_cache, monkeypatch, tmp_path):
+@pytest.mark.slow
+@pytest.mark.timeout(600)  # alone, it trains the session's two 10-epoch runs first
+def test_onnx_encoder_on_1000_real_test_digits(mnist, session_cache, default_run,
+                                              recommended_run, monkeypatch, tmp_path):
+    """The session's dense and conv runs (trained for the MNIST bars), exported."""
     ort = pytest.importorskip("onnxruntime", reason="the export extra: pip install -e '.[export]'")
     monkeypatch.setenv("AECORE_CACHE_DIR", str(session_cache))
-    for model in ("dense", "conv"):
-        cfg = TrainConfig(model=model, epochs=2)
-        run = list(lab.train(cfg, device="cpu"))[-1].run
+    for trained in (default_run, recommended_run):
+        run = lab.load_run(trained["run_id"])
+        model = run.config.model
         files = export.onnx(run, tmp_path / model)
         images = mnist.test_x[:1000].reshape(1000, 784).float() / 255.0
         with torch.no_grad():

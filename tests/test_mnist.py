@@ -1,10 +1,5 @@
 """Integration on the real MNIST (AECORE_DATA_DIR): quality bars and the CLI's JSON."""
 
-import json
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 from PIL import Image
@@ -13,20 +8,8 @@ pytestmark = [pytest.mark.mnist, pytest.mark.slow, pytest.mark.timeout(600)]  # 
 
 
 @pytest.fixture(scope="module")
-def cli(mnist, session_cache):
-    def call(*args, check=True):
-        proc = subprocess.run(
-            [sys.executable, "-m", "aecore", *args, "--json"], capture_output=True, text=True,
-            timeout=900, env={**os.environ, "AECORE_CACHE_DIR": str(session_cache)})
-        if check:
-            assert proc.returncode == 0, proc.stderr
-        return proc.returncode, json.loads(proc.stdout)
-    return call
-
-
-@pytest.fixture(scope="module")
-def default_run(cli):
-    return cli("train", "--epochs", "10")[1]
+def cli(mnist_cli):
+    return mnist_cli
 
 
 def test_dense_32_reaches_the_keras_bar_in_10_epochs(default_run):
@@ -84,10 +67,10 @@ def test_the_drawing_head_reads_canvas_digits_better(cli, default_run):
     assert drawing["test_accuracy"] > plain["test_accuracy"] - 0.005
 
 
-def test_the_recommended_model_reads_95_percent_of_drawings(cli):
+def test_the_recommended_model_reads_95_percent_of_drawings(cli, recommended_run):
     """The Draw page recommends conv, k=32, 10 epochs: its drawing head must read at least
     95 % of the canvas-style digits and keep MNIST's test accuracy."""
-    _, run = cli("train", "--model", "conv", "--epochs", "10")
+    run = recommended_run
     assert run["test_loss"] < 0.078
     _, head = cli("classify", run["run_id"], "--head", "mlp", "--jitter")
     assert head["canvas_accuracy"] >= 0.95 and head["test_accuracy"] >= 0.985, head
