@@ -119,19 +119,26 @@ def test_closing_tasks_joins_what_runs():
     assert tasks.close(timeout=10) and ended == [1]  # the first close's thread, joined now
 
 
-def test_closing_the_queue_stops_the_running_job_and_cancels_the_rest():
-    from aecore.config import TrainConfig
-    from aecore.errors import AecoreError
+def queue_until_stopped() -> tuple:
+    """A queue whose stand-in trainer runs until stopped (bounded), and the event set when
+    a training has started."""
     from aecore.jobs import TrainingQueue
 
     started = threading.Event()
 
-    def trainer(cfg, stop, device):  # a stand-in trainer: runs until stopped (bounded)
+    def trainer(cfg, stop, device):
         started.set()
         stop.wait(timeout=30)
         yield from ()
 
-    queue = TrainingQueue(trainer=trainer)
+    return TrainingQueue(trainer=trainer), started
+
+
+def test_closing_the_queue_stops_the_running_job_and_cancels_the_rest():
+    from aecore.config import TrainConfig
+    from aecore.errors import AecoreError
+
+    queue, started = queue_until_stopped()
     first = queue.submit(TrainConfig(latent_dim=4))
     second = queue.submit(TrainConfig(latent_dim=5))
     assert started.wait(timeout=10)
@@ -146,16 +153,8 @@ def test_only_who_started_a_training_can_stop_it():
     """B joining A's training (the same config) or holding its page's link could stop it:
     now B's Stop only lets go, and a queued job is dropped once nobody holds it."""
     from aecore.config import TrainConfig
-    from aecore.jobs import TrainingQueue
 
-    started = threading.Event()
-
-    def trainer(cfg, stop, device):  # a stand-in trainer: runs until stopped (bounded)
-        started.set()
-        stop.wait(timeout=30)
-        yield from ()
-
-    queue = TrainingQueue(trainer=trainer)
+    queue, started = queue_until_stopped()
     try:
         running = queue.submit(TrainConfig(latent_dim=4), owner="a")
         assert queue.submit(TrainConfig(latent_dim=4), owner="b") == running  # b joins
