@@ -136,6 +136,14 @@ def current_map(r: lab.Run) -> ShownMap:
     return ShownMap(map_result(r, method), state == "ready", state)
 
 
+def map_without_hurry(r: lab.Run) -> ShownMap:
+    """The UMAP map if it is stored, else the PCA map, and no job hurried: Draw's map while
+    its drawing head trains in the same worker (the head's answer goes first)."""
+    ready = lab.is_valid(map_job(r).folder)
+    return ShownMap(map_result(r, "umap" if ready else "pca"), ready,
+                    "ready" if ready else "running")
+
+
 def map_job(r: lab.Run, ahead: bool = False) -> background.Job:
     return background.map_job(r, UMAP, mapper(), ahead)
 

@@ -120,7 +120,7 @@ with state.errors_shown():
                                                cleaned.output[0].numpy(), image])),
                          width=348, caption="noisy drawing | the model's output | your drawing")
 
-    shown = state.current_map(run)
+    shown = state.current_map(run) if head else state.map_without_hurry(run)
     where = projection.place(guess.code[None], shown.result.map)
     fig = map_figure(shown.result.map.embedding, labels, names, marks=where,
                            title=f"Your drawing on the {'UMAP' if shown.final else 'PCA'} map")
