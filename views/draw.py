@@ -74,9 +74,10 @@ with state.errors_shown():
             st.stop()
 
         if head is None:
-            st.info(f"The drawing classifier for this run is training in the background (once; "
-                    f"{'it failed: see above' if progress == 'failed' else 'under a minute'}). "
-                    f"Until it is ready, the answer is the vote of the drawing's "
+            doing = ("could not be trained (see above: Retry)" if progress == "failed" else
+                     "is training in the background (once, under a minute)")
+            st.info(f"The drawing classifier for this run {doing}. Until it is ready, the "
+                    f"answer is the vote of the drawing's "
                     f"{voter.k} nearest training {noun.many} in code space.")
         st.plotly_chart(plots.probability_bars(guess.probabilities, names), key="probabilities")
         test_codes = state.codes(run)[1]
