@@ -21,14 +21,16 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import torch
+from typing import TYPE_CHECKING
+
 from filelock import FileLock
-from safetensors.torch import load as load_tensors_bytes
-from safetensors.torch import save as save_tensors_bytes
 
 from aecore import FORMAT_VERSION
 from aecore.errors import CacheCorrupt, CacheWriteFailed, RunNotFound, StaleFormat
 from aecore.paths import cache_dir
+
+if TYPE_CHECKING:  # torch is imported where tensors are: listing and removing runs need none
+    import torch
 
 log = logging.getLogger("aecore")
 MANIFEST = "manifest.json"
@@ -61,6 +63,8 @@ def json_bytes(obj) -> bytes:
 
 
 def tensor_bytes(tensors: dict[str, torch.Tensor]) -> bytes:
+    from safetensors.torch import save as save_tensors_bytes
+
     return save_tensors_bytes({k: v.detach().cpu().contiguous() for k, v in tensors.items()})
 
 
@@ -73,6 +77,8 @@ def parse_json(files: Files, name: str, folder: Path):
 
 
 def parse_tensors(files: Files, name: str, folder: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load as load_tensors_bytes
+
     try:
         return load_tensors_bytes(files[name])
     except Exception as exc:  # safetensors raises its own SafetensorError and others

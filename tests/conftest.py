@@ -36,6 +36,18 @@ def pytest_collection_modifyitems(items):
     items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)  # stable
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed browser test leaves a picture of each page it had open in test-artifacts/."""
+    report = yield
+    if report.failed and item.get_closest_marker("e2e"):
+        from tests.e2e import failure_shots
+
+        for shot in failure_shots(item.nodeid):
+            report.sections.append(("screenshot", str(shot)))
+    return report
+
+
 @pytest.fixture(scope="session")
 def canvas_set(tmp_path_factory) -> Path:
     """The 2,000 canvas-style digits, drawn once per test session (about 5 s) and copied
@@ -141,22 +153,30 @@ def recommended_run(mnist_cli) -> dict:
     return mnist_cli("train", "--model", "conv", "--epochs", "10")[1]
 
 
-@pytest.fixture(scope="module")
-def app_server(mnist, session_cache, canvas_set, tmp_path_factory):
-    """A real `streamlit run app.py` (its queue, worker processes and map worker) for one
-    browser test module, on a cache of its own: the work a server does ahead of need (maps
-    after each training) ends with its module instead of slowing the next one (one server
-    for every module was tried: the later modules waited behind the earlier ones' maps). The
-    cache starts with what the session already computed that no test changes: the heads'
-    baselines (pixels, PCA) of the MNIST tests, which run first, and the canvas digits."""
+@pytest.fixture(scope="session")
+def app_server(mnist, session_cache, canvas_set, default_run, recommended_run,
+               tmp_path_factory):
+    """One real `streamlit run app.py` (its queue, worker processes and map worker) for every
+    browser test, as a class shares one, and one Chromium (a fresh context per page). Its
+    cache starts with what the real-MNIST tests computed, which no browser test changes: their
+    two runs (the classic recipe and Draw's recommended model) with their heads, map and
+    drawing heads, the heads' baselines, the canvas digits. Each browser test trains configs
+    no other one trains, and counts what it adds rather than what the server holds."""
     from aecore.appserver import chromium_missing, streamlit_server
+    from tests.e2e import close_browser
 
     if reason := chromium_missing():
         pytest.skip(reason)
     cache = tmp_path_factory.mktemp("app") / "cache"
     shutil.copytree(canvas_set, cache / "canvas")
+    skip_temp = shutil.ignore_patterns(".tmp*")
     if (session_cache / "baselines").is_dir():
-        shutil.copytree(session_cache / "baselines", cache / "baselines",
-                        ignore=shutil.ignore_patterns(".tmp*"))
-    with streamlit_server(cache) as url:
-        yield url
+        shutil.copytree(session_cache / "baselines", cache / "baselines", ignore=skip_temp)
+    for run in (default_run, recommended_run):
+        shutil.copytree(session_cache / "runs" / run["run_id"],
+                        cache / "runs" / run["run_id"], ignore=skip_temp)
+    try:
+        with streamlit_server(cache) as url:
+            yield url
+    finally:
+        close_browser()

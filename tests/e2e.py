@@ -4,6 +4,8 @@ aecore.appserver, which `aecore bench` shares), screenshots and the page's excep
 from __future__ import annotations
 
 import contextlib
+import os
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -100,6 +102,13 @@ def wait_for_active_run(page, run: str, stopped: bool = False) -> str:
                          f"({'' if stopped else 'not '}stopped)")
 
 
+def pick_run(page, run: str) -> None:
+    """Make `run` ("dense · k=32 · 10 ep") the active run from the sidebar's picker."""
+    page.get_by_role("combobox", name=ACTIVE_RUN).click()
+    page.get_by_role("option", name=re.compile(rf"^{re.escape(run)} · BCE")).click()
+    wait_for_active_run(page, run)
+
+
 def screenshot(page, name: str) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
@@ -111,18 +120,60 @@ def exceptions_on(page) -> list[str]:
     return page.locator("[data-testid='stException']").all_inner_texts()
 
 
+OPEN_PAGES: list = []  # the pages a failing test's report photographs (conftest)
+
+
+def failure_shots(test_name: str) -> list[Path]:
+    """What each open page showed when a test failed, for the person reading CI's log."""
+    name = re.sub(r"[^\w.-]+", "_", test_name)[-80:]
+    shots = []
+    for i, page in enumerate(OPEN_PAGES):
+        with contextlib.suppress(Exception):  # a page that crashed has nothing to show
+            shots.append(screenshot(page, f"failed-{name}-{i}"))
+    return shots
+
+
+_CHROMIUM = contextlib.ExitStack()
+_BROWSERS: list = []
+
+
+def shared_browser():
+    """The session's one Chromium, started on first use (the app server's fixture closes it);
+    each page gets a context of its own, so nothing but the URL passes between them."""
+    if not _BROWSERS:
+        _BROWSERS.append(_CHROMIUM.enter_context(browser()))
+    return _BROWSERS[0]
+
+
+def close_browser() -> None:
+    _BROWSERS.clear()
+    _CHROMIUM.close()
+
+
 @contextlib.contextmanager
-def new_page(width: int = 1400, height: int = 1000) -> Iterator:
-    """A Chromium page with a generous default timeout (every wait in the tests is bounded)."""
-    with browser() as b:
-        page = b.new_page(viewport={"width": width, "height": height})
-        page.set_default_timeout(120_000)
+def new_page(width: int = 1400, height: int = 1000, **options) -> Iterator:
+    """A page in a fresh context (as a new browser would be) with a generous default timeout
+    (every wait in the tests is bounded)."""
+    context = shared_browser().new_context(viewport={"width": width, "height": height},
+                                           **options)
+    page = context.new_page()
+    page.set_default_timeout(120_000)
+    OPEN_PAGES.append(page)
+    try:
         yield page
+    except BaseException:
+        failure_shots(os.environ.get("PYTEST_CURRENT_TEST", "test"))
+        raise
+    finally:
+        OPEN_PAGES.remove(page)
+        context.close()
 
 
-def draw_stroke(page, server: str, points: list[tuple[float, float]], steps: int = 6) -> None:
-    """Open Draw and draw one stroke through `points` (canvas pixels, 280x280)."""
-    page.goto(f"{server}/draw")
+def draw_stroke(page, server: str, points: list[tuple[float, float]], steps: int = 6,
+                run: str | None = None) -> None:
+    """Open Draw (on the run of that id, else the newest) and draw one stroke through
+    `points` (canvas pixels, 280x280)."""
+    page.goto(f"{server}/draw" + (f"?run={run}" if run else ""))
     canvas = page.locator("canvas.upper-canvas").first
     canvas.wait_for()
     box = canvas.bounding_box()

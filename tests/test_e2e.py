@@ -10,7 +10,6 @@ import pytest
 
 from aecore.bench_ui import slide_to
 from tests.e2e import (
-    ACTIVE_RUN,
     BROWSER_TEST,
     WAIT_MS,
     active_run,
@@ -20,6 +19,7 @@ from tests.e2e import (
     full_chart,
     is_run,
     new_page,
+    pick_run,
     screenshot,
     train_and_watch,
     wait_for_active_run,
@@ -41,18 +41,18 @@ def page(server):
 
 
 def test_train_several_configs_in_a_row(server, page):
-    """Train k=30, then stop a k=28 run and train it again in full: each job is reported,
+    """Train k=30 (2 epochs), then stop a k=28 run and train it again in full: each job is reported,
     drawn and activated as itself (the first release mixed up the second job)."""
     page.goto(server)
     page.get_by_text("Train an autoencoder").wait_for()
-    slide_to(page, "Latent size k", 30)  # a config no other test trains in this cache
-    slide_to(page, "Epochs", 1)
-    train_and_watch(page, "trained 1 epoch:")
-    wait_for_active_run(page, "dense · k=30 · 1 ep")
+    slide_to(page, "Latent size k", 30)  # a config no other test trains on this server
+    slide_to(page, "Epochs", 2)  # Compare's sweeps are the server's only 1-epoch curve
+    train_and_watch(page, "trained 2 epochs:")
+    wait_for_active_run(page, "dense · k=30 · 2 ep")
 
     slide_to(page, "Latent size k", 28)
     slide_to(page, "Epochs", 20)  # Stop lands well before the end
-    alert(page, "trained 1 epoch:").first.wait_for(state="detached")
+    alert(page, "trained 2 epochs:").first.wait_for(state="detached")
     page.get_by_role("button", name="Train", exact=True).click()
     # a window of 13 epochs (about 6 s) that the page's 2-second progress poll cannot skip
     page.get_by_text(re.compile(r"Epoch ([2-9]|1[0-4]) of 20")).wait_for()
@@ -76,14 +76,13 @@ def test_train_several_configs_in_a_row(server, page):
     waited = time.perf_counter()
     page.get_by_text("UMAP of their 28-d codes (k=28)").wait_for(timeout=WAIT_MS)
     print(f"k=28 UMAP shown {time.perf_counter() - waited:.0f} s after opening Explore")
-    page.get_by_role("combobox", name=ACTIVE_RUN).click()
-    page.get_by_role("option", name=re.compile(r"^dense · k=30 · 1 ep · BCE")).click()
+    pick_run(page, "dense · k=30 · 2 ep")
     page.get_by_text("of their 30-d codes (k=30)").first.wait_for()
     page.get_by_role("link", name="Train").click()  # away and back again
     page.get_by_text("Train an autoencoder").wait_for()
     page.get_by_role("link", name="Explore").click()
     page.get_by_text("of their 30-d codes (k=30)").first.wait_for()
-    assert is_run(active_run(page), "dense · k=30 · 1 ep")
+    assert is_run(active_run(page), "dense · k=30 · 2 ep")
     assert not exceptions_on(page)
 
 
@@ -139,12 +138,15 @@ def test_draw_page_refuses_a_bad_upload(server, page, tmp_path):
     assert not exceptions_on(page)
 
 
-def test_draw_a_seven(server, page):
-    draw_stroke(page, server, [(70, 60), (210, 60), (123, 250)], steps=25)
+def test_draw_a_seven(server, page, default_run):
+    """On the classic recipe's run, linked by its id, whose drawing head the MNIST tests
+    trained (a head trained from the page is test_e2e_variants')."""
+    draw_stroke(page, server, [(70, 60), (210, 60), (123, 250)], steps=25,
+                run=default_run["run_id"])
+    wait_for_active_run(page, "dense · k=32 · 10 ep")
     verdict = page.get_by_text("It looks like")
-    verdict.wait_for()  # at once: the nearest codes vote while the drawing head trains
-    # the drawing head's answer, once it is trained (the first time, in the background)
-    page.get_by_text("of our canvas-style digits").wait_for(timeout=WAIT_MS)
+    verdict.wait_for()
+    page.get_by_text("of our canvas-style digits").wait_for()  # the stored head's answer
     time.sleep(1)
     screenshot(page, "draw")
     assert "7" in verdict.inner_text()

@@ -4,6 +4,7 @@ from the table, and compare two runs' maps with a box selection."""
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -59,31 +60,47 @@ def keep_sizes(page, sizes: set[int]) -> None:
     raise AssertionError("the latent sizes could not be set")
 
 
+GROUP = "dense · 1 ep"  # the sweeps' curve; the server also holds other tests' runs
+
+
 def plot_points(page, title: str) -> int:
-    """Points in the Plotly chart with this title (0 until it is drawn)."""
-    return page.evaluate("""(title) => {
+    """Points of the sweeps' curve in the Plotly chart with this title (0 until drawn)."""
+    return page.evaluate("""([title, group]) => {
         for (const gd of document.querySelectorAll('.js-plotly-plot')) {
             const t = gd.layout && gd.layout.title && gd.layout.title.text;
-            if (t && t.includes(title)) return gd._fullData.filter(d => d.mode === 'lines+markers')
+            if (t && t.includes(title)) return gd._fullData.filter(
+                d => d.mode === 'lines+markers' && d.name === group)
                 .reduce((n, d) => n + (d._length || 0), 0);
         }
-        return 0; }""", title)
+        return 0; }""", [title, GROUP])
 
 
 def bands(page) -> int:
-    """Min-max bands (filled traces) drawn in the MLP accuracy curve."""
-    return page.evaluate("""() => {
+    """Min-max bands (filled traces) of the sweeps' curve in the MLP accuracy chart."""
+    return page.evaluate("""(group) => {
         for (const gd of document.querySelectorAll('.js-plotly-plot')) {
             const t = gd.layout && gd.layout.title && gd.layout.title.text;
-            if (t && t.includes('MLP head')) return gd._fullData.filter(d => d.fill === 'toself')
-                .length;
+            if (t && t.includes('MLP head')) return gd._fullData.filter(
+                d => d.fill === 'toself' && d.legendgroup === group).length;
         }
-        return 0; }""")
+        return 0; }""", GROUP)
+
+
+def runs_shown(page) -> int:
+    """The table's count: "12 runs of mnist"."""
+    heading = page.get_by_text(re.compile(r"^\d+ runs of mnist$")).first
+    heading.wait_for()
+    return int(heading.inner_text().split()[0])
+
+
+def wait_for_runs(page, count: int) -> None:
+    page.get_by_text(f"{count} runs of mnist", exact=True).wait_for()
 
 
 def test_sweep_compare_and_pick_runs(page, server):
     page.goto(f"{server}/compare")
     page.get_by_text("Compare runs").first.wait_for()
+    before = runs_shown(page)
     keep_sizes(page, {16, 32})  # k=32: its heads' baselines come from the MNIST tests
     slide_to(page, "Epochs", 1)  # the path, not the quality: each run also gets heads and a map
     page.get_by_text("2 runs: 2 to train, 0 trained already").wait_for()
@@ -97,7 +114,7 @@ def test_sweep_compare_and_pick_runs(page, server):
         time.sleep(0.2)
     assert plot_points(page, "MLP head: test accuracy") == 2
     assert plot_points(page, "Map: 2-D 5-NN accuracy") == 2
-    page.get_by_text("2 runs of mnist").wait_for()
+    wait_for_runs(page, before + 2)
     page.get_by_text("Digits whose neighbourhoods changed most").wait_for()
     screenshot(page, "compare")
     assert not exceptions_on(page)
@@ -117,7 +134,7 @@ def test_sweep_compare_and_pick_runs(page, server):
     page.get_by_text("4 runs: 2 to train, 2 trained already").wait_for()
     page.get_by_role("button", name="Sweep", exact=True).click()
     alert(page, "Sweep done: 4 of 4 runs").first.wait_for(timeout=WAIT_MS)
-    page.get_by_text("4 runs of mnist").wait_for()
+    wait_for_runs(page, before + 4)
     for _ in range(100):
         if plot_points(page, "MLP head: test accuracy") == 2 and bands(page) == 1:
             break
@@ -134,14 +151,14 @@ def test_sweep_compare_and_pick_runs(page, server):
     assert not exceptions_on(page)
 
     # Picking a row of the table makes that run active (rows are newest first).
-    before = active_run(page)
+    active = active_run(page)
     grid = page.locator("[data-testid='stDataFrame']").first
     grid.scroll_into_view_if_needed()
     bounds = grid.bounding_box()
     for row in range(4):
         page.mouse.click(bounds["x"] + 16, bounds["y"] + 35 * (row + 1.5))
         time.sleep(1.5)
-        if active_run(page) != before:
+        if active_run(page) != active:
             break
-    assert active_run(page) != before, "selecting a table row did not change the active run"
+    assert active_run(page) != active, "selecting a table row did not change the active run"
     assert page.get_by_role("combobox", name=ACTIVE_RUN).input_value().startswith("dense")

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from aecore.bench_ui import slide_to
-from tests.e2e import BROWSER_TEST, browser, exceptions_on, screenshot
+from tests.e2e import BROWSER_TEST, exceptions_on, screenshot, shared_browser
 
 pytestmark = BROWSER_TEST
 TITLES = {"train": "Train an autoencoder", "explore": "Explore the latent map",
@@ -24,8 +24,10 @@ def server(app_server):
 
 
 def test_eight_sessions_browse_while_one_trains(server):
-    with browser() as b:
-        trainer = b.new_page()
+    b = shared_browser()
+    contexts = [b.new_context() for _ in range(SESSIONS + 1)]
+    try:
+        trainer = contexts[0].new_page()
         trainer.set_default_timeout(300_000)
         trainer.goto(server)
         trainer.get_by_text("Train an autoencoder").wait_for()
@@ -35,7 +37,7 @@ def test_eight_sessions_browse_while_one_trains(server):
         # The job's own progress, not the "Epochs" slider's label (a lost click went unseen).
         trainer.get_by_text(re.compile(r"Epoch \d+ of 3|trained 3 epochs")).first.wait_for()
 
-        pages = [b.new_context().new_page() for _ in range(SESSIONS)]
+        pages = [context.new_page() for context in contexts[1:]]
         problems: list[str] = []
         for round_ in range(ROUNDS):
             for i, page in enumerate(pages):  # one after the other, as people arrive
@@ -52,3 +54,6 @@ def test_eight_sessions_browse_while_one_trains(server):
         screenshot(trainer, "load-trainer")
         assert not problems, problems
         assert not exceptions_on(trainer)
+    finally:
+        for context in contexts:
+            context.close()
