@@ -26,9 +26,27 @@ from aecore.config import (
 from aecore.errors import AecoreError, InvalidConfig
 
 
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Defaults in the help, except the non-answers (a flag's False, an option's None)."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False or not action.help:
+            return action.help
+        return super()._get_help_string(action)
+
+
 class _Parser(argparse.ArgumentParser):
+    """Every option's help ends with its default; an error is one line."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", _Help)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str):  # one line, not argparse's usage block
         self.exit(2, f"aecore: error: {message} (see `aecore {self.prog.split()[-1]} --help`)\n")
+
+
+DEVICE_HELP = "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps"
 
 
 def _emit(args, result: dict, text: str) -> None:
@@ -357,26 +375,34 @@ def build_parser() -> argparse.ArgumentParser:
     d = TrainConfig()
 
     p = sub.add_parser("train", help="train an autoencoder (or load it from the cache)")
-    p.add_argument("--dataset", choices=DATASETS, default=d.dataset)
-    p.add_argument("--model", choices=MODELS, default=d.model)
-    p.add_argument("--latent-dim", type=int, default=d.latent_dim)
-    p.add_argument("--epochs", type=int, default=d.epochs)
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--lr", type=float, default=d.lr)
-    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--dataset", choices=DATASETS, default=d.dataset, help="the images")
+    p.add_argument("--model", choices=MODELS, default=d.model,
+                   help="dense is the classic 784-k-784; conv reads drawings best")
+    p.add_argument("--latent-dim", type=int, default=d.latent_dim,
+                   help="the code's size k, 2 to 256")
+    p.add_argument("--epochs", type=int, default=d.epochs, help="passes over the 60,000 "
+                   "training images, 1 to 1000")
+    p.add_argument("--batch-size", type=int, default=d.batch_size,
+                   help="images per step, 1 to 60,000")
+    p.add_argument("--lr", type=float, default=d.lr, help="Adam's learning rate, above 0, "
+                   "at most 10")
+    p.add_argument("--seed", type=int, default=d.seed,
+                   help="the initial weights' and the batches' seed, 0 to 2^31-1")
     p.add_argument("--beta", type=float, default=d.beta,
                    help="the KL weight of vae and vae-conv, 0.1 to 10 (1: the plain VAE)")
     p.add_argument("--noise", type=float, default=d.noise,
                    help="denoising: the share of input pixels set to 0 each batch, 0 to 0.5")
     p.add_argument("--l1", type=float, default=d.l1,
-                   help="sparse codes: the weight of each image's sum of |code| in the loss")
-    p.add_argument("--device", default="auto")
+                   help="sparse codes: the weight of each image's sum of |code| in the "
+                        "loss, 0 to 1")
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--force", action="store_true", help="retrain even if cached")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("embed", help="2-D map of a run's test codes, and how far to trust it")
-    p.add_argument("run_id")
-    p.add_argument("--method", choices=METHODS, default="umap")
+    p.add_argument("run_id", help="a run id, as `aecore runs` lists them")
+    p.add_argument("--method", choices=METHODS, default="umap",
+                   help="umap keeps neighbourhoods; pca is linear and instant")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--over-training", action="store_true",
                        help="a map per snapshot of the test codes kept while training")
@@ -385,22 +411,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_embed)
 
     p = sub.add_parser("classify", help="train and score a head on a run's codes")
-    p.add_argument("run_id")
-    p.add_argument("--head", choices=HEADS, default="linear")
+    p.add_argument("run_id", help="a run id, as `aecore runs` lists them")
+    p.add_argument("--head", choices=HEADS, default="linear",
+                   help="linear is the classic softmax; mlp has one hidden layer of 256")
     p.add_argument("--jitter", action="store_true",
                    help="train the head on jittered digits too (the Draw page's head)")
     p.set_defaults(func=cmd_classify)
 
     p = sub.add_parser("predict", help="classify image files with a run and a head")
-    p.add_argument("run_id")
-    p.add_argument("images", nargs="+")
-    p.add_argument("--head", choices=HEADS, default="mlp")
+    p.add_argument("run_id", help="a run id, as `aecore runs` lists them")
+    p.add_argument("images", nargs="+", help="PNG, JPEG or other image files, any size")
+    p.add_argument("--head", choices=HEADS, default="mlp",
+                   help="linear is the classic softmax; mlp has one hidden layer of 256")
     p.add_argument("--jitter", action="store_true",
                    help="train the head on jittered digits too (the Draw page's head)")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("export", help="a run for TensorBoard's projector, ONNX, or one HTML page")
-    p.add_argument("run_id")
+    p.add_argument("run_id", help="a run id, as `aecore runs` lists them")
     p.add_argument("--projector", metavar="DIR",
                    help="tensors.tsv, metadata.tsv, sprite.png and projector_config.pbtxt: "
                         "open with tensorboard --logdir DIR, tab Projector")
@@ -414,25 +442,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_runs)
 
     p = sub.add_parser("rm", help="remove stored runs (weights and everything derived from them)")
-    p.add_argument("run_ids", nargs="+", metavar="RUN_ID")
+    p.add_argument("run_ids", nargs="+", metavar="RUN_ID", help="run ids, as `aecore runs` "
+                   "lists them")
     p.set_defaults(func=cmd_rm)
 
     p = sub.add_parser("sweep", help="train a grid of configs, then each one's heads and map")
-    p.add_argument("--dataset", choices=DATASETS, default=d.dataset)
-    p.add_argument("--models", default=d.model, help="comma-separated, e.g. dense,deep")
-    p.add_argument("--latent-dims", default="2,4,8,16,32,64,128", help="comma-separated")
-    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--dataset", choices=DATASETS, default=d.dataset, help="the images")
+    p.add_argument("--models", default=d.model,
+                   help=f"comma-separated, from {', '.join(MODELS)}")
+    p.add_argument("--latent-dims", default="2,4,8,16,32,64,128",
+                   help="comma-separated sizes k, each 2 to 256")
+    p.add_argument("--epochs", type=int, default=d.epochs, help="each run's, 1 to 1000")
     p.add_argument("--seeds", default="0", help="comma-separated, e.g. 0,1,2")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--backend", choices=("local", "ray"), default="local",
                    help="local: here, one after another; ray: one Ray task per config")
     p.add_argument("--address", help="a Ray cluster's address: auto, HOST:PORT or "
                                      "ray://HOST:PORT (default: start a local one)")
-    p.add_argument("--cpus-per-task", type=_positive, default=1, help="for --backend ray")
+    p.add_argument("--cpus-per-task", type=_positive, default=1,
+                   help="CPUs each Ray task asks for, above 0 (--backend ray)")
     p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("report", help="every stored run as a table row")
-    p.add_argument("--dataset", choices=DATASETS, default=d.dataset)
+    p.add_argument("--dataset", choices=DATASETS, default=d.dataset, help="whose runs")
     p.add_argument("--csv", action="store_true", help="print CSV")
     p.set_defaults(func=cmd_report)
 

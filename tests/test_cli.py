@@ -1,5 +1,6 @@
 """The command line: errors as one line on stderr, and every subcommand's JSON on tiny data."""
 
+import argparse
 import json
 import os
 import subprocess
@@ -129,3 +130,14 @@ def test_a_missing_device_is_refused_even_for_a_cached_run(tiny, capsys):
     capsys.readouterr()
     assert cli.main([*tiny_args, "--device", "meta"]) == 2  # cached, still refused
     assert "not available" in capsys.readouterr().err
+
+
+def test_every_option_says_what_it_is_and_its_default():
+    parser = cli.build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, command in commands.choices.items():
+        for action in command._actions:
+            assert action.help, f"aecore {name} {action.option_strings or action.dest}: no help"
+    train = " ".join(commands.choices["train"].format_help().split())
+    assert "2 to 256 (default: 32)" in train
+    assert "cpu" in train and "(default: False)" not in train
