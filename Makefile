@@ -39,7 +39,7 @@ test-fast: setup-dev
 	$(PY) -m pytest -m "not e2e and not mnist and not slow"
 
 bench: setup-dev browser
-	$(VENV)/bin/aecore bench
+	$(VENV)/bin/aecore-bench
 
 lint: setup-dev
 	$(VENV)/bin/ruff check aecore views dashboard tests app.py

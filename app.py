@@ -5,9 +5,9 @@
 import pandas  # noqa: F401
 import streamlit as st
 
-from aecore import metrics
-from aecore.config import TrainConfig
-from aecore.data import LABEL_NAMES
+from aecore.core import metrics
+from aecore.core.config import TrainConfig
+from aecore.data.datasets import LABEL_NAMES
 from dashboard import downloads, links, manage, session, state
 
 st.set_page_config(page_title="Latent-space lab", page_icon=":material/scatter_plot:",

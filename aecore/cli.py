@@ -13,8 +13,8 @@ import os
 import sys
 import time
 
-from aecore import metrics
-from aecore.config import (
+from aecore.core import metrics
+from aecore.core.config import (
     DATASETS,
     HEADS,
     METHODS,
@@ -23,7 +23,7 @@ from aecore.config import (
     ProjectionConfig,
     TrainConfig,
 )
-from aecore.errors import AecoreError, InvalidConfig
+from aecore.core.errors import AecoreError, InvalidConfig
 
 
 class _Help(argparse.ArgumentDefaultsHelpFormatter):
@@ -56,8 +56,8 @@ def _emit(args, result: dict, text: str) -> None:
 def cmd_train(args) -> int:
     from tqdm import tqdm
 
-    from aecore import lab
-    from aecore.train import BatchEvent, EpochEvent
+    from aecore.runs import pipeline
+    from aecore.training.loop import BatchEvent, EpochEvent
 
     cfg = TrainConfig(dataset=args.dataset, model=args.model, latent_dim=args.latent_dim,
                       epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
@@ -65,7 +65,7 @@ def cmd_train(args) -> int:
     bar = None
     ready = None
     start = time.perf_counter()
-    for event in lab.train(cfg, device=args.device, force=args.force):
+    for event in pipeline.train(cfg, device=args.device, force=args.force):
         if isinstance(event, BatchEvent):
             if bar is None:
                 bar = tqdm(total=cfg.epochs, desc="epochs", file=sys.stderr, leave=False,
@@ -88,7 +88,7 @@ def cmd_train(args) -> int:
         "seconds": m["seconds"] if not ready.cached else time.perf_counter() - start,
         "seconds_per_epoch": m["seconds_per_epoch"], "cached": ready.cached,
     }
-    stats = lab.variational_stats(run)
+    stats = pipeline.variational_stats(run)
     if stats is not None:  # from the metrics, or computed again where they are missing
         result.update({k: getattr(stats, k) for k in
                        ("kl", "reconstruction", "active_units", "negative_elbo")})
@@ -103,13 +103,13 @@ def cmd_train(args) -> int:
 
 
 def cmd_embed(args) -> int:
-    from aecore import lab, mapping
+    from aecore.runs import mapping, pipeline
 
     start = time.perf_counter()
-    run, cfg = lab.load_run(args.run_id), ProjectionConfig(method=args.method)
+    run, cfg = pipeline.load_run(args.run_id), ProjectionConfig(method=args.method)
     if args.over_training:
         return _embed_over_training(args, run, cfg, start)
-    res = (mapping.embed_all if args.all_digits else lab.embed)(run, cfg)
+    res = (mapping.embed_all if args.all_digits else pipeline.embed)(run, cfg)
     what = "digits" if args.all_digits else "test codes"
     result = {"run_id": args.run_id, "method": args.method,
               "n_points": len(res.map.embedding),
@@ -132,7 +132,7 @@ def cmd_embed(args) -> int:
 
 
 def _embed_over_training(args, run, cfg: ProjectionConfig, start: float) -> int:
-    from aecore import mapping
+    from aecore.runs import mapping
 
     maps = mapping.embed_over_training(run, cfg)
     rows = [{"epoch": e, "knn_accuracy_2d": a, "neighbours_kept_15": float(k.mean())}
@@ -148,12 +148,12 @@ def _embed_over_training(args, run, cfg: ProjectionConfig, start: float) -> int:
 
 
 def cmd_classify(args) -> int:
-    from aecore import lab
+    from aecore.runs import pipeline
 
     start = time.perf_counter()
-    run, cfg = lab.load_run(args.run_id), HeadConfig(head=args.head, jitter=args.jitter)
-    res = lab.classify(run, cfg)
-    r = lab.with_baselines(run, cfg, res.report)
+    run, cfg = pipeline.load_run(args.run_id), HeadConfig(head=args.head, jitter=args.jitter)
+    res = pipeline.classify(run, cfg)
+    r = pipeline.with_baselines(run, cfg, res.report)
     result = {"run_id": args.run_id, "head": args.head, "jitter": args.jitter,
               "test_accuracy": r["test_accuracy"], "canvas_accuracy": r.get("canvas_accuracy"),
               "train_accuracy": r["train_accuracy"], "per_class": r["per_class"],
@@ -170,15 +170,15 @@ def cmd_classify(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from aecore import lab
-    from aecore.preprocess import load_image
+    from aecore.data.preprocess import load_image
+    from aecore.runs import pipeline
 
-    run = lab.load_run(args.run_id)
-    head = lab.classify(run, HeadConfig(head=args.head, jitter=args.jitter)).head
+    run = pipeline.load_run(args.run_id)
+    head = pipeline.classify(run, HeadConfig(head=args.head, jitter=args.jitter)).head
     predictions, failed = [], False
     for file in args.images:
         try:
-            p = lab.predict(run, head, load_image(file))
+            p = pipeline.predict(run, head, load_image(file))
             predictions.append({"file": file, "digit": p.digit, "probabilities": p.probabilities})
         except AecoreError as exc:
             failed = True
@@ -194,7 +194,8 @@ def cmd_predict(args) -> int:
 def cmd_export(args) -> int:
     from pathlib import Path
 
-    from aecore import export, lab
+    from aecore.export import writers
+    from aecore.runs import pipeline
 
     def step(what: str) -> None:
         print(f"aecore: {what} ...", file=sys.stderr, flush=True)
@@ -206,37 +207,37 @@ def cmd_export(args) -> int:
                                 f"{'file' if flag == '--html' else 'folder'}")
     if not any(given.values()):
         raise InvalidConfig("say what to export: --projector DIR, --onnx DIR and/or --html FILE")
-    run = lab.load_run(args.run_id)
+    run = pipeline.load_run(args.run_id)
     targets = [Path(p) if p else None for p in (args.projector, args.onnx, args.html)]
-    export.check_targets(*targets)  # every bad path is said before minutes of work
+    writers.check_targets(*targets)  # every bad path is said before minutes of work
     if args.onnx:
-        export.require_onnx()  # and so is a missing extra
+        writers.require_onnx()  # and so is a missing extra
     files: list[Path] = []
     # Folders made and locked until the last file is written; an OS error is one line.
-    with export.writing(*targets):
+    with writers.writing(*targets):
         if args.onnx:  # first: a failing exporter is said before the rest
             step("exporting the encoder and decoder to ONNX")
-            files += export.onnx(run, Path(args.onnx))
+            files += writers.onnx(run, Path(args.onnx))
         digits = None
         if args.projector or args.html:
             step("encoding the test digits and predicting them (trains the linear head if no "
                  "head was trained)")
-            digits = export.test_digits(run)
+            digits = writers.test_digits(run)
         if args.projector:
             step("writing the projector bundle")
-            files += export.projector(run, Path(args.projector), digits)
+            files += writers.projector(run, Path(args.projector), digits)
         if args.html:
             step("writing the HTML report (fits the UMAP map if it was not fitted)")
-            files.append(export.write_html(Path(args.html), export.html(run, digits)))
+            files.append(writers.write_html(Path(args.html), writers.html(run, digits)))
     paths = [str(f.resolve()) for f in files]
     _emit(args, {"run_id": run.run_id, "files": paths}, "\n".join(paths))
     return 0
 
 
 def cmd_runs(args) -> int:
-    from aecore import lab
+    from aecore.runs import pipeline
 
-    rows = lab.list_runs()
+    rows = pipeline.list_runs()
     lines = [f"{r['run_id']}  {r['config']['dataset']:<7} {r['config']['model']:<8} "
              f"k={r['config']['latent_dim']:<3} "
              f"epochs={metrics.text(r['metrics']['epochs_done']):<3} "
@@ -250,7 +251,7 @@ def cmd_runs(args) -> int:
 
 
 def _runs_with_sizes(args, rows: list[dict], lines: list[str]) -> int:
-    from aecore import store
+    from aecore.runs import store
 
     for row in rows:  # a run's folder: weights, snapshots, derived codes, maps and heads
         row["bytes"] = store.folder_bytes(store.run_dir(row["run_id"]))
@@ -264,19 +265,19 @@ def _runs_with_sizes(args, rows: list[dict], lines: list[str]) -> int:
 
 
 def cmd_rm(args) -> int:
-    from aecore import lab, store
-    from aecore.errors import RunNotFound
+    from aecore.core.errors import RunNotFound
+    from aecore.runs import pipeline, store
 
     run_ids = list(dict.fromkeys(args.run_ids))  # `rm a a` removes a once
     for run_id in run_ids:  # every id is checked before anything is removed
         try:
-            lab.removable(run_id)
+            pipeline.removable(run_id)
         except AecoreError as exc:
             raise type(exc)(f"{exc}; nothing was removed") from exc
     removed, freed, lines = [], 0, []
     for run_id in run_ids:
         try:
-            n = lab.remove_run(run_id)
+            n = pipeline.remove_run(run_id)
         except RunNotFound:  # removed by another `aecore rm` meanwhile: gone, as asked
             continue
         removed.append(run_id)
@@ -290,7 +291,8 @@ def cmd_rm(args) -> int:
 def cmd_sweep(args) -> int:
     from tqdm import tqdm
 
-    from aecore import compare, sweep
+    from aecore.runs import compare
+    from aecore.services import sweep
 
     spec = sweep.SweepSpec(dataset=args.dataset, models=sweep.parse_list(args.models),
                            latent_dims=sweep.parse_list(args.latent_dims, int),
@@ -299,11 +301,11 @@ def cmd_sweep(args) -> int:
     # A device or a Ray address that cannot work is one line before any work, as in `aecore
     # train` (it was a failure per config, or a Ray traceback or a hang, seconds to minutes on)
     if args.backend == "ray":
-        from aecore.ray_backend import check, run_ray
+        from aecore.services.ray_backend import check, run_ray
 
         check(args.address, args.device)
     else:
-        from aecore.train import pick_device
+        from aecore.training.loop import pick_device
 
         pick_device(args.device)
     start = time.perf_counter()
@@ -350,13 +352,13 @@ _positive.__name__ = "number above 0"  # argparse names the type in its one-line
 
 
 def _table(rows) -> str:
-    from aecore.compare import frame
+    from aecore.runs.compare import frame
 
     return frame(rows).to_string(index=False, float_format=lambda v: f"{v:.4f}", na_rep="-")
 
 
 def cmd_report(args) -> int:
-    from aecore import compare
+    from aecore.runs import compare
 
     if args.csv and args.json:
         raise InvalidConfig("--csv and --json print the rows two ways: choose one")
@@ -468,15 +470,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--csv", action="store_true", help="print CSV")
     p.set_defaults(func=cmd_report)
 
-    p = sub.add_parser("bench", help="measure the fast paths on this machine")
-    speed = p.add_mutually_exclusive_group()
-    speed.add_argument("--quick", action="store_true",
-                       help="fewer epochs and seeds, no 70k map: about 4 minutes here")
-    speed.add_argument("--smoke", action="store_true",
-                       help="synthetic data, 1 epoch, no server: checks the report's shape in "
-                            "about half a minute")
-    p.set_defaults(func=lambda a: __import__("aecore.bench", fromlist=["main"]).main(a))
-
     for p in sub.choices.values():
         p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     return parser
@@ -486,7 +479,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="aecore: %(message)s", stream=sys.stderr)
     try:
-        from aecore.store import sweep_temp
+        from aecore.runs.store import sweep_temp
 
         sweep_temp()  # temp folders left by a killed writer
         return args.func(args)

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from aecore import compare, lab, mapping
-from aecore.config import HeadConfig, ProjectionConfig
-from aecore.errors import AecoreError
-from aecore.jobs import Task, Tasks
-from aecore.worker import Worker
+from aecore.core.config import HeadConfig, ProjectionConfig
+from aecore.core.errors import AecoreError
+from aecore.runs import compare, mapping, pipeline
+from aecore.services.jobs import Task, Tasks
+from aecore.services.worker import Worker
 from dashboard import widgets
 
 POLL_SECONDS = 1.0
@@ -37,8 +37,8 @@ class Job:
 
 # What a page can ask the map worker for: kind -> (its folder, its lab function, its name).
 KINDS = {
-    "embed": (lab.map_folder, lab.embed, "the {method} map"),
-    "classify": (lab.head_folder, lab.classify, "the {head} classifier"),
+    "embed": (pipeline.map_folder, pipeline.embed, "the {method} map"),
+    "classify": (pipeline.head_folder, pipeline.classify, "the {head} classifier"),
     "embed_over_training": (mapping.training_folder, mapping.embed_over_training,
                             "the map over training"),
     "embed_all": (mapping.all_folder, mapping.embed_all, "the map of all 70,000 images"),
@@ -46,7 +46,7 @@ KINDS = {
 }
 
 
-def derived_job(kind: str, run: lab.Run, cfg: ProjectionConfig | HeadConfig,
+def derived_job(kind: str, run: pipeline.Run, cfg: ProjectionConfig | HeadConfig,
                 worker: Worker | None, ahead: bool = False) -> Job:
     """The job computing one derived result of the run: in the worker, else in-process.
     Asked `ahead` of need, it lets the worker serve what a page waits on first."""
@@ -61,24 +61,24 @@ def derived_job(kind: str, run: lab.Run, cfg: ProjectionConfig | HeadConfig,
                lambda: worker.hurry(key))
 
 
-def map_job(run: lab.Run, cfg: ProjectionConfig, worker: Worker | None,
+def map_job(run: pipeline.Run, cfg: ProjectionConfig, worker: Worker | None,
             ahead: bool = False) -> Job:
     return derived_job("embed", run, cfg, worker, ahead)
 
 
-def head_job(run: lab.Run, cfg: HeadConfig, worker: Worker | None, ahead: bool = False) -> Job:
+def head_job(run: pipeline.Run, cfg: HeadConfig, worker: Worker | None, ahead: bool = False) -> Job:
     return derived_job("classify", run, cfg, worker, ahead)
 
 
-def sweep_derive(tasks: Tasks, worker: Worker | None) -> Callable[[lab.Run], None]:
+def sweep_derive(tasks: Tasks, worker: Worker | None) -> Callable[[pipeline.Run], None]:
     """A sweep's heads and map for one run, as the same tasks the pages follow (so a page
     open on that run shows them fitting, and hurries them); it waits for each and raises if
     one failed. Asked ahead: no page waits on them until one follows them."""
-    def derive(run: lab.Run) -> None:
+    def derive(run: pipeline.Run) -> None:
         jobs = [*(head_job(run, cfg, worker, ahead=True) for cfg in compare.HEADS.values()),
                 map_job(run, compare.MAP, worker, ahead=True)]
         for job in jobs:
-            if lab.is_valid(job.folder):
+            if pipeline.is_valid(job.folder):
                 continue
             task = tasks.get(job.key)  # an ended task (failed, or its result gone) runs again
             task = start(tasks, job, retry=task is not None,
@@ -96,7 +96,7 @@ def start(tasks: Tasks, job: Job, retry: bool = False, recompute: bool = False) 
 
 def follow(tasks: Tasks, job: Job, start_now: bool = True) -> str:
     """"ready", "running", "failed", or "absent" (not started, and `start_now` is False)."""
-    if lab.is_valid(job.folder):
+    if pipeline.is_valid(job.folder):
         return "ready"
     task = tasks.get(job.key)
     if task is None and not start_now:
@@ -121,5 +121,5 @@ def follow(tasks: Tasks, job: Job, start_now: bool = True) -> str:
 def _poll(tasks: Tasks, key: str, folder: str) -> None:
     """Reruns the page once the task has ended; the page then shows what came of it."""
     task = tasks.get(key)
-    if task is None or task.state != "running" or lab.is_stored(Path(folder)):
+    if task is None or task.state != "running" or pipeline.is_stored(Path(folder)):
         st.rerun()

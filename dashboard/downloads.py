@@ -10,9 +10,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from aecore import export, lab, store, tables
-from aecore.config import ProjectionConfig
-from aecore.errors import AecoreError
+from aecore.core.config import ProjectionConfig
+from aecore.core.errors import AecoreError
+from aecore.export import writers
+from aecore.figures import tables
+from aecore.runs import pipeline, store
 from dashboard import state, widgets
 
 CSV, PNG, JSON = "text/csv", "image/png", "application/json"
@@ -24,20 +26,21 @@ def button(label: str, data: Callable[[], bytes | str] | bytes | str, file_name:
                        on_click="ignore", icon=":material/download:")
 
 
-def _weights(run: lab.Run) -> Callable[[], bytes]:
+def _weights(run: pipeline.Run) -> Callable[[], bytes]:
     """From the loaded model, so a run deleted under the page still downloads."""
     return lambda: store.tensor_bytes(run.model.state_dict())
 
 
-def _report(run: lab.Run) -> Callable[[], str]:
+def _report(run: pipeline.Run) -> Callable[[], str]:
     """The HTML report from what is stored: the UMAP map when it was fitted (else PCA, made
     in a blink), the MLP or linear head when one was trained (else the report says so)."""
     umap = ProjectionConfig()
-    projection = umap if lab.is_valid(lab.map_folder(run, umap)) else ProjectionConfig("pca")
-    return lambda: export.html(run, export.test_digits(run, train_head=False), projection)
+    stored = pipeline.is_valid(pipeline.map_folder(run, umap))
+    projection = umap if stored else ProjectionConfig("pca")
+    return lambda: writers.html(run, writers.test_digits(run, train_head=False), projection)
 
 
-def run_files(run: lab.Run | None) -> None:
+def run_files(run: pipeline.Run | None) -> None:
     """The sidebar's: the active run's weights, config and HTML report."""
     if run is None:
         return
@@ -54,7 +57,7 @@ def run_files(run: lab.Run | None) -> None:
                    "projector bundle and ONNX models.")
 
 
-def map_table(run: lab.Run, embedding: np.ndarray, labels: np.ndarray, errors: np.ndarray,
+def map_table(run: pipeline.Run, embedding: np.ndarray, labels: np.ndarray, errors: np.ndarray,
               codes, trust: np.ndarray | None) -> pd.DataFrame:
     """The map's table, with the stored head's predictions when a head was trained."""
     head = state.stored_head(run)

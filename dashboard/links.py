@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from aecore import store
-from aecore.mapplots import COLOURINGS
+from aecore.figures.mapplots import COLOURINGS
+from aecore.runs import store
 from dashboard import session
 
 DATASET, RUN, MAP, COLOUR, DIGITS = "dataset", "run", "map", "colour", "digits"

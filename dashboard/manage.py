@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from aecore import lab, store
-from aecore.errors import AecoreError
+from aecore.core.errors import AecoreError
+from aecore.runs import pipeline, store
 from dashboard import session, widgets
 
 
@@ -20,7 +20,7 @@ def cache_size() -> None:
                "(`aecore runs --size` lists each run's)")
 
 
-def delete_button(run: lab.Run | None) -> None:
+def delete_button(run: pipeline.Run | None) -> None:
     """Delete the active run, once its id is confirmed; every session then picks another."""
     if run is None:
         return
@@ -30,7 +30,7 @@ def delete_button(run: lab.Run | None) -> None:
         sure = st.checkbox(f"Yes, delete run {run.run_id}", key=f"confirm_delete_{run.run_id}")
         if st.button("Delete", key="delete_run", disabled=not sure, type="primary"):
             try:
-                freed = lab.remove_run(run.run_id)
+                freed = pipeline.remove_run(run.run_id)
             except AecoreError as exc:
                 st.error(widgets.message(exc))
                 return

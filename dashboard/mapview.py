@@ -10,9 +10,12 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from aecore import gallery, lab, latents, mapping, projection, trust
-from aecore.data import NOUNS, Nouns
-from aecore.mapplots import Colouring, map_figure, training_figure
+from aecore.analysis import projection, trust
+from aecore.data.datasets import NOUNS, Nouns
+from aecore.figures import gallery
+from aecore.figures.mapplots import Colouring, map_figure, training_figure
+from aecore.runs import mapping, pipeline
+from aecore.training import latents
 from dashboard import background, state
 
 
@@ -34,7 +37,7 @@ class View(NamedTuple):
     waiting: bool = False    # the test map, shown while the map over training fits
 
 
-def view(run: lab.Run, kind: str) -> View:
+def view(run: pipeline.Run, kind: str) -> View:
     """The map of this kind: its UMAP map when stored, else (the job starts here) the PCA map
     of all digits, or over training the test map, while UMAP fits. Over training,
     NoSnapshots for a run without readable snapshots, before any job starts."""
@@ -43,7 +46,7 @@ def view(run: lab.Run, kind: str) -> View:
         return View(kind, shown.result.map, state.test_set(run).labels, shown.final,
                     shown.state, shown.result.knn_accuracy_2d)
     job = state.derived_job("embed_over_training" if kind == "training" else "embed_all", run)
-    if kind == "training" and not lab.is_valid(job.folder):
+    if kind == "training" and not pipeline.is_valid(job.folder):
         state.readable_snapshots(run)
     progress = background.follow(state.tasks(), job)
     if kind == "all":
@@ -59,7 +62,7 @@ def view(run: lab.Run, kind: str) -> View:
                 frames.knn_accuracy_2d[-1], frames)
 
 
-def colour_values(run: lab.Run, v: View, colour: str) -> np.ndarray | None:
+def colour_values(run: pipeline.Run, v: View, colour: str) -> np.ndarray | None:
     """The value per point of a colouring (None for label, or when it cannot be had)."""
     if colour == "error":
         return state.all_errors(run) if v.kind == "all" else state.test_reconstructions(run)[1]
@@ -75,11 +78,11 @@ def colour_values(run: lab.Run, v: View, colour: str) -> np.ndarray | None:
     return None
 
 
-def stored_trust(run: lab.Run, v: View) -> np.ndarray | None:
+def stored_trust(run: pipeline.Run, v: View) -> np.ndarray | None:
     """Each point's share of its 15 code neighbours kept on the map, when it was measured."""
     if v.kind == "training":
         return v.frames.kept[-1]
-    if v.kind == "test" and v.final and lab.is_valid(mapping.trust_folder(run, state.UMAP)):
+    if v.kind == "test" and v.final and pipeline.is_valid(mapping.trust_folder(run, state.UMAP)):
         return state.map_trust(run).kept
     return None
 
@@ -89,7 +92,7 @@ class PairImages(NamedTuple):
     reconstructions: np.ndarray  # [N, 28, 28] in [0, 1]
 
 
-def pair_images(run: lab.Run, kind: str, indices: list[int]) -> PairImages:
+def pair_images(run: pipeline.Run, kind: str, indices: list[int]) -> PairImages:
     """The digits at these indices of the map of this kind, with their reconstructions."""
     data = state.dataset(run.config.dataset)
     train_codes, test_codes = state.codes(run)
@@ -107,7 +110,7 @@ def _view_key(v: View) -> tuple:
 
 @st.cache_resource(max_entries=12, show_spinner="Drawing the map ...",
                    hash_funcs={**state.BY_WEIGHTS, View: _view_key})
-def figure(run: lab.Run, v: View, colour: str, shade: bool, head_ready: bool) -> go.Figure:
+def figure(run: pipeline.Run, v: View, colour: str, shade: bool, head_ready: bool) -> go.Figure:
     """The map's figure for these choices, shared by every session (never changed after).
     `head_ready` keys it too: a classifier trained since changes what it can show."""
     names = state.test_set(run).names
@@ -127,7 +130,7 @@ def figure(run: lab.Run, v: View, colour: str, shade: bool, head_ready: bool) ->
 
 
 @st.cache_resource(max_entries=4, show_spinner=False, hash_funcs=state.BY_WEIGHTS)
-def thumbnails(run: lab.Run, kind: str) -> gallery.Thumbnails:
+def thumbnails(run: pipeline.Run, kind: str) -> gallery.Thumbnails:
     """Digit | reconstruction thumbnails for the points of the map of this kind."""
     data = state.dataset(run.config.dataset)
     train_codes, test_codes = state.codes(run)
@@ -137,7 +140,7 @@ def thumbnails(run: lab.Run, kind: str) -> gallery.Thumbnails:
     return gallery.Thumbnails(run.model, data.test_x, test_codes)
 
 
-def decode_place(run: lab.Run, v: View, x: float, y: float) -> np.ndarray:
+def decode_place(run: pipeline.Run, v: View, x: float, y: float) -> np.ndarray:
     """The image [28, 28] decoded from the blend of codes nearest (x, y) on the map."""
     code = projection.codes_at(np.array([[x, y]], dtype=np.float32), v.fitted)
     return latents.decode(run.model, code)[0].numpy()

@@ -11,9 +11,9 @@ import uuid
 
 import streamlit as st
 
-from aecore import lab
-from aecore.errors import AecoreError
-from aecore.jobs import JobStatus, TrainingQueue
+from aecore.core.errors import AecoreError
+from aecore.runs import pipeline
+from aecore.services.jobs import JobStatus, TrainingQueue
 from dashboard import state, widgets
 
 # Streamlit forgets a widget's value when a page without that widget runs, so leaving Train
@@ -102,7 +102,7 @@ def show_note() -> None:
         st.warning(widgets.plain(message))
 
 
-def active_run() -> lab.Run | None:
+def active_run() -> pipeline.Run | None:
     """The session's active run. One that cannot be read any more (deleted, or moved aside as
     corrupt) is dropped with a note, and the sidebar picks another run."""
     run_id = st.session_state.get("run_id")
@@ -116,7 +116,7 @@ def active_run() -> lab.Run | None:
         st.rerun()
 
 
-def require_run() -> lab.Run:
+def require_run() -> pipeline.Run:
     """The active run, or a note that points to Train and stops the page."""
     r = active_run()
     if r is None:

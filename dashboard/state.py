@@ -15,14 +15,17 @@ import numpy as np
 import streamlit as st
 import torch
 
-from aecore import compare, lab, latents, mapping, store, sweep, trust
-from aecore import data as datasets
-from aecore.classify import NeighbourVote
-from aecore.config import HeadConfig, ProjectionConfig
-from aecore.errors import AecoreError
-from aecore.jobs import Tasks, TrainingQueue
-from aecore.train import pick_device
-from aecore.worker import Worker
+from aecore.analysis import trust
+from aecore.analysis.classify import NeighbourVote
+from aecore.core.config import HeadConfig, ProjectionConfig
+from aecore.core.errors import AecoreError
+from aecore.data import datasets
+from aecore.runs import compare, mapping, pipeline, store
+from aecore.services import sweep
+from aecore.services.jobs import Tasks, TrainingQueue
+from aecore.services.worker import Worker
+from aecore.training import latents
+from aecore.training.loop import pick_device
 from dashboard import background, widgets
 
 UMAP = ProjectionConfig(method="umap")
@@ -31,8 +34,8 @@ PCA = ProjectionConfig(method="pca")
 
 @st.cache_resource
 def training_queue() -> TrainingQueue:
-    """Training runs in a child process (aecore/worker.py); AECORE_TRAINER=thread keeps it in
-    this process, which AppTest needs to train on its tiny in-process data."""
+    """Training runs in a child process (aecore/services/worker.py); AECORE_TRAINER=thread keeps
+    it in this process, which AppTest needs to train on its tiny in-process data."""
     if os.environ.get("AECORE_TRAINER") == "thread":
         return TrainingQueue()
     return TrainingQueue(trainer=Worker().start().train)
@@ -73,7 +76,7 @@ def runs_listing() -> list[dict]:
 
 @st.cache_data(ttl=60, max_entries=2, show_spinner=False)
 def _runs_listing(generation: int) -> list[dict]:
-    return lab.list_runs()
+    return pipeline.list_runs()
 
 
 @st.cache_resource(max_entries=2, show_spinner="Loading the dataset ...")
@@ -81,36 +84,36 @@ def dataset(name: str) -> datasets.Dataset:
     return datasets.load(name)
 
 
-def _run_key(r: lab.Run) -> str:
+def _run_key(r: pipeline.Run) -> str:
     return f"{r.run_id}-{r.weights_id}"
 
 
 # A run is cached by its id and its weights' id: a stopped run trained again is a new entry,
 # and so is everything derived from it (hash_funcs key each cached function by both ids).
-BY_WEIGHTS = {lab.Run: _run_key}
+BY_WEIGHTS = {pipeline.Run: _run_key}
 
 
-def run(run_id: str) -> lab.Run:
+def run(run_id: str) -> pipeline.Run:
     """The run as stored now (reads its small manifest to find which weights those are)."""
-    weights = lab.weights_id(run_id)
+    weights = pipeline.weights_id(run_id)
     if weights is None:
-        return lab.load_run(run_id)  # raises RunNotFound with its sentence
+        return pipeline.load_run(run_id)  # raises RunNotFound with its sentence
     return _run(run_id, weights)
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def _run(run_id: str, weights_id: str) -> lab.Run:
-    return lab.load_run(run_id)
+def _run(run_id: str, weights_id: str) -> pipeline.Run:
+    return pipeline.load_run(run_id)
 
 
 @st.cache_resource(max_entries=4, show_spinner="Encoding the images ...", hash_funcs=BY_WEIGHTS)
-def codes(r: lab.Run) -> tuple[torch.Tensor, torch.Tensor]:
-    return lab.codes(r)
+def codes(r: pipeline.Run) -> tuple[torch.Tensor, torch.Tensor]:
+    return pipeline.codes(r)
 
 
 @st.cache_resource(max_entries=4, show_spinner="Reconstructing the test images ...",
                    hash_funcs=BY_WEIGHTS)
-def test_reconstructions(r: lab.Run) -> tuple[np.ndarray, np.ndarray]:
+def test_reconstructions(r: pipeline.Run) -> tuple[np.ndarray, np.ndarray]:
     """(images [10000, 28, 28] in [0, 1], per-image BCE [10000])."""
     test_x = dataset(r.config.dataset).test_x
     recon = latents.decode(r.model, codes(r)[1]).numpy()
@@ -119,47 +122,47 @@ def test_reconstructions(r: lab.Run) -> tuple[np.ndarray, np.ndarray]:
 
 
 @st.cache_resource(max_entries=8, show_spinner=False, hash_funcs=BY_WEIGHTS)
-def map_result(r: lab.Run, method: str) -> lab.MapResult:
-    return lab.embed(r, UMAP if method == "umap" else PCA)
+def map_result(r: pipeline.Run, method: str) -> pipeline.MapResult:
+    return pipeline.embed(r, UMAP if method == "umap" else PCA)
 
 
 class ShownMap(NamedTuple):
-    result: lab.MapResult
+    result: pipeline.MapResult
     final: bool   # the UMAP map; else the PCA map, shown while UMAP fits
     state: str    # the UMAP job's: ready, running, failed
 
 
-def current_map(r: lab.Run) -> ShownMap:
+def current_map(r: pipeline.Run) -> ShownMap:
     """The UMAP map when stored; else the PCA map at once while the UMAP map fits."""
     state = background.follow(tasks(), map_job(r))
     method = "umap" if state == "ready" else "pca"
     return ShownMap(map_result(r, method), state == "ready", state)
 
 
-def map_without_hurry(r: lab.Run) -> ShownMap:
+def map_without_hurry(r: pipeline.Run) -> ShownMap:
     """The UMAP map if it is stored, else the PCA map, and no job hurried: Draw's map while
     its drawing head trains in the same worker (the head's answer goes first)."""
-    ready = lab.is_valid(map_job(r).folder)
+    ready = pipeline.is_valid(map_job(r).folder)
     return ShownMap(map_result(r, "umap" if ready else "pca"), ready,
                     "ready" if ready else "running")
 
 
-def map_job(r: lab.Run, ahead: bool = False) -> background.Job:
+def map_job(r: pipeline.Run, ahead: bool = False) -> background.Job:
     return background.map_job(r, UMAP, mapper(), ahead)
 
 
-def derived_job(kind: str, r: lab.Run, ahead: bool = False) -> background.Job:
+def derived_job(kind: str, r: pipeline.Run, ahead: bool = False) -> background.Job:
     """A UMAP-based result of the run (see background.KINDS) in the map worker."""
     return background.derived_job(kind, r, UMAP, mapper(), ahead)
 
 
 @st.cache_resource(max_entries=4, show_spinner=False, hash_funcs=BY_WEIGHTS)
-def training_maps(r: lab.Run) -> mapping.TrainingMaps:
+def training_maps(r: pipeline.Run) -> mapping.TrainingMaps:
     return mapping.embed_over_training(r, UMAP)
 
 
 @st.cache_resource(max_entries=8, show_spinner=False, hash_funcs=BY_WEIGHTS)
-def readable_snapshots(r: lab.Run) -> bool:
+def readable_snapshots(r: pipeline.Run) -> bool:
     """True, or NoSnapshots (read and checked once per weights: the map over training is
     never started on snapshots that cannot be read)."""
     mapping.snapshots(r)
@@ -167,31 +170,31 @@ def readable_snapshots(r: lab.Run) -> bool:
 
 
 @st.cache_resource(max_entries=2, show_spinner=False, hash_funcs=BY_WEIGHTS)
-def all_map(r: lab.Run, method: str) -> lab.MapResult:
+def all_map(r: pipeline.Run, method: str) -> pipeline.MapResult:
     return mapping.embed_all(r, UMAP if method == "umap" else PCA)
 
 
 @st.cache_resource(max_entries=2, show_spinner="Reconstructing all 70,000 images ...",
                    hash_funcs=BY_WEIGHTS)
-def all_errors(r: lab.Run) -> np.ndarray:
+def all_errors(r: pipeline.Run) -> np.ndarray:
     """float [70000]: each digit's reconstruction BCE, in the order of the map of all digits."""
     return latents.reconstruction_error(r.model, mapping.all_images(dataset(r.config.dataset))
                                         ).numpy()
 
 
 @st.cache_resource(max_entries=4, show_spinner=False, hash_funcs=BY_WEIGHTS)
-def map_trust(r: lab.Run) -> mapping.Trust:
+def map_trust(r: pipeline.Run) -> mapping.Trust:
     return mapping.map_trust(r, UMAP)
 
 
 @st.cache_resource(max_entries=4, show_spinner="Measuring the test images' spacing ...",
                    hash_funcs=BY_WEIGHTS)
-def own_distances(r: lab.Run) -> np.ndarray:
+def own_distances(r: pipeline.Run) -> np.ndarray:
     """Each test code's distance to its nearest other test code, sorted (Draw's novelty)."""
     return trust.own_nearest_distances(codes(r)[1])
 
 
-def start_map(r: lab.Run) -> None:
+def start_map(r: pipeline.Run) -> None:
     """The Train page starts the UMAP map as soon as a training ends (one fit, a few seconds),
     so that it is usually ready when Explore opens; asked ahead of need, so what a page waits
     on goes first. The map over training (a fit per snapshot: 13 for a 10-epoch run, 23 for
@@ -201,11 +204,11 @@ def start_map(r: lab.Run) -> None:
 
 
 @st.cache_resource(max_entries=8, show_spinner=False, hash_funcs=BY_WEIGHTS)
-def variational_stats(r: lab.Run):
-    return lab.variational_stats(r)
+def variational_stats(r: pipeline.Run):
+    return pipeline.variational_stats(r)
 
 
-def head_job(r: lab.Run, head: str) -> background.Job:
+def head_job(r: pipeline.Run, head: str) -> background.Job:
     return background.head_job(r, HeadConfig(head=head), mapper())
 
 
@@ -214,37 +217,37 @@ def head_job(r: lab.Run, head: str) -> background.Job:
 DRAW_HEAD = HeadConfig(head="mlp", jitter=True)
 
 
-def draw_head_job(r: lab.Run) -> background.Job:
+def draw_head_job(r: pipeline.Run) -> background.Job:
     return background.head_job(r, DRAW_HEAD, mapper())
 
 
-def draw_head(r: lab.Run) -> lab.HeadResult | None:
+def draw_head(r: pipeline.Run) -> pipeline.HeadResult | None:
     """The drawing head if it was trained, without training it."""
-    return _draw_head(r) if lab.is_valid(lab.head_folder(r, DRAW_HEAD)) else None
+    return _draw_head(r) if pipeline.is_valid(pipeline.head_folder(r, DRAW_HEAD)) else None
 
 
 @st.cache_resource(max_entries=4, show_spinner=False, hash_funcs=BY_WEIGHTS)
-def _draw_head(r: lab.Run) -> lab.HeadResult:
-    return lab.classify(r, DRAW_HEAD)
+def _draw_head(r: pipeline.Run) -> pipeline.HeadResult:
+    return pipeline.classify(r, DRAW_HEAD)
 
 
 @st.cache_resource(max_entries=4, show_spinner="Encoding the images ...", hash_funcs=BY_WEIGHTS)
-def neighbour_vote(r: lab.Run) -> NeighbourVote:
+def neighbour_vote(r: pipeline.Run) -> NeighbourVote:
     """Draw's answer while its head trains: the vote of the nearest training codes."""
     return NeighbourVote(codes(r)[0], dataset(r.config.dataset).train_y)
 
 
-def stored_head(r: lab.Run, name: str | None = None) -> lab.HeadResult | None:
+def stored_head(r: pipeline.Run, name: str | None = None) -> pipeline.HeadResult | None:
     """A head trained before (mlp preferred when no name is given), without training one."""
     for head in ([name] if name else ["mlp", "linear"]):
-        if lab.is_valid(lab.head_folder(r, HeadConfig(head=head))):
+        if pipeline.is_valid(pipeline.head_folder(r, HeadConfig(head=head))):
             return head_result(r, head)
     return None
 
 
 @st.cache_resource(max_entries=8, show_spinner=False, hash_funcs=BY_WEIGHTS)
-def head_result(r: lab.Run, head: str) -> lab.HeadResult:
-    return lab.classify(r, HeadConfig(head=head))
+def head_result(r: pipeline.Run, head: str) -> pipeline.HeadResult:
+    return pipeline.classify(r, HeadConfig(head=head))
 
 
 @st.cache_resource
@@ -269,7 +272,7 @@ def start_sweep(spec: sweep.SweepSpec) -> sweep.Tracker:
 
 @st.cache_resource(max_entries=4, show_spinner="Comparing the neighbourhoods ...",
                    hash_funcs=BY_WEIGHTS)
-def neighbour_change(a: lab.Run, b: lab.Run) -> compare.NeighbourChange:
+def neighbour_change(a: pipeline.Run, b: pipeline.Run) -> compare.NeighbourChange:
     return compare.neighbour_change(codes(a)[1], codes(b)[1])
 
 
@@ -282,7 +285,7 @@ class TestSet:
     labels: np.ndarray  # int [10000]
 
 
-def test_set(r: lab.Run) -> TestSet:
+def test_set(r: pipeline.Run) -> TestSet:
     data = dataset(r.config.dataset)
     return TestSet(data, data.label_names, _test_images(r.config.dataset), data.test_y.numpy())
 

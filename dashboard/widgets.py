@@ -7,8 +7,8 @@ import re
 import numpy as np
 import streamlit as st
 
-from aecore import plots
-from aecore.paths import cache_dir, data_dirs
+from aecore.core.paths import cache_dir, data_dirs
+from aecore.figures import plots
 
 PAIR_WIDTH = 116
 # Characters Streamlit's Markdown gives a meaning to (CommonMark's escapable punctuation)

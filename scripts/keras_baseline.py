@@ -58,12 +58,13 @@ def keras_epochs(epochs: int) -> list[float]:
 
 
 def our_epochs(epochs: int) -> list[float]:
-    from aecore import data, train
-    from aecore.config import TrainConfig
+    from aecore.core.config import TrainConfig
+    from aecore.data import datasets
+    from aecore.training import loop
 
-    dataset = data.load("mnist")
-    return [event.seconds for event in train.run(TrainConfig(epochs=epochs), dataset, device="cpu")
-            if isinstance(event, train.EpochEvent)]
+    dataset = datasets.load("mnist")
+    return [event.seconds for event in loop.run(TrainConfig(epochs=epochs), dataset, device="cpu")
+            if isinstance(event, loop.EpochEvent)]
 
 
 def main() -> None:

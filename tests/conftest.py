@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from aecore import data as datasets
-from aecore.errors import DatasetUnavailable
+from aecore.core.errors import DatasetUnavailable
+from aecore.data import datasets
 
 ROOT = Path(__file__).resolve().parents[1]
 # numba's compile cache is shared by every test run, so UMAP compiles once per machine.
@@ -52,7 +52,7 @@ def pytest_runtest_makereport(item, call):
 def canvas_set(tmp_path_factory) -> Path:
     """The 2,000 canvas-style digits, drawn once per test session (about 5 s) and copied
     into each test's cache, rather than drawn again in each."""
-    from aecore.canvas_digits import load_canvas_digits
+    from aecore.data.canvas_digits import load_canvas_digits
 
     folder = tmp_path_factory.mktemp("canvas-cache")
     with pytest.MonkeyPatch.context() as mp:
@@ -162,7 +162,7 @@ def app_server(mnist, session_cache, canvas_set, default_run, recommended_run,
     two runs (the classic recipe and Draw's recommended model) with their heads, map and
     drawing heads, the heads' baselines, the canvas digits. Each browser test trains configs
     no other one trains, and counts what it adds rather than what the server holds."""
-    from aecore.appserver import chromium_missing, streamlit_server
+    from benchmarks.appserver import chromium_missing, streamlit_server
     from tests.e2e import close_browser
 
     if reason := chromium_missing():

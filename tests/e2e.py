@@ -1,5 +1,5 @@
 """Helpers for the browser tests: the app server and Chromium (re-exported from
-aecore.appserver, which `aecore bench` shares), screenshots and the page's exceptions."""
+benchmarks.appserver, which `aecore-bench` shares), screenshots and the page's exceptions."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import pytest
 
-from aecore.appserver import ROOT, browser
+from benchmarks.appserver import ROOT, browser
 
 ARTIFACTS = ROOT / "test-artifacts"
 # Every browser test module's marks: it needs Chromium and the real MNIST, takes minutes, and

@@ -10,9 +10,9 @@ import time
 
 from streamlit.testing.v1 import AppTest
 
-from aecore import lab
-from aecore.config import TrainConfig
-from aecore.train import EpochEvent
+from aecore.core.config import TrainConfig
+from aecore.runs import pipeline
+from aecore.training.loop import EpochEvent
 
 # The engine's tests train 3 epochs; the pages' 2 (their maps over training have 5 frames).
 TINY = TrainConfig(latent_dim=8, epochs=3, batch_size=32, lr=3e-2)
@@ -22,18 +22,18 @@ TINY_HEAD = dict(epochs=30, batch_size=32, lr=1e-2)
 TINY_WORKER = [sys.executable, "-m", "tests.tiny_worker"]
 
 
-def train_tiny(cfg: TrainConfig = TINY, **kw) -> lab.RunReady:
+def train_tiny(cfg: TrainConfig = TINY, **kw) -> pipeline.RunReady:
     """Train cfg on the data the `tiny` fixture serves (or take it from the cache): the last
     event, whose .run is the stored run."""
-    return list(lab.train(cfg, device="cpu", **kw))[-1]
+    return list(pipeline.train(cfg, device="cpu", **kw))[-1]
 
 
-def stop_after_one_epoch(cfg: TrainConfig = TINY) -> lab.Run:
+def stop_after_one_epoch(cfg: TrainConfig = TINY) -> pipeline.Run:
     stop = threading.Event()
-    for event in lab.train(cfg, stop=stop, device="cpu"):
+    for event in pipeline.train(cfg, stop=stop, device="cpu"):
         if isinstance(event, EpochEvent):
             stop.set()
-    run = lab.load_run(cfg.key())
+    run = pipeline.load_run(cfg.key())
     assert run.metrics["stopped"] and run.metrics["epochs_done"] == 1
     return run
 

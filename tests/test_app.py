@@ -8,10 +8,10 @@ import streamlit as st
 import torch
 from streamlit.testing.v1 import AppTest
 
-from aecore import data as datasets
-from aecore import lab, store
-from aecore.config import HeadConfig, TrainConfig
-from aecore.errors import AecoreError, DatasetUnavailable
+from aecore.core.config import HeadConfig, TrainConfig
+from aecore.core.errors import AecoreError, DatasetUnavailable
+from aecore.data import datasets
+from aecore.runs import pipeline, store
 from tests.support import poll, texts, train_tiny, visit
 
 PAGES = ["views/train.py", "views/explore.py", "views/reconstruct.py", "views/classify.py",
@@ -51,7 +51,7 @@ def test_train_one_epoch_through_the_job(app):
     other.select_slider(key="batch_size").set_value(32).run()
     assert "trained before" in texts(other)
     assert other.button(key="train").label == "Use this run"
-    assert [r["run_id"] for r in lab.list_runs()] == [cfg.key()]
+    assert [r["run_id"] for r in pipeline.list_runs()] == [cfg.key()]
 
 
 def test_stop_after_some_epochs_keeps_them_as_a_stopped_run(app):
@@ -64,7 +64,7 @@ def test_stop_after_some_epochs_keeps_them_as_a_stopped_run(app):
     app.button(key="stop").click().run()
     poll(app, lambda a: "stopped" in texts(a))
     assert "the finished epochs were kept" in texts(app)
-    runs = lab.list_runs()
+    runs = pipeline.list_runs()
     assert len(runs) == 1 and runs[0]["metrics"]["stopped"]
     assert 2 <= runs[0]["metrics"]["epochs_done"] < 100
 
@@ -119,7 +119,7 @@ def test_classifier_page_trains_a_head(app, trained):
     app.radio(key="head").set_value("linear").run()
     app.button(key="train_head").click().run()
     poll(app, lambda a: any(m.label == "Test accuracy" for m in a.metric))
-    assert lab.is_stored(lab.head_folder(trained, HeadConfig(head="linear")))
+    assert pipeline.is_stored(pipeline.head_folder(trained, HeadConfig(head="linear")))
     assert "Misclassified" in texts(app)
     visit(app, "views/explore.py")
     app.radio(key="colour").set_value("correct").run()
@@ -151,7 +151,7 @@ def test_two_sessions_do_not_change_each_other(app, trained):
 
 
 def test_a_failed_map_shows_one_error_and_stops_polling(app, trained, monkeypatch):
-    from aecore import projection
+    from aecore.analysis import projection
     from dashboard import state
 
     real_fit, broken = projection._fit_umap, [True]
@@ -187,7 +187,7 @@ def test_a_session_keeps_its_run_while_another_trains(app, trained):
     assert watcher.sidebar.selectbox(key="run_id").value == trained.run_id
     start_training(app, 1)
     new = TrainConfig(latent_dim=8, epochs=1, batch_size=32)
-    poll(watcher, lambda w: lab.find_complete(new.key()) is not None)
+    poll(watcher, lambda w: pipeline.find_complete(new.key()) is not None)
 
     watcher.run()
     picker = watcher.sidebar.selectbox(key="run_id")
@@ -199,7 +199,7 @@ def test_a_session_keeps_its_run_while_another_trains(app, trained):
 def test_app_caches_follow_the_weights(tiny):
     """The app's cached run, codes, reconstructions and maps after a stopped run is trained
     again: every one comes from the new weights."""
-    from aecore import latents
+    from aecore.training import latents
     from dashboard import state
     from tests.support import stop_after_one_epoch
 
@@ -232,16 +232,16 @@ def test_train_settings_survive_a_visit_to_another_page(app, trained):
 @pytest.mark.slow
 def test_a_corrupt_head_is_never_refitted_in_the_page(app, trained, monkeypatch):
     cfg = HeadConfig(head="linear")
-    lab.classify(trained, cfg)
-    weights = lab.head_folder(trained, cfg) / "weights.safetensors"
+    pipeline.classify(trained, cfg)
+    weights = pipeline.head_folder(trained, cfg) / "weights.safetensors"
     weights.write_bytes(b"garbage")
     fits = []
-    real = lab.fit_and_score
-    monkeypatch.setattr(lab, "fit_and_score", lambda *a: fits.append(1) or real(*a))
+    real = pipeline.fit_and_score
+    monkeypatch.setattr(pipeline, "fit_and_score", lambda *a: fits.append(1) or real(*a))
     visit(app, "views/classify.py")
     app.radio(key="head").set_value("linear").run()
     assert fits == [] and _has(app, "train_head")  # offered again, not refitted in the page
-    assert not lab.is_stored(lab.head_folder(trained, cfg))  # moved aside
+    assert not pipeline.is_stored(pipeline.head_folder(trained, cfg))  # moved aside
 
 
 def test_own_trainings_in_a_row_activate_the_newest(app):
@@ -249,9 +249,9 @@ def test_own_trainings_in_a_row_activate_the_newest(app):
     app.slider(key="latent_dim").set_value(9).run()
     app.button(key="train").click().run()  # queued behind the first
     first, second = (TrainConfig(latent_dim=k, epochs=1, batch_size=32) for k in (8, 9))
-    poll(app, lambda a: lab.find_complete(second.key()) is not None)
+    poll(app, lambda a: pipeline.find_complete(second.key()) is not None)
     poll(app, lambda a: a.sidebar.selectbox(key="run_id").value == second.key())
-    assert lab.find_complete(first.key()) is not None
+    assert pipeline.find_complete(first.key()) is not None
     assert "Your trainings in this session (2)" in str([e.label for e in app.expander])
 
 
@@ -291,7 +291,7 @@ def test_a_hand_edited_run_reads_as_unknown_on_every_page(app, trained):
     for page in [*PAGES, "views/compare.py"]:
         visit(app, page)
     assert "BCE unknown" in app.sidebar.selectbox(key="run_id").format_func(trained.run_id)
-    assert folder.is_dir() and lab.load_run(trained.run_id).metrics["test_loss"] is None
+    assert folder.is_dir() and pipeline.load_run(trained.run_id).metrics["test_loss"] is None
 
 
 def test_deleting_the_active_run_asks_first_and_another_takes_its_place(app, trained):
@@ -305,5 +305,5 @@ def test_deleting_the_active_run_asks_first_and_another_takes_its_place(app, tra
     assert not app.exception
     assert f"Run {trained.run_id} was deleted" in texts(app)
     assert not store.run_dir(trained.run_id).exists()
-    assert [r["run_id"] for r in lab.list_runs()] == [other.run_id]
+    assert [r["run_id"] for r in pipeline.list_runs()] == [other.run_id]
     assert app.sidebar.selectbox(key="run_id").value == other.run_id

@@ -10,8 +10,8 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from aecore import compare, lab, store
-from aecore.config import ProjectionConfig, TrainConfig
+from aecore.core.config import ProjectionConfig, TrainConfig
+from aecore.runs import compare, pipeline, store
 from dashboard import state
 from tests.support import poll, texts, train_tiny, visit
 
@@ -53,7 +53,7 @@ def test_a_sweep_fills_the_table_and_curves(app):
 
 
 def test_cancel_drops_the_runs_not_started(app):
-    assert lab.list_runs() == []
+    assert pipeline.list_runs() == []
     sweep_from_the_page(app, [2, 3, 4], 100)
     poll(app, lambda a: any(b.key == "sweep_cancel" for b in a.button))
     app.button(key="sweep_cancel").click().run()
@@ -65,7 +65,7 @@ def test_cancel_drops_the_runs_not_started(app):
         queue.stop(running.job_id)
     assert queue.close(), "the stopped training did not end"
     # k=3 and k=4 never started: nothing of theirs was trained or stored
-    assert {r["config"]["latent_dim"] for r in lab.list_runs()} <= {2}
+    assert {r["config"]["latent_dim"] for r in pipeline.list_runs()} <= {2}
 
 
 def test_two_runs_side_by_side(app, tiny):

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from aecore import lab, mapping, store
-from aecore.config import HeadConfig
+from aecore.core.config import HeadConfig
+from aecore.runs import mapping, pipeline, store
 from tests.support import poll, texts, visit
 
 
@@ -54,7 +54,7 @@ def test_all_digits_map_and_regions_once_a_classifier_exists(app, trained):
     visit(app, "views/explore.py")
     assert app.radio(key="map_kind").value == "all" and app.radio(key="colour").value == "trust"
 
-    lab.classify(trained, HeadConfig(head="linear"))  # the config the pages look for
+    pipeline.classify(trained, HeadConfig(head="linear"))  # the config the pages look for
     app.radio(key="map_kind").set_value("test").run()
     assert not app.toggle(key="regions").disabled
     app.toggle(key="regions").set_value(True).run()
@@ -66,7 +66,7 @@ def test_all_digits_map_and_regions_once_a_classifier_exists(app, trained):
 def test_a_run_without_snapshots_falls_back_to_the_test_map(app, trained):
     folder = store.run_dir(trained.run_id)
     files = store.read_artefact(folder)
-    del files[lab.SNAPSHOTS]
+    del files[pipeline.SNAPSHOTS]
     store.write_artefact(folder, files)
     visit(app, "views/explore.py")
     app.radio(key="map_kind").set_value("training").run()
@@ -79,7 +79,7 @@ def test_a_run_without_snapshots_falls_back_to_the_test_map(app, trained):
 def test_damaged_snapshots_are_one_message_and_start_no_job(app, trained):
     from dashboard import state
 
-    path = store.run_dir(trained.run_id) / lab.SNAPSHOTS
+    path = store.run_dir(trained.run_id) / pipeline.SNAPSHOTS
     blob = bytearray(path.read_bytes())
     blob[len(blob) // 2:len(blob) // 2 + 64] = bytes(64)
     path.write_bytes(bytes(blob))

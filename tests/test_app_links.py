@@ -7,13 +7,13 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from aecore import lab
-from aecore.config import HeadConfig, TrainConfig
+from aecore.core.config import HeadConfig, TrainConfig
+from aecore.runs import pipeline
 from dashboard import links
 from tests.support import texts, train_tiny, visit
 
 
-def train(k: int) -> lab.Run:
+def train(k: int) -> pipeline.Run:
     return train_tiny(TrainConfig(latent_dim=k, epochs=1)).run
 
 
@@ -108,7 +108,7 @@ def test_downloads_on_each_page(app):
                                    "Report (one HTML file)"]
     visit(app, "views/explore.py")
     assert "The map (CSV)" in labels(app)
-    lab.classify(run, HeadConfig(head="linear"))
+    pipeline.classify(run, HeadConfig(head="linear"))
     visit(app, "views/classify.py")
     app.radio(key="head").set_value("linear").run()
     assert {"Confusion matrix (CSV)", "Per-class accuracy (CSV)"} <= set(labels(app))
@@ -136,8 +136,8 @@ def test_a_failed_download_says_why_and_sends_no_path(tiny):
     def page():
         import streamlit as st
 
-        from aecore.errors import CacheWriteFailed
-        from aecore.paths import cache_dir
+        from aecore.core.errors import CacheWriteFailed
+        from aecore.core.paths import cache_dir
         from dashboard import downloads
 
         def fails():
@@ -150,7 +150,7 @@ def test_a_failed_download_says_why_and_sends_no_path(tiny):
             except downloads.DownloadFailed:
                 st.session_state["refused"] = True
 
-    from aecore.paths import cache_dir
+    from aecore.core.paths import cache_dir
 
     at = AppTest.from_function(page, default_timeout=60).run()
     at.button(key="click").click().run()

@@ -7,9 +7,9 @@ import dataclasses
 
 import pytest
 
-from aecore import data as datasets
-from aecore import lab
-from aecore.config import HeadConfig, TrainConfig
+from aecore.core.config import HeadConfig, TrainConfig
+from aecore.data import datasets
+from aecore.runs import pipeline
 from dashboard import state
 from tests.support import poll, texts, train_tiny, visit
 
@@ -17,11 +17,11 @@ VAE = TrainConfig(model="vae", beta=2.0, latent_dim=8, epochs=2, batch_size=32, 
 NOISY = TrainConfig(latent_dim=8, epochs=2, batch_size=32, lr=3e-2, noise=0.3, l1=1e-4)
 
 
-def train_run(cfg: TrainConfig) -> lab.Run:
+def train_run(cfg: TrainConfig) -> pipeline.Run:
     return train_tiny(cfg).run
 
 
-def open_with(app, cfg: TrainConfig, page: str) -> lab.Run:
+def open_with(app, cfg: TrainConfig, page: str) -> pipeline.Run:
     """Train cfg (in this process), make it the active run, and open page."""
     run = train_run(cfg)
     visit(app, "views/train.py")
@@ -44,7 +44,7 @@ def test_a_vae_trains_from_the_page_with_its_beta(app):
     poll(app, lambda a: "trained 2 epochs:" in texts(a))
     app.run()
     assert app.sidebar.selectbox(key="run_id").value == VAE.key(), texts(app)
-    run = lab.load_run(VAE.key())
+    run = pipeline.load_run(VAE.key())
     assert len(run.metrics["kl_per_dim"]) == 8
     assert run.metrics["active_units"] == sum(v > 0.01 for v in run.metrics["kl_per_dim"])
     visit(app, "views/train.py")
@@ -77,14 +77,14 @@ def test_a_denoising_runs_panels_and_sparsity(app, tiny):
 @pytest.mark.slow
 def test_draw_uses_the_jittered_head_and_reports_canvas_accuracy(app, tiny):
     run = open_with(app, NOISY, "views/draw.py")
-    poll(app, lambda a: lab.is_valid(lab.head_folder(run, state.DRAW_HEAD)))
-    stored = lab.classify(run, state.DRAW_HEAD)
+    poll(app, lambda a: pipeline.is_valid(pipeline.head_folder(run, state.DRAW_HEAD)))
+    stored = pipeline.classify(run, state.DRAW_HEAD)
     report = stored.report
     assert report["config"]["jitter"] is True
     assert report["test_accuracy"] > 0.25  # ten bars, chance 0.1 (jitter blurs the bars)
     # the canvas figure is the stored head's accuracy on all 2,000 canvas-style digits
-    from aecore import latents
-    from aecore.canvas_digits import load_canvas_digits
+    from aecore.data.canvas_digits import load_canvas_digits
+    from aecore.training import latents
 
     canvas = load_canvas_digits()
     codes = latents.encode(run.model, canvas.images)
@@ -122,8 +122,8 @@ def test_a_fashion_run_speaks_of_images_not_digits(app, tiny, monkeypatch):
     runs = [train_run(TrainConfig(dataset="fashion", latent_dim=k, epochs=1, batch_size=32,
                                   lr=3e-2, noise=0.3)) for k in (4, 8)]
     for run in runs:
-        lab.classify(run, HeadConfig())  # the Classifier page's default head, and Compare's
-    lab.classify(runs[1], state.DRAW_HEAD)
+        pipeline.classify(run, HeadConfig())  # the Classifier page's default head, and Compare's
+    pipeline.classify(runs[1], state.DRAW_HEAD)
     visit(app, "views/train.py")
     app.sidebar.selectbox(key="dataset").set_value("fashion").run()
     assert app.sidebar.selectbox(key="run_id").value == runs[1].run_id

@@ -1,4 +1,4 @@
-"""`aecore bench --smoke` reports every figure of the schema; targets are compared, not just
+"""`aecore-bench --smoke` reports every figure of the schema; targets are compared, not just
 printed. The real figures come from `make bench` (never a time limit in a test)."""
 
 import json
@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from aecore.bench_targets import MAYBE, SCHEMA, SIZES, TARGETS, schema_problems, verdicts
+from benchmarks.targets import MAYBE, SCHEMA, SIZES, TARGETS, schema_problems, verdicts
 
 
 def a_full_result() -> dict:
@@ -62,7 +62,7 @@ def test_each_target_is_met_missed_or_not_measured():
 
 
 def test_the_app_figures_have_targets_and_a_smoke_run_measures_none():
-    from aecore.bench_app import APP_KEYS, app_figures
+    from benchmarks.app_pages import APP_KEYS, app_figures
 
     result = a_full_result()
     result["app"] |= {"runs_listing_ms_200": 120, "page_switch_s_200": 1.1,
@@ -80,7 +80,7 @@ def test_the_app_figures_have_targets_and_a_smoke_run_measures_none():
 
 @pytest.mark.slow  # a fresh interpreter with torch, and UMAP's compile
 def test_smoke_bench_reports_every_figure(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "aecore", "bench", "--smoke", "--json"],
+    proc = subprocess.run([sys.executable, "-m", "benchmarks", "--smoke", "--json"],
                           capture_output=True, text=True, timeout=280,
                           env={**os.environ, "AECORE_CACHE_DIR": str(tmp_path / "cache")})
     assert proc.returncode == 0, proc.stderr

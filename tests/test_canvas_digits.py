@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from aecore import canvas_digits as cd
+from aecore.data import canvas_digits as cd
 
 PER_CLASS = 6
 

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from aecore.classify import fit_and_score, scores
-from aecore.config import HeadConfig
+from aecore.analysis.classify import fit_and_score, scores
+from aecore.core.config import HeadConfig
 
 
 def separable(n=400, d=6, seed=0):
@@ -36,7 +36,7 @@ def test_scores_confusion_and_per_class():
 
 
 def test_the_neighbour_vote_answers_with_its_nearest_labels():
-    from aecore.classify import NeighbourVote
+    from aecore.analysis.classify import NeighbourVote
 
     codes = torch.tensor([[0.0, 0.0], [0.1, 0.0], [0.0, 0.1], [5.0, 5.0], [5.1, 5.0]])
     labels = torch.tensor([3, 3, 7, 9, 9])

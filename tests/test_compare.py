@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from aecore import compare, lab, store, sweep
-from aecore.compare import Row
-from aecore.config import ProjectionConfig, TrainConfig
+from aecore.core.config import ProjectionConfig, TrainConfig
+from aecore.runs import compare, pipeline, store
+from aecore.runs.compare import Row
+from aecore.services import sweep
 from tests.support import train_tiny
 
 
@@ -19,7 +20,7 @@ def pca_maps(monkeypatch):
     monkeypatch.setattr(compare, "MAP", ProjectionConfig(method="pca"))
 
 
-def trained(cfg: TrainConfig) -> lab.Run:
+def trained(cfg: TrainConfig) -> pipeline.Run:
     return train_tiny(cfg).run
 
 
@@ -32,11 +33,11 @@ def test_rows_hold_what_was_computed_and_none_for_the_rest(tiny, pca_maps):
     assert set(rows) == {derived.run_id, bare.run_id}
 
     r = rows[derived.run_id]
-    linear = lab.classify(derived, compare.HEADS["linear"]).report
+    linear = pipeline.classify(derived, compare.HEADS["linear"]).report
     assert r.linear_accuracy == pytest.approx(linear["test_accuracy"])
     assert r.mlp_accuracy == pytest.approx(
-        lab.classify(derived, compare.HEADS["mlp"]).report["test_accuracy"])
-    assert r.knn_accuracy_2d == pytest.approx(lab.embed(derived, compare.MAP).knn_accuracy_2d)
+        pipeline.classify(derived, compare.HEADS["mlp"]).report["test_accuracy"])
+    assert r.knn_accuracy_2d == pytest.approx(pipeline.embed(derived, compare.MAP).knn_accuracy_2d)
     assert r.test_loss == pytest.approx(derived.metrics["test_loss"])
     assert (r.model, r.latent_dim, r.epochs, r.seed, r.complete) == ("dense", 4, 1, 0, True)
 
@@ -55,7 +56,7 @@ def test_rows_hold_what_was_computed_and_none_for_the_rest(tiny, pca_maps):
 def test_a_corrupt_head_report_reads_as_not_computed(tiny, pca_maps):
     run = trained(TrainConfig(latent_dim=4, epochs=1))
     sweep.derive(run)
-    report = lab.head_folder(run, compare.HEADS["mlp"]) / "report.json"
+    report = pipeline.head_folder(run, compare.HEADS["mlp"]) / "report.json"
     report.write_text('{"test_accuracy": 1.0}')  # no longer matches its manifest
     [row] = compare.report().rows
     assert row.mlp_accuracy is None and row.linear_accuracy is not None
@@ -137,7 +138,7 @@ def test_odd_but_checksummed_files_read_as_not_computed(tiny, pca_maps):
     metrics = json.loads((folder / "metrics.json").read_text())
     relist(folder, "metrics.json", {**metrics, "test_loss": "abc",
                                     "seconds_per_epoch": float("nan")})
-    head = lab.head_folder(run, compare.HEADS["linear"])
+    head = pipeline.head_folder(run, compare.HEADS["linear"])
     report = json.loads((head / "report.json").read_text())
     relist(head, "report.json", {**report, "baselines": [1]})
     [row] = compare.report().rows

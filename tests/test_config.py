@@ -2,8 +2,8 @@ import math
 
 import pytest
 
-from aecore.config import HeadConfig, ProjectionConfig, TrainConfig
-from aecore.errors import InvalidConfig
+from aecore.core.config import HeadConfig, ProjectionConfig, TrainConfig
+from aecore.core.errors import InvalidConfig
 
 
 @pytest.mark.parametrize("field,name,value", [

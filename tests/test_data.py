@@ -1,13 +1,13 @@
 import pytest
 
-from aecore import data
-from aecore.errors import DatasetCorrupt, DatasetUnavailable, InvalidConfig
+from aecore.core.errors import DatasetCorrupt, DatasetUnavailable, InvalidConfig
+from aecore.data import datasets
 
 
 def fake_raw(root, name="mnist"):
-    folder = data.raw_folder(root, name)
+    folder = datasets.raw_folder(root, name)
     folder.mkdir(parents=True)
-    for file in data.SOURCES[name][1]:
+    for file in datasets.SOURCES[name][1]:
         (folder / file).write_bytes(b"\x00" * 16)
     return folder
 
@@ -15,7 +15,7 @@ def fake_raw(root, name="mnist"):
 def test_absent_offline_names_folder_files_and_variable(cache, tmp_path, monkeypatch):
     monkeypatch.setenv("AECORE_DATA_DIR", str(tmp_path / "nowhere"))
     with pytest.raises(DatasetUnavailable) as info:
-        data.locate("mnist", download=False)
+        datasets.locate("mnist", download=False)
     msg = str(info.value)
     assert "AECORE_DATA_DIR" in msg and "train-images-idx3-ubyte" in msg
     assert str(tmp_path / "nowhere" / "MNIST" / "raw") in msg
@@ -28,27 +28,27 @@ def test_failed_download_is_dataset_unavailable(cache, tmp_path, monkeypatch):
     monkeypatch.setenv("AECORE_DATA_DIR", str(tmp_path / "nowhere"))
     monkeypatch.setattr(datasets.MNIST, "mirrors", ["http://127.0.0.1:9/"])
     with pytest.raises(DatasetUnavailable, match="download failed"):
-        data.locate("mnist", download=True)
+        datasets.locate("mnist", download=True)
 
 
 def test_truncated_file_is_refused(cache, tmp_path, monkeypatch):
     monkeypatch.setenv("AECORE_DATA_DIR", str(tmp_path))
     fake_raw(tmp_path)
     with pytest.raises(DatasetCorrupt, match="truncated"):
-        data.load("mnist", download=False)
+        datasets.load("mnist", download=False)
 
 
 def test_altered_file_is_refused(tmp_path):
-    md5, size = data.SOURCES["mnist"][1]["t10k-labels-idx1-ubyte"]
+    md5, size = datasets.SOURCES["mnist"][1]["t10k-labels-idx1-ubyte"]
     path = tmp_path / "t10k-labels-idx1-ubyte"
     path.write_bytes(b"\x00\x00\x08\x01" + b"\x07" * (size - 4))  # right size, wrong bytes
     with pytest.raises(DatasetCorrupt, match="md5"):
-        data.check_file(path, md5, size)
+        datasets.check_file(path, md5, size)
 
 
 def test_unknown_dataset():
     with pytest.raises(InvalidConfig):
-        data.locate("cifar")
+        datasets.locate("cifar")
 
 
 @pytest.mark.mnist

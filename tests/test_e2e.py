@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from aecore.bench_ui import slide_to
+from benchmarks.ui import slide_to
 from tests.e2e import (
     BROWSER_TEST,
     WAIT_MS,

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from aecore.bench_ui import slide_to
+from benchmarks.ui import slide_to
 from tests.e2e import (
     ACTIVE_RUN,
     BROWSER_TEST,

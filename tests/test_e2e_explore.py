@@ -1,6 +1,6 @@
 """Explore in Chromium on the real path (server, queue, worker processes, cache): a lasso's
 gallery, a digit's neighbours, the map over training with Play, trust, all 70,000 digits,
-and a scribble on Draw. Their speed is `aecore bench`'s (never a clock in a test)."""
+and a scribble on Draw. Their speed is `aecore-bench`'s (never a clock in a test)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from aecore import bench_ui
-from aecore.bench_ui import slide_to
+from benchmarks import ui
+from benchmarks.ui import slide_to
 from tests.e2e import BROWSER_TEST, WAIT_MS, alert, draw_stroke, exceptions_on, new_page, screenshot
 
 pytestmark = BROWSER_TEST
@@ -35,11 +35,11 @@ def open_explore(page, server: str, title: str = "UMAP map of the codes of the 1
 
 def test_lasso_gallery_and_a_digits_neighbours(app_server, page):
     open_explore(page, app_server)
-    bench_ui.lasso_to_gallery(page, tries=2)  # each lasso: a new gallery, or it raises
-    assert "selected digits" in bench_ui.gallery_text(page)
+    ui.lasso_to_gallery(page, tries=2)  # each lasso: a new gallery, or it raises
+    assert "selected digits" in ui.gallery_text(page)
     assert page.locator(".st-key-map ~ div img, [data-testid='stHtml'] img").count() >= 2
     open_explore(page, app_server)  # a fresh view: no selection, and a click selects
-    page.mouse.click(*bench_ui.point_at(page, "3", 0))
+    page.mouse.click(*ui.point_at(page, "3", 0))
     page.get_by_text("Nearest in code space").wait_for()
     page.get_by_text("Nearest on the map").wait_for()
     assert page.get_by_text("1 selected digit").count() == 1
@@ -59,14 +59,14 @@ def test_the_map_over_training_plays_through_every_snapshot(app_server, page):
     page.locator(".st-key-map").get_by_text("Play").wait_for()
     time.sleep(1)
     # 3 epochs: 3 snapshots inside the first, then one at each epoch's end
-    assert bench_ui.play(page).frames == 6
+    assert ui.play(page).frames == 6
     page.locator(".st-key-map").get_by_text("epoch 3").wait_for()  # it ends on the last one
     screenshot(page, "explore-over-training")
     page.get_by_text("map trust").click()  # every colouring plays: here each frame's trust
     page.locator(".st-key-map").get_by_text("% kept").first.wait_for()
     page.locator(".st-key-map").get_by_text("Play").wait_for()
     time.sleep(1)
-    assert bench_ui.play(page).frames == 6
+    assert ui.play(page).frames == 6
     assert not exceptions_on(page)
 
 
@@ -77,13 +77,13 @@ def test_all_digits_map_with_a_lasso_and_a_training_digits_neighbours(app_server
     page.locator(".st-key-map").get_by_text("UMAP map of the codes of all 70,000").wait_for(
         timeout=WAIT_MS)
     time.sleep(2)
-    bench_ui.lasso_to_gallery(page, tries=1)
+    ui.lasso_to_gallery(page, tries=1)
     screenshot(page, "explore-all-digits")
     open_explore(page, app_server)
     page.get_by_text("all 70,000 digits").click()  # fitted once, now read from the cache
     page.locator(".st-key-map").get_by_text("UMAP map of the codes of all 70,000").wait_for()
     time.sleep(1)
-    page.mouse.click(*bench_ui.point_at(page, "5", 5_000))
+    page.mouse.click(*ui.point_at(page, "5", 5_000))
     page.get_by_text("Nearest on the map").wait_for()
     assert page.get_by_text("train #").count() >= 1
     assert not exceptions_on(page)

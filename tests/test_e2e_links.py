@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlparse
 import pandas as pd
 from PIL import Image
 
-from aecore import bench_ui
+from benchmarks import ui
 from tests.e2e import (
     BROWSER_TEST,
     WAIT_MS,
@@ -49,7 +49,7 @@ def view_of(page) -> dict:
     return {"run": active_run(page),
             "radios": [checked.nth(i).evaluate("e => e.closest('label').innerText")
                        for i in range(checked.count())],
-            "gallery": bench_ui.gallery_text(page)}
+            "gallery": ui.gallery_text(page)}
 
 
 def test_a_link_reopens_the_view_and_downloads_work(app_server, tmp_path):
@@ -75,7 +75,7 @@ def test_a_link_reopens_the_view_and_downloads_work(app_server, tmp_path):
         # The new figure replaces the chart once drawn: a lasso before that is lost with it.
         page.locator(".st-key-map .colorbar").first.wait_for(timeout=300_000)
         time.sleep(2)
-        bench_ui.lasso_to_gallery(page, tries=1)
+        ui.lasso_to_gallery(page, tries=1)
         view = view_of(page)
         assert "selected digits" in view["gallery"]
         assert "reconstruction error" in view["radios"]

@@ -19,14 +19,18 @@ import pytest
 import torch
 from PIL import Image
 
-from aecore import cli, export, lab, latents, tables
-from aecore.config import HeadConfig, ProjectionConfig, TrainConfig
+from aecore import cli
+from aecore.core.config import HeadConfig, ProjectionConfig, TrainConfig
+from aecore.export import writers
+from aecore.figures import tables
+from aecore.runs import pipeline
+from aecore.training import latents
 from tests.support import train_tiny
 
 MODELS = ("dense", "deep", "conv", "vae", "vae-conv")
 
 
-def tiny_run(model: str = "dense", k: int = 6) -> lab.Run:
+def tiny_run(model: str = "dense", k: int = 6) -> pipeline.Run:
     return train_tiny(TrainConfig(model=model, latent_dim=k, epochs=1, batch_size=32)).run
 
 
@@ -37,8 +41,8 @@ def test_projector_bundle_reads_in_tensorboards_proto(tiny, tmp_path):
     from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
 
     run = tiny_run(k=6)
-    files = export.projector(run, tmp_path / "bundle")
-    assert [f.name for f in files] == list(export.PROJECTOR_FILES)
+    files = writers.projector(run, tmp_path / "bundle")
+    assert [f.name for f in files] == list(writers.PROJECTOR_FILES)
 
     config = text_format.Parse((tmp_path / "bundle/projector_config.pbtxt").read_text(),
                                ProjectorConfig())
@@ -49,14 +53,15 @@ def test_projector_bundle_reads_in_tensorboards_proto(tiny, tmp_path):
 
     codes = np.loadtxt(tmp_path / "bundle/tensors.tsv", delimiter="\t")
     assert codes.shape == (200, 6)
-    np.testing.assert_allclose(codes, lab.codes(run)[1].numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(codes, pipeline.codes(run)[1].numpy(), rtol=1e-5, atol=1e-5)
     meta = pd.read_csv(tmp_path / "bundle/metadata.tsv", sep="\t", dtype={"label": str,
                                                                            "prediction": str})
     assert list(meta.columns) == ["label", "prediction", "reconstruction_error"]
     assert len(meta) == 200
     assert (meta["label"] == tiny.test_y.numpy().astype(str)).all()
-    head = lab.classify(run, HeadConfig(head="linear"))  # what predicted: stored, not retrained
-    assert (meta["prediction"] == head.head.probabilities(lab.codes(run)[1]).argmax(1)
+    head = pipeline.classify(run, HeadConfig(head="linear"))  # what predicted: stored, not
+    # retrained
+    assert (meta["prediction"] == head.head.probabilities(pipeline.codes(run)[1]).argmax(1)
             .numpy().astype(str)).all()
     errors = latents.reconstruction_error(run.model, tiny.test_x).numpy()
     np.testing.assert_allclose(meta["reconstruction_error"], errors, rtol=1e-4)
@@ -72,9 +77,9 @@ def test_projector_bundle_reads_in_tensorboards_proto(tiny, tmp_path):
 @pytest.mark.slow
 def test_the_mlp_head_predicts_when_it_was_trained(tiny):
     run = tiny_run()
-    assert export.test_digits(run).head == "linear"
-    lab.classify(run, HeadConfig(head="mlp"))
-    assert export.test_digits(run).head == "mlp"
+    assert writers.test_digits(run).head == "linear"
+    pipeline.classify(run, HeadConfig(head="mlp"))
+    assert writers.test_digits(run).head == "mlp"
 
 
 @pytest.mark.slow
@@ -82,7 +87,7 @@ def test_the_mlp_head_predicts_when_it_was_trained(tiny):
 def test_onnx_models_match_pytorch(tiny, tmp_path, model):
     ort = pytest.importorskip("onnxruntime", reason="the export extra: pip install -e '.[export]'")
     run = tiny_run(model, k=5)
-    files = export.onnx(run, tmp_path / "onnx")
+    files = writers.onnx(run, tmp_path / "onnx")
     assert [f.name for f in files] == ["encoder.onnx", "decoder.onnx"]
     assert sorted(f.name for f in (tmp_path / "onnx").iterdir()) == ["decoder.onnx",
                                                                        "encoder.onnx"]
@@ -111,9 +116,9 @@ def test_onnx_encoder_on_1000_real_test_digits(mnist, session_cache, default_run
     ort = pytest.importorskip("onnxruntime", reason="the export extra: pip install -e '.[export]'")
     monkeypatch.setenv("AECORE_CACHE_DIR", str(session_cache))
     for trained in (default_run, recommended_run):
-        run = lab.load_run(trained["run_id"])
+        run = pipeline.load_run(trained["run_id"])
         model = run.config.model
-        files = export.onnx(run, tmp_path / model)
+        files = writers.onnx(run, tmp_path / model)
         images = mnist.test_x[:1000].reshape(1000, 784).float() / 255.0
         with torch.no_grad():
             codes = run.model.encode(images)
@@ -130,7 +135,7 @@ def test_onnx_encoder_on_1000_real_test_digits(mnist, session_cache, default_run
 @pytest.mark.slow
 def test_html_report_is_self_contained(tiny):
     run = tiny_run("vae", k=4)
-    page = export.html(run, projection=ProjectionConfig(method="pca"))
+    page = writers.html(run, projection=ProjectionConfig(method="pca"))
     assert page.startswith("<!DOCTYPE html>") and run.run_id in page
     assert page.count('class="plotly-graph-div"') == 5  # loss, map, accuracy, per class, confusion
     assert page.count("plotly.js v") == 1  # inlined once
@@ -182,7 +187,7 @@ def test_cli_export_json_and_errors(tiny, tmp_path, capsys, monkeypatch):
     code = cli.main(["export", run.run_id, "--projector", str(tmp_path / "p"), "--json"])
     out = json.loads(capsys.readouterr().out)
     assert code == 0 and out["run_id"] == run.run_id
-    assert [p.rsplit("/", 1)[1] for p in out["files"]] == list(export.PROJECTOR_FILES)
+    assert [p.rsplit("/", 1)[1] for p in out["files"]] == list(writers.PROJECTOR_FILES)
 
     assert cli.main(["export", run.run_id]) == 2
     assert "say what to export" in capsys.readouterr().err
@@ -227,7 +232,7 @@ def test_tensorboard_serves_the_bundle(tiny, tmp_path):
     """TensorBoard itself, run on the bundle: its projector lists the codes and serves them."""
     pytest.importorskip("tensorboard", reason="the export extra: pip install -e '.[export]'")
     run = tiny_run(k=6)
-    export.projector(run, tmp_path)
+    writers.projector(run, tmp_path)
     port = _free_port()
     server = subprocess.Popen([sys.executable, "-m", "tensorboard.main", "--logdir",
                                str(tmp_path), "--port", str(port), "--host", "127.0.0.1"],
@@ -249,7 +254,7 @@ def test_tensorboard_serves_the_bundle(tiny, tmp_path):
         assert emb["tensorShape"] == [200, 6]
         name = urllib.parse.quote(emb["tensorName"])
         tensor = np.frombuffer(get(f"/tensor?run=.&name={name}"), dtype=np.float32)
-        np.testing.assert_allclose(tensor.reshape(200, 6), lab.codes(run)[1].numpy(),
+        np.testing.assert_allclose(tensor.reshape(200, 6), pipeline.codes(run)[1].numpy(),
                                    rtol=1e-5, atol=1e-5)
         assert get(f"/metadata?run=.&name={name}").startswith(b"label\tprediction\t")
         assert get(f"/sprite_image?run=.&name={name}")[:4] == b"\x89PNG"

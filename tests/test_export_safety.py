@@ -17,12 +17,14 @@ import numpy as np
 import pytest
 import torch
 
-from aecore import cli, export, lab, store
+from aecore import cli
+from aecore.export import writers
+from aecore.runs import pipeline, store
 
 RUN_ID = "0123456789ab"
-LOCK = ".aecore-export.lock"  # the lock file export takes in each target folder
+LOCK = ".aecore-writers.lock"  # the lock file export takes in each target folder
 PAGE = "<!DOCTYPE html><p>the report</p>"
-DIGITS = export.TestDigits(
+DIGITS = writers.TestDigits(
     images=torch.zeros(4, 28, 28, dtype=torch.uint8), labels=np.arange(4),
     label_names=[str(i) for i in range(10)], codes=np.ones((4, 3), np.float32),
     errors=np.zeros(4, np.float32), predictions=np.arange(4), head="linear", report=None)
@@ -45,15 +47,15 @@ def stub(tmp_path, monkeypatch):
 
     def onnx(run, folder):
         work.append("onnx")
-        export._folder(folder)
-        return [export._write(folder / "encoder.onnx", b"enc"),
-                export._write(folder / "decoder.onnx", b"dec")]
+        writers._folder(folder)
+        return [writers._write(folder / "encoder.onnx", b"enc"),
+                writers._write(folder / "decoder.onnx", b"dec")]
 
-    monkeypatch.setattr(lab, "load_run", lambda run_id: SimpleNamespace(run_id=RUN_ID))
-    monkeypatch.setattr(export, "test_digits", digits)
-    monkeypatch.setattr(export, "html", lambda run, digits=None, projection=None: PAGE)
-    monkeypatch.setattr(export, "require_onnx", lambda: None)
-    monkeypatch.setattr(export, "onnx", onnx)
+    monkeypatch.setattr(pipeline, "load_run", lambda run_id: SimpleNamespace(run_id=RUN_ID))
+    monkeypatch.setattr(writers, "test_digits", digits)
+    monkeypatch.setattr(writers, "html", lambda run, digits=None, projection=None: PAGE)
+    monkeypatch.setattr(writers, "require_onnx", lambda: None)
+    monkeypatch.setattr(writers, "onnx", onnx)
     return SimpleNamespace(cache=cache, run_folder=run_folder, work=work, tmp=tmp_path)
 
 
@@ -128,7 +130,7 @@ def test_a_real_run_survives_an_export_aimed_at_it(trained, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "inside the cache" in err
     assert snapshot(folder) == before
-    assert lab.load_run(trained.run_id).metrics == trained.metrics
+    assert pipeline.load_run(trained.run_id).metrics == trained.metrics
 
 
 # --- symlinks, devices, temp files ------------------------------------------------------------
@@ -168,8 +170,8 @@ def test_a_fifo_target_is_refused(stub, capsys):
 
 def test_a_device_is_refused_before_anything_is_written():
     # Checked without a write: as root, the old code replaced /dev/null itself.
-    with pytest.raises(export.ExportFailed, match="character device"):
-        export.check_targets(None, None, Path("/dev/null"))
+    with pytest.raises(writers.ExportFailed, match="character device"):
+        writers.check_targets(None, None, Path("/dev/null"))
 
 
 @pytest.mark.parametrize("where", ["replace", "fsync", "write"])
@@ -186,7 +188,7 @@ def test_ctrl_c_inside_the_write_leaves_no_temp_file(stub, capsys, monkeypatch, 
             return real(*args)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(export.os, where, interrupt)
+    monkeypatch.setattr(writers.os, where, interrupt)
     code = cli.main(["export", RUN_ID, "--html", str(out / "run.html")])
     monkeypatch.undo()
     assert code == 130 and "interrupted" in capsys.readouterr().err
@@ -201,7 +203,7 @@ def test_an_unwritable_folder_is_refused_before_any_work(stub, capsys, monkeypat
     locked.chmod(0o555)
     if os.geteuid() == 0:  # root writes anywhere: deny as the kernel would deny a user
         access = os.access
-        monkeypatch.setattr(export.os, "access", lambda p, mode, **kw: Path(p) != locked
+        monkeypatch.setattr(writers.os, "access", lambda p, mode, **kw: Path(p) != locked
                             and access(p, mode, **kw))
     try:
         for target in (locked, locked / "bundle"):
@@ -221,7 +223,7 @@ def test_an_unwritable_folder_is_refused_before_any_work(stub, capsys, monkeypat
     (("--onnx", "t/O"), ("--html", "t/O/decoder.onnx")),
     (("--projector", "t/S"), ("--onnx", "t/S/metadata.tsv")),
     (("--projector", "t/S"), ("--html", "t/S/sprite.png/run.html")),
-    (("--projector", "t/S"), ("--html", "t/S/.aecore-export.lock")),
+    (("--projector", "t/S"), ("--html", "t/S/.aecore-writers.lock")),
 ])
 def test_targets_that_collide_are_refused(stub, capsys, monkeypatch, a, b):
     monkeypatch.chdir(stub.tmp)
@@ -235,7 +237,7 @@ def test_targets_that_share_a_folder_without_colliding_are_written(stub, capsys)
     code, err = export_cli(capsys, "--projector", str(out), "--onnx", str(out / "onnx"),
                            "--html", str(out / "run.html"))
     assert code == 0, err
-    assert {p.name for p in out.iterdir()} >= {*export.PROJECTOR_FILES, "onnx", "run.html"}
+    assert {p.name for p in out.iterdir()} >= {*writers.PROJECTOR_FILES, "onnx", "run.html"}
     assert temp_files(out) == [] and (out / "run.html").read_text() == PAGE
 
 
@@ -276,7 +278,7 @@ def test_the_lock_is_held_for_the_whole_export(stub, capsys, monkeypatch):
             os.close(fd)
         return DIGITS
 
-    monkeypatch.setattr(export, "test_digits", digits)
+    monkeypatch.setattr(writers, "test_digits", digits)
     code, err = export_cli(capsys, "--projector", str(out))
     assert code == 0 and held == [True], err
     os.close(hold_lock(out))  # and released at the end
@@ -303,7 +305,7 @@ def test_an_os_error_while_writing_is_one_line(stub, capsys, monkeypatch):
     def full(*args):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(export.os, "fsync", full)
+    monkeypatch.setattr(writers.os, "fsync", full)
     code, err = export_cli(capsys, "--projector", str(out))
     monkeypatch.undo()
     assert refused(code, err) and "No space left on device" in err, err

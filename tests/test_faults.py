@@ -7,10 +7,11 @@ import os
 
 import pytest
 
-from aecore import data, lab, store
-from aecore.config import TrainConfig
-from aecore.errors import CacheWriteFailed, DatasetCorrupt, OutOfMemory, RunNotFound
+from aecore.core.config import TrainConfig
+from aecore.core.errors import CacheWriteFailed, DatasetCorrupt, OutOfMemory, RunNotFound
+from aecore.data import datasets
 from aecore.models.base import Autoencoder
+from aecore.runs import pipeline, store
 from tests.support import train_tiny as finish
 
 
@@ -38,7 +39,7 @@ def test_failed_save_says_why_and_keeps_the_old_run(tiny, monkeypatch, code, nee
     old = finish().run
     with failing_writes(code, after=2), pytest.raises(CacheWriteFailed, match=needle):
         finish(force=True)  # fails midway through the new run's files
-    kept = lab.load_run(old.run_id)  # the old run is intact and still verifies
+    kept = pipeline.load_run(old.run_id)  # the old run is intact and still verifies
     assert kept.metrics == old.metrics
     assert not list(store.runs_dir().glob(".tmp-*"))
 
@@ -46,7 +47,7 @@ def test_failed_save_says_why_and_keeps_the_old_run(tiny, monkeypatch, code, nee
 def test_full_disk_on_first_save_leaves_no_run(tiny, monkeypatch):
     with failing_writes(errno.ENOSPC), pytest.raises(CacheWriteFailed):
         finish()
-    assert lab.list_runs() == []
+    assert pipeline.list_runs() == []
 
 
 def test_out_of_memory_is_typed(tiny, monkeypatch):
@@ -56,7 +57,7 @@ def test_out_of_memory_is_typed(tiny, monkeypatch):
     monkeypatch.setattr(Autoencoder, "loss", oom)
     with pytest.raises(OutOfMemory, match="smaller batch"):
         finish()
-    assert lab.list_runs() == []
+    assert pipeline.list_runs() == []
 
 
 def test_corrupt_weights_are_moved_aside_and_retrained(tiny, caplog):
@@ -64,22 +65,22 @@ def test_corrupt_weights_are_moved_aside_and_retrained(tiny, caplog):
     weights = store.run_dir(run.run_id) / "weights.safetensors"
     weights.write_bytes(weights.read_bytes()[:100])
     with pytest.raises(RunNotFound):
-        lab.load_run(run.run_id)
+        pipeline.load_run(run.run_id)
     assert "moved aside" in caplog.text
     assert list(store.runs_dir().glob(f"{run.run_id}.corrupt-*"))
     again = finish()
     assert not again.cached  # recomputed
-    assert lab.load_run(run.run_id).run_id == run.run_id
+    assert pipeline.load_run(run.run_id).run_id == run.run_id
 
 
 def test_corrupt_codes_are_recomputed(tiny, caplog):
     run = finish().run
-    first = lab.codes(run)[1].clone()
+    first = pipeline.codes(run)[1].clone()
     codes_file = run.derived_dir / "latents" / "codes.safetensors"
     blob = bytearray(codes_file.read_bytes())
     blob[-10] ^= 0xFF
     codes_file.write_bytes(bytes(blob))
-    second = lab.codes(run)[1]
+    second = pipeline.codes(run)[1]
     assert "moved aside" in caplog.text
     assert (first == second).all()
 
@@ -90,7 +91,7 @@ def test_older_format_is_ignored_not_misread(tiny):
     data_ = json.loads(manifest.read_text())
     data_["format"] = 0
     manifest.write_text(json.dumps(data_))
-    assert lab.list_runs() == []
+    assert pipeline.list_runs() == []
     assert manifest.exists()  # left in place, not moved or deleted
 
 
@@ -106,15 +107,15 @@ def test_manifest_cannot_point_outside_its_folder(cache):
 
 
 def test_idx_with_wrong_magic_number_is_refused(tmp_path):
-    md5, size = data.SOURCES["mnist"][1]["t10k-images-idx3-ubyte"]
+    md5, size = datasets.SOURCES["mnist"][1]["t10k-images-idx3-ubyte"]
     path = tmp_path / "t10k-images-idx3-ubyte"
     path.write_bytes(b"\x00\x00\x08\x04" + b"\x00" * (size - 4))  # magic 2052, not 2051
     with pytest.raises(DatasetCorrupt, match="md5"):
-        data.check_file(path, md5, size)
+        datasets.check_file(path, md5, size)
 
 
 def test_batch_larger_than_the_data_is_refused(tiny):
-    from aecore.errors import InvalidConfig
+    from aecore.core.errors import InvalidConfig
 
     with pytest.raises(InvalidConfig, match="larger than"):
         finish(TrainConfig(latent_dim=8, epochs=1, batch_size=5000))
@@ -132,7 +133,7 @@ def test_manifest_with_a_list_of_files_is_moved_aside(tiny, caplog, capsys):
     assert json.loads(capsys.readouterr().out) == {"runs": []}
     assert store.run_dir(run.run_id).is_dir()  # listing moves nothing: loading does
     with pytest.raises(RunNotFound, match="moved aside"):
-        lab.load_run(run.run_id)
+        pipeline.load_run(run.run_id)
     assert "moved aside" in caplog.text
     assert list(store.runs_dir().glob(f"{run.run_id}.corrupt-*"))
     assert not finish().cached  # recomputed
@@ -152,18 +153,19 @@ def rewrite(folder, name: str, blob: bytes | None) -> None:
 
 
 def test_a_metric_that_is_not_a_number_reads_as_unknown(tiny, capsys):
-    from aecore import cli, report
+    from aecore import cli
+    from aecore.export import report
 
     run = finish().run
     folder = store.run_dir(run.run_id)
     edited = {**run.metrics, "test_loss": "0.2578", "seconds_per_epoch": [1], "device": "**x**"}
     rewrite(folder, "metrics.json", json.dumps(edited).encode())
-    [row] = lab.list_runs()
+    [row] = pipeline.list_runs()
     assert row["metrics"]["test_loss"] is None and row["metrics"]["device"] is None
     assert row["metrics"]["train_loss"] == run.metrics["train_loss"]  # what reads is kept
     assert cli.main(["runs"]) == 0
     assert f"{run.run_id}" in (out := capsys.readouterr().out) and "test BCE unknown" in out
-    loaded = lab.load_run(run.run_id)
+    loaded = pipeline.load_run(run.run_id)
     assert report._metrics(loaded)["test BCE"] == "unknown"
     assert folder.is_dir() and not list(store.runs_dir().glob("*.corrupt-*"))
 
@@ -173,9 +175,9 @@ def test_a_metric_that_is_not_a_number_reads_as_unknown(tiny, capsys):
 def test_a_run_without_readable_metrics_or_history_is_listed_and_loads(tiny, name, blob):
     run = finish().run
     rewrite(store.run_dir(run.run_id), name, blob)
-    [row] = lab.list_runs()
+    [row] = pipeline.list_runs()
     assert row["run_id"] == run.run_id
-    loaded = lab.load_run(run.run_id)
+    loaded = pipeline.load_run(run.run_id)
     assert loaded.weights_id == run.weights_id  # the weights are what make it a run
     if name == "metrics.json":
         assert row["metrics"]["test_loss"] is None and loaded.metrics["test_loss"] is None
@@ -188,9 +190,9 @@ def test_a_config_that_is_a_list_is_left_in_place(tiny):
     run = finish().run
     folder = store.run_dir(run.run_id)
     rewrite(folder, "config.json", b"[1, 2, 3]")
-    assert lab.list_runs() == []  # it cannot be shown as a run ...
+    assert pipeline.list_runs() == []  # it cannot be shown as a run ...
     with pytest.raises(RunNotFound, match="config.json does not read"):
-        lab.load_run(run.run_id)
+        pipeline.load_run(run.run_id)
     assert folder.is_dir() and not list(store.runs_dir().glob("*.corrupt-*"))  # ... nor moved
 
 
@@ -204,8 +206,8 @@ def test_numbers_too_large_or_too_deep_read_as_unknown(tiny, capsys, name, blob)
 
     run = finish().run
     rewrite(store.run_dir(run.run_id), name, blob)
-    [row] = lab.list_runs()
-    loaded = lab.load_run(run.run_id)
+    [row] = pipeline.list_runs()
+    loaded = pipeline.load_run(run.run_id)
     assert cli.main(["runs", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out, parse_constant=lambda c: pytest.fail(c))
     assert listed["runs"][0]["run_id"] == run.run_id  # strict JSON: no NaN, no Infinity
@@ -221,27 +223,27 @@ def test_a_config_edited_to_another_run_is_left_in_place(tiny):
     edited = {**run.config.to_dict(), "latent_dim": 16}
     rewrite(folder, "config.json", json.dumps(edited).encode())
     with pytest.raises(RunNotFound, match="describes another run"):
-        lab.load_run(run.run_id)
+        pipeline.load_run(run.run_id)
     assert folder.is_dir() and not list(store.runs_dir().glob("*.corrupt-*"))
 
 
 def test_a_derived_number_that_is_text_is_recomputed(tiny, caplog):
     """A head's accuracy or a map's 2-D accuracy as text once crashed Explore, Classifier
     and `aecore export`: such a result is moved aside and computed again."""
-    from aecore.config import HeadConfig, ProjectionConfig
+    from aecore.core.config import HeadConfig, ProjectionConfig
     from tests.support import TINY_HEAD
 
     run = finish().run
     head_cfg, map_cfg = HeadConfig(head="linear", **TINY_HEAD), ProjectionConfig("pca")
-    first = lab.classify(run, head_cfg).report["test_accuracy"]
-    lab.embed(run, map_cfg)
-    head, fitted = lab.head_folder(run, head_cfg), lab.map_folder(run, map_cfg)
+    first = pipeline.classify(run, head_cfg).report["test_accuracy"]
+    pipeline.embed(run, map_cfg)
+    head, fitted = pipeline.head_folder(run, head_cfg), pipeline.map_folder(run, map_cfg)
     report = json.loads((head / "report.json").read_text())
     rewrite(head, "report.json", json.dumps({**report, "test_accuracy": "0.97"}).encode())
     meta = json.loads((fitted / "meta.json").read_text())
     rewrite(fitted, "meta.json", json.dumps({**meta, "knn_accuracy_2d": "0.8"}).encode())
-    assert not lab.is_valid(head) and not lab.is_valid(fitted)  # what a page asks first
+    assert not pipeline.is_valid(head) and not pipeline.is_valid(fitted)  # what a page asks first
     assert "moved aside" in caplog.text
-    again = lab.classify(run, head_cfg)
+    again = pipeline.classify(run, head_cfg)
     assert not again.cached and again.report["test_accuracy"] == first
-    assert isinstance(lab.embed(run, map_cfg).knn_accuracy_2d, float)
+    assert isinstance(pipeline.embed(run, map_cfg).knn_accuracy_2d, float)

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from aecore import data, lab, store
-from aecore.errors import CacheCorrupt, DatasetCorrupt, InvalidImage, RunNotFound
-from aecore.preprocess import load_image, to_mnist
+from aecore.core.errors import CacheCorrupt, DatasetCorrupt, InvalidImage, RunNotFound
+from aecore.data import datasets
+from aecore.data.preprocess import load_image, to_mnist
+from aecore.runs import pipeline, store
 
 SEED = 1234
 N = 150
@@ -55,13 +56,13 @@ def test_images():
 
 
 def test_idx_files(tmp_path):
-    md5, size = data.SOURCES["mnist"][1]["t10k-labels-idx1-ubyte"]
+    md5, size = datasets.SOURCES["mnist"][1]["t10k-labels-idx1-ubyte"]
     valid = b"\x00\x00\x08\x01\x00\x00\x27\x10" + bytes(i % 10 for i in range(size - 8))
     path = tmp_path / "t10k-labels-idx1-ubyte"
     for blob in blobs(SEED + 1, valid):
         path.write_bytes(blob)
         with pytest.raises(DatasetCorrupt):
-            data.check_file(path, md5, size)
+            datasets.check_file(path, md5, size)
 
 
 def test_cache_artefacts(cache):
@@ -80,7 +81,7 @@ def test_cache_artefacts(cache):
 
 
 def test_run_files(tiny):
-    run = list(lab.train(lab.TrainConfig(latent_dim=8, epochs=1, batch_size=64),
+    run = list(pipeline.train(pipeline.TrainConfig(latent_dim=8, epochs=1, batch_size=64),
                          device="cpu"))[-1].run
     folder = store.run_dir(run.run_id)
     good = store.verify_artefact(folder)
@@ -89,7 +90,7 @@ def test_run_files(tiny):
         for blob in blobs(rng.randrange(10**6), good[name])[:40]:
             store.write_artefact(folder, {**good, name: blob})  # a valid manifest over bad bytes
             try:
-                loaded = lab.load_run(run.run_id)
+                loaded = pipeline.load_run(run.run_id)
             except RunNotFound:
                 store.write_artefact(folder, good)
                 continue
@@ -98,4 +99,4 @@ def test_run_files(tiny):
             assert loss is None or (isinstance(loss, int | float) and np.isfinite(loss))
             assert all(isinstance(e, dict) for e in loaded.history.epochs)
     store.write_artefact(folder, good)
-    assert np.isfinite(lab.load_run(run.run_id).metrics["test_loss"])
+    assert np.isfinite(pipeline.load_run(run.run_id).metrics["test_loss"])

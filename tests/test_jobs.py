@@ -1,4 +1,5 @@
-"""Background work without the app: keyed tasks and the bounded loss curve (aecore.jobs)."""
+"""Background work without the app: keyed tasks and the bounded loss curve
+(aecore.services.jobs)."""
 
 import statistics
 import threading
@@ -6,7 +7,7 @@ import time
 
 import pytest
 
-from aecore.jobs import MAX_CURVE_POINTS, Curve, Task, Tasks
+from aecore.services.jobs import MAX_CURVE_POINTS, Curve, Task, Tasks
 
 
 def wait_until_ended(task: Task, timeout: float = 10.0) -> Task:
@@ -50,8 +51,8 @@ def test_a_task_runs_once_per_key_and_keeps_no_result():
 
 
 def test_a_day_of_tasks_and_trainings_is_forgotten_oldest_first(monkeypatch):
-    from aecore import jobs
-    from aecore.config import TrainConfig
+    from aecore.core.config import TrainConfig
+    from aecore.services import jobs
 
     monkeypatch.setattr(jobs, "MAX_KEPT", 5)
     tasks = Tasks()
@@ -122,7 +123,7 @@ def test_closing_tasks_joins_what_runs():
 def queue_until_stopped() -> tuple:
     """A queue whose stand-in trainer runs until stopped (bounded), and the event set when
     a training has started."""
-    from aecore.jobs import TrainingQueue
+    from aecore.services.jobs import TrainingQueue
 
     started = threading.Event()
 
@@ -135,8 +136,8 @@ def queue_until_stopped() -> tuple:
 
 
 def test_closing_the_queue_stops_the_running_job_and_cancels_the_rest():
-    from aecore.config import TrainConfig
-    from aecore.errors import AecoreError
+    from aecore.core.config import TrainConfig
+    from aecore.core.errors import AecoreError
 
     queue, started = queue_until_stopped()
     first = queue.submit(TrainConfig(latent_dim=4))
@@ -152,7 +153,7 @@ def test_closing_the_queue_stops_the_running_job_and_cancels_the_rest():
 def test_only_who_started_a_training_can_stop_it():
     """B joining A's training (the same config) or holding its page's link could stop it:
     now B's Stop only lets go, and a queued job is dropped once nobody holds it."""
-    from aecore.config import TrainConfig
+    from aecore.core.config import TrainConfig
 
     queue, started = queue_until_stopped()
     try:

@@ -4,48 +4,50 @@ import numpy as np
 import pytest
 import torch
 
-from aecore import classify, lab, latents, projection, store
-from aecore.config import HeadConfig, ProjectionConfig
-from aecore.errors import RunNotFound
-from aecore.train import BatchEvent, EpochEvent
+from aecore.analysis import classify, projection
+from aecore.core.config import HeadConfig, ProjectionConfig
+from aecore.core.errors import RunNotFound
+from aecore.runs import pipeline, store
+from aecore.training import latents
+from aecore.training.loop import BatchEvent, EpochEvent
 from tests.support import TINY, TINY_HEAD, stop_after_one_epoch
 from tests.support import train_tiny as finish
 
 
 def test_train_saves_then_loads_from_cache(tiny):
     first = finish()
-    assert isinstance(first, lab.RunReady) and not first.cached
+    assert isinstance(first, pipeline.RunReady) and not first.cached
     folder = store.run_dir(TINY.key())
     assert {p.name for p in folder.iterdir()} >= {"config.json", "weights.safetensors",
                                                   "history.json", "metrics.json",
                                                   "manifest.json"}
-    second = list(lab.train(TINY, device="cpu"))
+    second = list(pipeline.train(TINY, device="cpu"))
     assert len(second) == 1 and second[0].cached
     x = torch.rand(4, 784)
     assert torch.equal(first.run.model.encode(x), second[0].run.model.encode(x))
     assert first.run.metrics["epochs_done"] == 3
-    assert [r["run_id"] for r in lab.list_runs()] == [TINY.key()]
+    assert [r["run_id"] for r in pipeline.list_runs()] == [TINY.key()]
 
 
 def test_force_retrains(tiny):
     finish()
-    events = list(lab.train(TINY, device="cpu", force=True))
+    events = list(pipeline.train(TINY, device="cpu", force=True))
     assert any(isinstance(e, EpochEvent) for e in events)
     assert not events[-1].cached
 
 
 def test_stopped_run_kept_only_after_an_epoch(tiny):
     stop = threading.Event()
-    for event in lab.train(TINY, stop=stop, device="cpu"):
+    for event in pipeline.train(TINY, stop=stop, device="cpu"):
         if isinstance(event, BatchEvent) and event.step == 3:
             stop.set()
-    assert lab.list_runs() == []  # stopped inside epoch 1: nothing kept
+    assert pipeline.list_runs() == []  # stopped inside epoch 1: nothing kept
 
     stop.clear()
-    for event in lab.train(TINY, stop=stop, device="cpu"):
+    for event in pipeline.train(TINY, stop=stop, device="cpu"):
         if isinstance(event, EpochEvent):
             stop.set()
-    runs = lab.list_runs()
+    runs = pipeline.list_runs()
     assert len(runs) == 1 and runs[0]["metrics"]["stopped"]
     assert runs[0]["metrics"]["epochs_done"] == 1
     # asking for the same config again retrains it in full
@@ -55,26 +57,26 @@ def test_stopped_run_kept_only_after_an_epoch(tiny):
 
 def test_unknown_run(tiny):
     with pytest.raises(RunNotFound, match="no run"):
-        lab.load_run("0123456789ab")
+        pipeline.load_run("0123456789ab")
 
 
 @pytest.mark.slow
 def test_codes_maps_heads_are_cached(tiny):
     run = finish().run
-    train_codes, test_codes = lab.codes(run)
+    train_codes, test_codes = pipeline.codes(run)
     assert train_codes.shape == (600, 8) and test_codes.shape == (200, 8)
-    pca = lab.embed(run, ProjectionConfig(method="pca"))
+    pca = pipeline.embed(run, ProjectionConfig(method="pca"))
     assert pca.map.embedding.shape == (200, 2) and not pca.cached
     assert pca.knn_accuracy_2d == pytest.approx(
         projection.knn_accuracy_2d(pca.map.embedding, tiny.test_y.numpy()))
-    assert lab.embed(run, ProjectionConfig(method="pca")).cached
-    head = lab.classify(run, HeadConfig(head="mlp", **TINY_HEAD))
+    assert pipeline.embed(run, ProjectionConfig(method="pca")).cached
+    head = pipeline.classify(run, HeadConfig(head="mlp", **TINY_HEAD))
     rep = head.report
     assert rep["test_accuracy"] > 0.5  # ten bars; chance is 0.1
     assert rep["baselines"]["pixels"] > 0.9
     assert set(rep["baselines"]) == {"pixels", "pca"}
     assert np.array(rep["confusion"]).sum() == 200
-    assert lab.classify(run, HeadConfig(head="mlp", **TINY_HEAD)).cached
+    assert pipeline.classify(run, HeadConfig(head="mlp", **TINY_HEAD)).cached
 
 
 @pytest.mark.slow
@@ -82,23 +84,23 @@ def test_a_drawing_head_waits_for_no_baselines_and_shares_its_twins(tiny, monkey
     run = finish().run
     calls = []
     real = classify.fit_and_score
-    monkeypatch.setattr(lab, "fit_and_score", lambda *a: calls.append(len(a[0])) or real(*a))
+    monkeypatch.setattr(pipeline, "fit_and_score", lambda *a: calls.append(len(a[0])) or real(*a))
     drawing = HeadConfig(head="linear", jitter=True, **TINY_HEAD)
-    report = lab.classify(run, drawing).report
+    report = pipeline.classify(run, drawing).report
     assert "baselines" not in report and calls == [1200]  # the codes and their jittered copies
-    plain = lab.classify(run, HeadConfig(head="linear", **TINY_HEAD)).report
+    plain = pipeline.classify(run, HeadConfig(head="linear", **TINY_HEAD)).report
     assert calls == [1200, 600, 600, 600]  # the plain head, then pixels and PCA
-    assert lab.with_baselines(run, drawing, report)["baselines"] == plain["baselines"]
+    assert pipeline.with_baselines(run, drawing, report)["baselines"] == plain["baselines"]
     assert calls == [1200, 600, 600, 600]  # read from the cache, not fitted again
 
 
 @pytest.mark.slow
 def test_predict_on_a_drawn_bar(tiny):
     run = finish().run
-    head = lab.classify(run, HeadConfig(head="mlp", **TINY_HEAD)).head
+    head = pipeline.classify(run, HeadConfig(head="mlp", **TINY_HEAD)).head
     image = tiny.test_x[3].numpy()  # class 3
     big = np.kron(image, np.ones((10, 10), dtype=np.uint8))  # 280x280, like the canvas
-    p = lab.predict(run, head, big)
+    p = pipeline.predict(run, head, big)
     assert len(p.probabilities) == 10 and abs(sum(p.probabilities) - 1) < 1e-4
     assert p.image.shape == (28, 28) and p.reconstruction.shape == (28, 28)
     assert p.code.shape == (8,)
@@ -107,22 +109,23 @@ def test_predict_on_a_drawn_bar(tiny):
 
 def test_a_drawing_is_answered_before_any_head_is_trained(tiny):
     """Draw's answer at once: the vote of the nearest training codes, no head fitted."""
-    from aecore.classify import NeighbourVote
+    from aecore.analysis.classify import NeighbourVote
 
     run = finish().run
-    train_codes, test_codes = lab.codes(run)
+    train_codes, test_codes = pipeline.codes(run)
     vote = NeighbourVote(train_codes, tiny.train_y)
     right = (vote.probabilities(test_codes).argmax(1) == tiny.test_y).float().mean()
     assert right > 0.7  # ten kinds of bars (chance 0.1), a 3-epoch run
     big = np.kron(tiny.test_x[3].numpy(), np.ones((10, 10), dtype=np.uint8))
-    p = lab.predict(run, vote, big)
+    p = pipeline.predict(run, vote, big)
     assert abs(sum(p.probabilities) - 1) < 1e-4 and p.digit == int(np.argmax(p.probabilities))
     assert not list(run.derived_dir.glob("head-*"))
 
 
-def derive_all(run: lab.Run) -> tuple[torch.Tensor, np.ndarray, dict]:
-    return (lab.codes(run)[1], lab.embed(run, ProjectionConfig(method="pca")).map.embedding,
-            lab.classify(run, HeadConfig(head="linear", **TINY_HEAD)).head.state_dict())
+def derive_all(run: pipeline.Run) -> tuple[torch.Tensor, np.ndarray, dict]:
+    pca = ProjectionConfig(method="pca")
+    return (pipeline.codes(run)[1], pipeline.embed(run, pca).map.embedding,
+            pipeline.classify(run, HeadConfig(head="linear", **TINY_HEAD)).head.state_dict())
 
 
 @pytest.mark.slow
@@ -139,7 +142,7 @@ def test_derived_results_belong_to_their_weights(tiny):
     assert torch.allclose(codes, fresh) and not torch.allclose(codes, old_codes)
     expected = projection.fit(fresh, ProjectionConfig(method="pca")).embedding
     assert np.allclose(embedding, expected, atol=1e-4) and not np.allclose(embedding, old_map)
-    fresh_head, _ = classify.fit_and_score(lab.codes(full)[0], tiny.train_y, fresh,
+    fresh_head, _ = classify.fit_and_score(pipeline.codes(full)[0], tiny.train_y, fresh,
                                            tiny.test_y, HeadConfig(head="linear", **TINY_HEAD))
     for name, weights in fresh_head.state_dict().items():
         assert torch.allclose(head[name], weights, atol=1e-5), name

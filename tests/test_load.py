@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from aecore.bench_ui import slide_to
+from benchmarks.ui import slide_to
 from tests.e2e import BROWSER_TEST, exceptions_on, screenshot, shared_browser
 
 pytestmark = BROWSER_TEST

@@ -9,9 +9,12 @@ import pytest
 import torch
 from PIL import Image
 
-from aecore import gallery, lab, latents, mapping, mapplots, projection, store, train
-from aecore.config import ProjectionConfig
-from aecore.errors import NoSnapshots
+from aecore.analysis import projection
+from aecore.core.config import ProjectionConfig
+from aecore.core.errors import NoSnapshots
+from aecore.figures import gallery, mapplots
+from aecore.runs import mapping, pipeline, store
+from aecore.training import latents, loop
 from tests.support import TINY
 from tests.support import train_tiny as finish
 
@@ -22,7 +25,7 @@ def test_snapshots_are_kept_inside_the_first_epoch_and_at_every_epoch_end(tiny):
     run = finish().run
     kept = mapping.snapshots(run)
     steps = -(-len(tiny.train_x) // TINY.batch_size)  # 19 steps of 32
-    assert kept.epochs == [*train.snapshot_steps(steps).values(), 1.0, 2.0, 3.0]
+    assert kept.epochs == [*loop.snapshot_steps(steps).values(), 1.0, 2.0, 3.0]
     assert 0 < kept.epochs[0] < kept.epochs[1] < 1
     assert kept.codes.dtype == torch.float16 and kept.codes.shape == (len(kept.epochs), 200, 8)
     # the last snapshot is the final model's codes
@@ -31,18 +34,18 @@ def test_snapshots_are_kept_inside_the_first_epoch_and_at_every_epoch_end(tiny):
 
 
 def test_snapshot_schedule():
-    assert train.snapshot_steps(469) == {5: 0.011, 24: 0.051, 94: 0.2}
-    assert train.snapshot_steps(2) == {1: 0.5}  # a one-step share and the epoch's end
-    assert train.snapshot_epochs(10) == set(range(1, 11))
-    long = train.snapshot_epochs(100)
-    assert {1, 2, 3, 100} <= long and len(long) <= train.MAX_EPOCH_SNAPSHOTS + 1
+    assert loop.snapshot_steps(469) == {5: 0.011, 24: 0.051, 94: 0.2}
+    assert loop.snapshot_steps(2) == {1: 0.5}  # a one-step share and the epoch's end
+    assert loop.snapshot_epochs(10) == set(range(1, 11))
+    long = loop.snapshot_epochs(100)
+    assert {1, 2, 3, 100} <= long and len(long) <= loop.MAX_EPOCH_SNAPSHOTS + 1
 
 
 def test_loading_a_run_skips_its_snapshots_and_a_damaged_file_is_said(tiny):
     run = finish().run
-    path = store.run_dir(run.run_id) / lab.SNAPSHOTS
+    path = store.run_dir(run.run_id) / pipeline.SNAPSHOTS
     path.write_bytes(b"damaged")
-    assert lab.load_run(run.run_id).weights_id == run.weights_id  # the run still loads
+    assert pipeline.load_run(run.run_id).weights_id == run.weights_id  # the run still loads
     with pytest.raises(NoSnapshots, match="damaged"):
         mapping.snapshots(run)
 
@@ -51,9 +54,9 @@ def test_a_run_without_snapshots_says_how_to_get_them(tiny):
     run = finish().run
     folder = store.run_dir(run.run_id)
     files = store.read_artefact(folder)
-    del files[lab.SNAPSHOTS]
+    del files[pipeline.SNAPSHOTS]
     store.write_artefact(folder, files)  # a run stored before snapshots were kept
-    old = lab.load_run(run.run_id)
+    old = pipeline.load_run(run.run_id)
     assert not mapping.has_snapshots(old)
     with pytest.raises(NoSnapshots, match="--force"):
         mapping.snapshots(old)
@@ -88,7 +91,7 @@ def test_the_map_of_all_digits_puts_the_test_digits_first(tiny):
     labels = mapping.all_labels(tiny)
     np.testing.assert_array_equal(labels[:200], tiny.test_y.numpy())
     torch.testing.assert_close(mapping.all_images(tiny)[200:], tiny.train_x)
-    test_map = lab.embed(run, PCA)
+    test_map = pipeline.embed(run, PCA)
     assert 0 < result.knn_accuracy_2d <= 1 and test_map.map.embedding.shape == (200, 2)
 
 
@@ -137,7 +140,7 @@ def test_training_figure_animates_every_colouring_with_single_colour_traces():
 
 
 def test_map_figure_shades_regions_under_the_points():
-    from aecore.trust import Regions
+    from aecore.analysis.trust import Regions
 
     emb = np.random.default_rng(0).normal(size=(30, 2)).astype(np.float32)
     shade = Regions(np.linspace(-1, 1, 5), np.linspace(-1, 1, 4), np.zeros((4, 5), int))

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from aecore import plots
+from aecore.figures import plots
 
 
 def test_smoothing_lags_the_same_thinned_or_not():
@@ -23,7 +23,7 @@ def test_an_empty_loss_chart_has_no_made_up_axes():
 
 
 def test_curve_figure_draws_lines_bands_and_baselines():
-    from aecore.compare import CurvePoint, CurveSet
+    from aecore.runs.compare import CurvePoint, CurveSet
 
     points = [CurvePoint("dense · 10 ep", 2, 0.5, 0.4, 0.6, ["a", "b"]),
               CurvePoint("dense · 10 ep", 8, 0.9, 0.9, 0.9, ["c"]),

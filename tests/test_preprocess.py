@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from aecore.errors import EmptyImage, InvalidImage
-from aecore.preprocess import MAX_BYTES, load_image, to_mnist
+from aecore.core.errors import EmptyImage, InvalidImage
+from aecore.data.preprocess import MAX_BYTES, load_image, to_mnist
 from tests.guard import run_capped
 
 
@@ -139,8 +139,8 @@ def test_oversized_file_is_refused_before_it_is_read(tmp_path):
     assert peak < MAX_BYTES // 10  # the file was not read whole
 
 
-LOAD_IN_CHILD = ("import sys\nfrom aecore.errors import InvalidImage\n"
-                 "from aecore.preprocess import load_image",
+LOAD_IN_CHILD = ("import sys\nfrom aecore.core.errors import InvalidImage\n"
+                 "from aecore.data.preprocess import load_image",
                  "try:\n    load_image(sys.argv[1])\nexcept InvalidImage as exc:\n    print(exc)")
 
 

@@ -1,8 +1,8 @@
 import numpy as np
 import torch
 
-from aecore import projection
-from aecore.config import ProjectionConfig
+from aecore.analysis import projection
+from aecore.core.config import ProjectionConfig
 
 
 def blobs(n_per=50, k=6, seed=0):

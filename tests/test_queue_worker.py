@@ -15,12 +15,12 @@ import time
 
 import pytest
 
-from aecore import lab
-from aecore.config import ProjectionConfig, TrainConfig
-from aecore.errors import InvalidConfig, RunNotFound, WorkerDied
-from aecore.jobs import JobStatus, TrainingQueue
-from aecore.train import BatchEvent, EpochEvent
-from aecore.worker import Worker
+from aecore.core.config import ProjectionConfig, TrainConfig
+from aecore.core.errors import InvalidConfig, RunNotFound, WorkerDied
+from aecore.runs import pipeline
+from aecore.services.jobs import JobStatus, TrainingQueue
+from aecore.services.worker import Worker
+from aecore.training.loop import BatchEvent, EpochEvent
 from tests.support import TINY_WORKER
 
 
@@ -56,7 +56,7 @@ def assert_done_as_itself(status: JobStatus, cfg: TrainConfig) -> None:
     assert status.state == "done", status.message
     assert status.config == cfg
     assert status.run_id == cfg.key()
-    run = lab.load_run(status.run_id)
+    run = pipeline.load_run(status.run_id)
     assert run.config == cfg and run.metrics["epochs_done"] == cfg.epochs
 
 
@@ -66,7 +66,7 @@ def test_three_jobs_in_a_row_each_report_their_own_run(worker):
     ids = [queue.submit(cfg, "cpu") for cfg in configs]
     for job_id, cfg in zip(ids, configs, strict=True):
         assert_done_as_itself(wait_until_finished(queue, job_id), cfg)
-    assert {r["run_id"] for r in lab.list_runs()} == {c.key() for c in configs}
+    assert {r["run_id"] for r in pipeline.list_runs()} == {c.key() for c in configs}
 
 
 @pytest.mark.slow
@@ -79,7 +79,7 @@ def test_stopping_the_second_job_leaves_the_third_right(worker):
     queue.stop(ids[1])
     stopped = wait_until_finished(queue, ids[1])
     assert stopped.state == "stopped" and stopped.run_id == second.key()
-    kept = lab.load_run(second.key()).metrics
+    kept = pipeline.load_run(second.key()).metrics
     assert kept["stopped"] and 1 <= kept["epochs_done"] < 300
     assert_done_as_itself(wait_until_finished(queue, ids[2]), third)
 
@@ -105,8 +105,8 @@ def test_an_abandoned_request_does_not_leak_into_the_next(worker):
     events = list(worker.train(cfg, device="cpu"))
     assert [e.epoch for e in events if isinstance(e, EpochEvent)] == [1]
     ready = events[-1]
-    assert isinstance(ready, lab.RunReady) and ready.run.config == cfg
-    assert not any(isinstance(e, lab.RunReady) for e in events[:-1])
+    assert isinstance(ready, pipeline.RunReady) and ready.run.config == cfg
+    assert not any(isinstance(e, pipeline.RunReady) for e in events[:-1])
 
 
 @pytest.mark.slow
@@ -116,9 +116,9 @@ def test_a_stop_sent_before_the_request_starts_is_kept(worker):
     stop.set()
     events = list(worker.train(tiny_config(8, epochs=300), stop=stop, device="cpu"))
     assert not any(isinstance(e, EpochEvent) for e in events)
-    assert lab.list_runs() == []  # stopped inside epoch 1: nothing kept
+    assert pipeline.list_runs() == []  # stopped inside epoch 1: nothing kept
     cfg = tiny_config(9)  # and the same process serves the next request
-    assert isinstance(list(worker.train(cfg, device="cpu"))[-1], lab.RunReady)
+    assert isinstance(list(worker.train(cfg, device="cpu"))[-1], pipeline.RunReady)
 
 
 @pytest.mark.slow
@@ -133,7 +133,7 @@ def test_typed_errors_cross_the_pipe_as_their_own_class(worker):
 
 PARENT = """
 import sys, time
-from aecore.worker import Worker
+from aecore.services.worker import Worker
 w = Worker(warm=True, command=[sys.executable, "-m", "tests.tiny_worker"]).start()
 print(w.pid, flush=True)
 time.sleep(600)

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from aecore import compare, lab, store
-from aecore.config import TrainConfig
-from aecore.ray_backend import run_ray
-from aecore.sweep import DERIVED, derived_left
+from aecore.core.config import TrainConfig
+from aecore.runs import compare, pipeline, store
+from aecore.services.ray_backend import run_ray
+from aecore.services.sweep import DERIVED, derived_left
 
 pytestmark = [pytest.mark.mnist, pytest.mark.slow]
 
@@ -35,10 +35,10 @@ def test_ray_sweep_lands_runs_and_reports_a_failed_task(mnist, session_cache, mo
     assert outcomes[refused.key()].run_id is None
     assert "latent size must be a whole number" in outcomes[refused.key()].error
     assert outcomes[good.key()].run_id == good.key()
-    run = lab.load_run(good.key())  # written here, checksummed, complete
+    run = pipeline.load_run(good.key())  # written here, checksummed, complete
     assert run.metrics["epochs_done"] == 1 and not run.metrics["stopped"]
     assert run.metrics["test_loss"] < 0.2
-    assert derived_left(lab.summary(good.key())) == 0
+    assert derived_left(pipeline.summary(good.key())) == 0
     [row] = [r for r in compare.report("mnist").rows if r.run_id == good.key()]
     assert row.mlp_accuracy > 0.85 and row.knn_accuracy_2d > 0.5
     assert len(steps) == 2 + len(DERIVED) and steps[0].startswith("failed")
@@ -50,4 +50,4 @@ def test_ray_sweep_lands_runs_and_reports_a_failed_task(mnist, session_cache, mo
     assert again.run_id == good.key() and steps[0].startswith("reused")
     assert (store.run_dir(good.key()) / "weights.safetensors").read_bytes() == before
     x = mnist.test_x[:8].reshape(8, -1).float() / 255
-    assert torch.equal(lab.load_run(good.key()).model.encode(x), run.model.encode(x))
+    assert torch.equal(pipeline.load_run(good.key()).model.encode(x), run.model.encode(x))

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from aecore import cli, lab, store
-from aecore.errors import CacheCorrupt, RunNotFound
+from aecore import cli
+from aecore.core.errors import CacheCorrupt, RunNotFound
+from aecore.runs import pipeline, store
 from tests.support import TINY, train_tiny
 
 OTHER = replace(TINY, seed=1)
@@ -42,20 +43,20 @@ def call(capsys, *args) -> tuple[int, str, str]:
 
 def test_remove_run_removes_that_run_and_keeps_the_other(tiny):
     gone, kept = train_tiny(TINY).run.run_id, train_tiny(OTHER).run.run_id
-    lab.codes(lab.load_run(gone))  # a derived result goes with its run
+    pipeline.codes(pipeline.load_run(gone))  # a derived result goes with its run
     size = walk_bytes(store.run_dir(gone))
     quarantined = store.runs_dir() / f"{gone}.corrupt-123"
     quarantined.mkdir()
     (quarantined / "weights.safetensors").write_bytes(b"kept for inspection")
 
-    assert lab.remove_run(gone) == size
-    assert [r["run_id"] for r in lab.list_runs()] == [kept]
+    assert pipeline.remove_run(gone) == size
+    assert [r["run_id"] for r in pipeline.list_runs()] == [kept]
     assert not os.path.lexists(store.run_dir(gone))
-    assert lab.load_run(kept).run_id == kept
+    assert pipeline.load_run(kept).run_id == kept
     assert (quarantined / "weights.safetensors").read_bytes() == b"kept for inspection"
     assert not list(store.runs_dir().glob(f"{store.TMP_PREFIX}*"))  # nothing left behind
     with pytest.raises(RunNotFound):
-        lab.remove_run(gone)
+        pipeline.remove_run(gone)
 
 
 def test_rm_command_prints_what_it_removed(tiny, capsys):
@@ -66,7 +67,7 @@ def test_rm_command_prints_what_it_removed(tiny, capsys):
     assert json.loads(out) == {"removed": [first], "bytes_freed": sizes[first]}
     code, out, _ = call(capsys, "rm", second)
     assert code == 0 and f"removed {second}" in out and "freed" in out
-    assert lab.list_runs() == [] and not os.path.lexists(store.run_dir(second))
+    assert pipeline.list_runs() == [] and not os.path.lexists(store.run_dir(second))
 
 
 def test_a_reader_never_sees_half_a_run_and_a_killed_rm_is_swept(tiny, monkeypatch):
@@ -80,7 +81,7 @@ def test_a_reader_never_sees_half_a_run_and_a_killed_rm_is_swept(tiny, monkeypat
 
     monkeypatch.setattr(store.shutil, "rmtree", killed)
     with pytest.raises(KeyboardInterrupt):
-        lab.remove_run(run_id)
+        pipeline.remove_run(run_id)
     monkeypatch.setattr(store.shutil, "rmtree", real_rmtree)
     [(exists, listed, name)] = seen
     assert not exists and listed == [] and name.startswith(store.TMP_PREFIX)
@@ -111,7 +112,7 @@ def test_sizes_match_an_independent_count_and_grow(tiny, capsys, tmp_path):
 
     run_before, cache_before = sizes()
     assert 0 < run_before < cache_before  # the cache also holds the canvas digits
-    lab.codes(run)  # a derived result: the codes, in the run's folder
+    pipeline.codes(run)  # a derived result: the codes, in the run's folder
     run_after, cache_after = sizes()
     added = walk_bytes(run.derived_dir / "latents")
     assert added > 0
@@ -155,9 +156,9 @@ def test_an_unknown_or_malformed_id_removes_nothing(tiny, capsys, bad):
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("aecore: error:"), err
     assert "nothing was removed" in lines[0]
-    assert {r["run_id"] for r in lab.list_runs()} == {first, second}
+    assert {r["run_id"] for r in pipeline.list_runs()} == {first, second}
     with pytest.raises(RunNotFound):
-        lab.remove_run(bad)
+        pipeline.remove_run(bad)
 
 
 def test_a_symlinked_run_folder_is_refused(tiny, capsys, tmp_path):
@@ -172,13 +173,13 @@ def test_a_symlinked_run_folder_is_refused(tiny, capsys, tmp_path):
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
     assert "symbolic link" in err and "nothing was removed" in err
     with pytest.raises(CacheCorrupt):
-        lab.remove_run("abcdef012345")
+        pipeline.remove_run("abcdef012345")
     assert linked.is_symlink() and (elsewhere / "weights.safetensors").exists()
-    assert [r["run_id"] for r in lab.list_runs()] == [real]
+    assert [r["run_id"] for r in pipeline.list_runs()] == [real]
 
     # A symlink inside a run is removed as a link: its target stays.
     (store.run_dir(real) / "escape").symlink_to(elsewhere, target_is_directory=True)
-    lab.remove_run(real)
+    pipeline.remove_run(real)
     assert not os.path.lexists(store.run_dir(real))
     assert (elsewhere / "weights.safetensors").read_bytes() == b"not the cache's"
 
@@ -186,12 +187,12 @@ def test_a_symlinked_run_folder_is_refused(tiny, capsys, tmp_path):
 def test_removal_waits_for_the_runs_lock(tiny):
     run_id = train_tiny(TINY).run.run_id
     freed = []
-    remover = threading.Thread(target=lambda: freed.append(lab.remove_run(run_id)))
+    remover = threading.Thread(target=lambda: freed.append(pipeline.remove_run(run_id)))
     with store.lock(f"run-{run_id}"):  # as a training of this config holds it
         remover.start()
         remover.join(0.5)
         assert remover.is_alive() and freed == []
-        assert lab.load_run(run_id).run_id == run_id
+        assert pipeline.load_run(run_id).run_id == run_id
     remover.join(10)
     assert not remover.is_alive() and freed and freed[0] > 0
     assert not os.path.lexists(store.run_dir(run_id))

@@ -6,8 +6,9 @@ import time
 
 import pytest
 
-from aecore import FORMAT_VERSION, store
-from aecore.errors import CacheWriteFailed, RunNotFound
+from aecore import FORMAT_VERSION
+from aecore.core.errors import CacheWriteFailed, RunNotFound
+from aecore.runs import store
 from tests.guard import run_capped
 
 
@@ -103,7 +104,7 @@ def test_sweep_removes_only_stale_temp(cache):
 COMPUTE_ONCE = """
 import sys, time
 from pathlib import Path
-from aecore import store
+from aecore.runs import store
 log = Path(sys.argv[1])
 def compute():
     with log.open("a") as fh:

@@ -7,10 +7,12 @@ import time
 
 import pytest
 
-from aecore import cli, compare, lab, store, sweep
-from aecore.config import ProjectionConfig, TrainConfig
-from aecore.errors import CacheWriteFailed, InvalidConfig
-from aecore.jobs import TrainingQueue
+from aecore import cli
+from aecore.core.config import ProjectionConfig, TrainConfig
+from aecore.core.errors import CacheWriteFailed, InvalidConfig
+from aecore.runs import compare, pipeline, store
+from aecore.services import sweep
+from aecore.services.jobs import TrainingQueue
 
 
 @pytest.fixture(autouse=True)
@@ -59,7 +61,7 @@ def test_local_sweep_derives_everything_and_reuses_trained_runs(tiny):
     outcomes = list(sweep.run_local(configs, "cpu", steps.append))
     assert [o.run_id for o in outcomes] == [c.key() for c in configs]
     assert len(steps) == len(configs) * (1 + len(sweep.DERIVED))
-    assert all(sweep.derived_left(lab.summary(c.key())) == 0 for c in configs)
+    assert all(sweep.derived_left(pipeline.summary(c.key())) == 0 for c in configs)
     rows = compare.report().rows
     assert all(getattr(r, f) is not None for r in rows for f in compare.FIELDS)
 
@@ -74,14 +76,14 @@ def test_local_sweep_derives_everything_and_reuses_trained_runs(tiny):
 @pytest.mark.slow
 def test_a_failed_config_is_reported_and_the_others_land(tiny, monkeypatch):
     configs = sweep.SweepSpec(latent_dims=(2, 4, 6), epochs=1).configs()
-    real = lab.classify
+    real = pipeline.classify
 
     def classify(run, cfg=None):
         if run.config.latent_dim == 4:
             raise CacheWriteFailed("the disk is full")
         return real(run, cfg)
 
-    monkeypatch.setattr(lab, "classify", classify)
+    monkeypatch.setattr(pipeline, "classify", classify)
     outcomes = list(sweep.run_local(configs, "cpu"))
     assert [bool(o.run_id) for o in outcomes] == [True, False, True]
     assert outcomes[1].failure()["error"] == "the disk is full"
@@ -107,7 +109,7 @@ def queue(tiny):
 @pytest.mark.slow
 def test_tracker_trains_through_the_queue_then_derives_and_counts(queue):
     first = TrainConfig(latent_dim=2, epochs=1)
-    list(lab.train(first, device="cpu"))  # trained before: reused, not queued again
+    list(pipeline.train(first, device="cpu"))  # trained before: reused, not queued again
     tracker = sweep.Tracker(sweep.SweepSpec(latent_dims=(2, 4, 8), epochs=1), queue,
                             sweep.derive)
     assert first not in tracker.job_ids and len(tracker.job_ids) == 2
@@ -213,8 +215,8 @@ def test_cli_refuses_contradictions_in_one_line(args, needle, cache, capsys):
 def test_a_ray_address_that_does_not_answer_is_one_sentence():
     import socket
 
-    from aecore.errors import AecoreError
-    from aecore.ray_backend import _check_address
+    from aecore.core.errors import AecoreError
+    from aecore.services.ray_backend import _check_address
 
     with socket.socket() as free:  # a port nobody listens on
         free.bind(("127.0.0.1", 0))

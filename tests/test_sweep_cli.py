@@ -12,7 +12,8 @@ import time
 import pytest
 import torch
 
-from aecore import cli, lab
+from aecore import cli
+from aecore.runs import pipeline
 
 NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is here")
 
@@ -27,7 +28,7 @@ def trip(*args, **kwargs):
 
 @pytest.fixture
 def no_training(monkeypatch, cache):
-    monkeypatch.setattr(lab, "train", trip)
+    monkeypatch.setattr(pipeline, "train", trip)
 
 
 @pytest.fixture
@@ -61,7 +62,7 @@ def sweep_refused(capsys, *args) -> str:
     lines = out.err.strip().splitlines()
     assert code == 2 and len(lines) == 1, out.err
     assert lines[0].startswith("aecore: error:") and "Traceback" not in out.err
-    assert out.out == "" and lab.list_runs() == []
+    assert out.out == "" and pipeline.list_runs() == []
     assert time.monotonic() - start < 10
     return lines[0]
 

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from aecore import trust
-from aecore.config import ProjectionConfig
-from aecore.projection import Map
+from aecore.analysis import trust
+from aecore.analysis.projection import Map
+from aecore.core.config import ProjectionConfig
 
 
 def blobs(n: int = 400, dim: int = 2, seed: int = 0) -> torch.Tensor:

@@ -3,7 +3,7 @@
 import threading
 import time
 
-from aecore.turns import Turns
+from aecore.services.turns import Turns
 
 
 def until(predicate, seconds: float = 10.0) -> None:

@@ -5,12 +5,15 @@ import json
 import pytest
 import torch
 
-from aecore import cli, codeplots, codestats, lab, latents, plots, train
-from aecore.config import TrainConfig
-from aecore.errors import InvalidConfig
+from aecore import cli
+from aecore.core.config import TrainConfig
+from aecore.core.errors import InvalidConfig
+from aecore.data.noise import mask
+from aecore.figures import codeplots, plots
 from aecore.models import build
 from aecore.models.vae import kl_per_dimension
-from aecore.noise import mask
+from aecore.runs import pipeline
+from aecore.training import codestats, latents, loop
 
 TINY_VAE = dict(latent_dim=8, epochs=2, batch_size=32, lr=0.01)
 
@@ -75,15 +78,15 @@ def test_l1_adds_the_codes_sum_and_noise_masks_a_share():
 
 def test_a_vae_trains_and_reports_its_terms(tiny):
     cfg = TrainConfig(model="vae", beta=2.0, **TINY_VAE)
-    events = list(train.run(cfg, tiny, device="cpu"))
-    epochs = [e for e in events if isinstance(e, train.EpochEvent)]
-    batches = [e for e in events if isinstance(e, train.BatchEvent)]
+    events = list(loop.run(cfg, tiny, device="cpu"))
+    epochs = [e for e in events if isinstance(e, loop.EpochEvent)]
+    batches = [e for e in events if isinstance(e, loop.BatchEvent)]
     assert all(e.kl is not None and e.kl >= 0 for e in batches)
     assert all(e.kl > 0 and e.test_kl > 0 for e in epochs)
     done = events[-1]
     assert len(done.history.batch_kl) == len(batches)
-    assert train.History.from_dict(done.history.to_dict()) == done.history
-    metrics = json.loads(lab.run_files(cfg, done, "cpu", tiny.test_x)["metrics.json"])
+    assert loop.History.from_dict(done.history.to_dict()) == done.history
+    metrics = json.loads(pipeline.run_files(cfg, done, "cpu", tiny.test_x)["metrics.json"])
     assert len(metrics["kl_per_dim"]) == 8
     assert metrics["kl"] == pytest.approx(sum(metrics["kl_per_dim"]))
     assert metrics["active_units"] == sum(v > codestats.ACTIVE_KL for v in metrics["kl_per_dim"])
@@ -93,15 +96,15 @@ def test_a_vae_trains_and_reports_its_terms(tiny):
 
 
 def test_plain_runs_carry_no_kl(tiny):
-    events = list(train.run(TrainConfig(**TINY_VAE, noise=0.2, l1=1e-3), tiny, device="cpu"))
-    assert all(e.kl is None for e in events if isinstance(e, train.BatchEvent))
+    events = list(loop.run(TrainConfig(**TINY_VAE, noise=0.2, l1=1e-3), tiny, device="cpu"))
+    assert all(e.kl is None for e in events if isinstance(e, loop.BatchEvent))
     assert events[-1].history.batch_kl == [] and "batch_kl" not in events[-1].history.to_dict()
 
 
 def test_an_l1_penalty_makes_codes_sparser(tiny):
     near_zero = []
     for l1 in (0.0, 0.05):
-        done = list(train.run(TrainConfig(latent_dim=16, epochs=3, batch_size=32, lr=0.01,
+        done = list(loop.run(TrainConfig(latent_dim=16, epochs=3, batch_size=32, lr=0.01,
                                            l1=l1), tiny, device="cpu"))[-1]
         near_zero.append(codestats.sparsity(latents.encode(done.model, tiny.test_x)).near_zero)
     assert near_zero[1] > near_zero[0] + 0.2, near_zero
@@ -164,16 +167,16 @@ def test_train_cli_reports_a_vaes_terms(tiny, capsys):
 
 def test_a_vae_run_without_its_kl_metrics_gets_them_computed_again(tiny):
     cfg = TrainConfig(model="vae", **TINY_VAE)
-    run = next(e for e in lab.train(cfg, device="cpu") if isinstance(e, lab.RunReady)).run
-    stored = lab.variational_stats(run)
-    damaged = lab.Run(run.run_id, run.config, run.model, run.history,
+    run = next(e for e in pipeline.train(cfg, device="cpu") if isinstance(e, pipeline.RunReady)).run
+    stored = pipeline.variational_stats(run)
+    damaged = pipeline.Run(run.run_id, run.config, run.model, run.history,
                       {k: v for k, v in run.metrics.items() if k != "kl_per_dim"},
                       run.weights_id)
-    again = lab.variational_stats(damaged)
+    again = pipeline.variational_stats(damaged)
     assert again.kl_per_dim == pytest.approx(stored.kl_per_dim, rel=1e-5)
-    assert lab.variational_stats(next(e for e in lab.train(TrainConfig(**TINY_VAE),
+    assert pipeline.variational_stats(next(e for e in pipeline.train(TrainConfig(**TINY_VAE),
                                                            device="cpu")
-                                      if isinstance(e, lab.RunReady)).run) is None
+                                      if isinstance(e, pipeline.RunReady)).run) is None
 
 
 def test_a_vaes_sparsity_is_cut_at_the_priors_scale():

@@ -7,11 +7,11 @@ import time
 
 import pytest
 
-from aecore import lab
-from aecore.config import ProjectionConfig, TrainConfig
-from aecore.errors import WorkerDied
-from aecore.train import BatchEvent, EpochEvent
-from aecore.worker import Worker
+from aecore.core.config import ProjectionConfig, TrainConfig
+from aecore.core.errors import WorkerDied
+from aecore.runs import pipeline
+from aecore.services.worker import Worker
+from aecore.training.loop import BatchEvent, EpochEvent
 from tests.support import TINY, TINY_HEAD, TINY_WORKER
 
 
@@ -28,7 +28,7 @@ def test_trains_in_another_process(worker):
     epochs = [e for e in events if isinstance(e, EpochEvent)]
     assert [e.epoch for e in epochs] == [1, 2, 3]
     ready = events[-1]
-    assert isinstance(ready, lab.RunReady) and not ready.cached
+    assert isinstance(ready, pipeline.RunReady) and not ready.cached
     assert ready.run.run_id == TINY.key()
     assert worker._proc.pid != __import__("os").getpid()
     # the same worker serves the next request; a cached run comes back at once
@@ -46,7 +46,7 @@ def test_embed_in_another_process(worker):
 
 @pytest.mark.slow
 def test_maps_over_training_and_of_all_digits_in_another_process(worker):
-    from aecore import mapping
+    from aecore.runs import mapping
 
     run = list(worker.train(TINY, device="cpu"))[-1].run
     pca = ProjectionConfig(method="pca")
@@ -59,7 +59,7 @@ def test_maps_over_training_and_of_all_digits_in_another_process(worker):
 
 @pytest.mark.slow
 def test_classify_in_another_process(worker):
-    from aecore.config import HeadConfig
+    from aecore.core.config import HeadConfig
 
     run = list(worker.train(TINY, device="cpu"))[-1].run
     result = worker.classify(run, HeadConfig(head="linear", **TINY_HEAD))
@@ -75,7 +75,7 @@ def test_stop_reaches_the_child(worker):
         seen.append(event)
         if isinstance(event, EpochEvent):
             stop.set()
-    assert isinstance(seen[-1], lab.RunReady)
+    assert isinstance(seen[-1], pipeline.RunReady)
     assert seen[-1].run.metrics["stopped"] and seen[-1].run.metrics["epochs_done"] < 200
 
 
@@ -86,13 +86,13 @@ def test_a_killed_worker_is_reported_and_replaced(worker):
         for event in worker.train(long, device="cpu"):
             if isinstance(event, BatchEvent):
                 worker._proc.send_signal(signal.SIGKILL)
-    assert lab.list_runs() == []  # nothing half-written is listed
+    assert pipeline.list_runs() == []  # nothing half-written is listed
     for _ in range(100):
         if worker._proc.poll() is not None:
             break
         time.sleep(0.05)
     events = list(worker.train(TINY, device="cpu"))  # a new process takes over
-    assert isinstance(events[-1], lab.RunReady)
+    assert isinstance(events[-1], pipeline.RunReady)
 
 
 @pytest.mark.slow
@@ -100,7 +100,7 @@ def test_what_a_page_waits_on_goes_before_the_maps_asked_ahead(worker):
     """While a training holds the worker, two maps are asked ahead of need (as when a
     training ends), then a head that a page waits on: the head goes first. Then a page waits
     on the second map, which overtakes the first."""
-    from aecore.config import HeadConfig
+    from aecore.core.config import HeadConfig
     from dashboard import background
 
     run = list(worker.train(TINY, device="cpu"))[-1].run

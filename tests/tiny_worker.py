@@ -1,7 +1,7 @@
 """`python -m tests.tiny_worker`: aecore's worker process, serving the tiny test data."""
 
-from aecore import data as datasets
-from aecore import worker
+from aecore.data import datasets
+from aecore.services import worker
 from tests.conftest import make_tiny
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from aecore import plots, tables
+from aecore.figures import plots, tables
 from dashboard import background, downloads, session, state, widgets
 
 st.title("Classify from the codes")

@@ -4,9 +4,11 @@ fills them, and two runs' maps and neighbourhoods side by side."""
 import numpy as np
 import streamlit as st
 
-from aecore import compare, lab, plots, sweep, tables
-from aecore.config import MODELS
-from aecore.errors import AecoreError
+from aecore.core.config import MODELS
+from aecore.core.errors import AecoreError
+from aecore.figures import plots, tables
+from aecore.runs import compare, pipeline
+from aecore.services import sweep
 from dashboard import downloads, session, state, widgets
 
 POLL_SECONDS = 2.0
@@ -163,7 +165,7 @@ def pair() -> None:
     for key, fallback in (("pair_a", ids[0]), ("pair_b", ids[1])):
         kept = st.session_state.get(key)
         if kept not in labels:  # a run that is gone (or of another dataset): say so, move on
-            if kept is not None and lab.weights_id(kept) is None:
+            if kept is not None and pipeline.weights_id(kept) is None:
                 st.info(f"Run {kept[:6]} is no longer stored: showing another run instead.")
             st.session_state[key] = fallback
     c1, c2 = st.columns(2)

@@ -6,11 +6,14 @@ import streamlit as st
 import torch
 from streamlit_drawable_canvas import st_canvas
 
-from aecore import lab, latents, plots, projection, trust
-from aecore.data import NOUNS
-from aecore.errors import AecoreError, EmptyImage
-from aecore.mapplots import map_figure
-from aecore.preprocess import load_image
+from aecore.analysis import projection, trust
+from aecore.core.errors import AecoreError, EmptyImage
+from aecore.data.datasets import NOUNS
+from aecore.data.preprocess import load_image
+from aecore.figures import plots
+from aecore.figures.mapplots import map_figure
+from aecore.runs import pipeline
+from aecore.training import latents
 from dashboard import background, session, state, widgets
 
 # Measured on 2026-11-26 with `aecore classify RUN --head mlp --jitter` (README, "Drawings").
@@ -58,7 +61,7 @@ with state.errors_shown():
                 raise EmptyImage("the canvas is empty")
             # Until the drawing head is trained (once per run), its nearest codes answer
             voter = None if head else state.neighbour_vote(run)
-            guess = lab.predict(run, head.head if head else voter, source)
+            guess = pipeline.predict(run, head.head if head else voter, source)
             image = guess.image
         except EmptyImage as exc:
             if upload is not None:

@@ -5,10 +5,12 @@ classifier says of each place, and see how far the map can be trusted."""
 import numpy as np
 import streamlit as st
 
-from aecore import gallery, lab, plots, tables, trust
-from aecore.data import NOUNS
-from aecore.errors import NoSnapshots
-from aecore.mapplots import COLOURINGS
+from aecore.analysis import trust
+from aecore.core.errors import NoSnapshots
+from aecore.data.datasets import NOUNS
+from aecore.figures import gallery, plots, tables
+from aecore.figures.mapplots import COLOURINGS
+from aecore.runs import pipeline
 from dashboard import background, downloads, links, mapview, session, state
 
 MAX_SHOWN = 60
@@ -80,7 +82,7 @@ def selection_downloads(chosen: list[int], v: mapview.View) -> None:
 def clicked_for(kind: str) -> str:
     """The map of all images, when a link asks for it, waits for a click (it costs a minute
     of the server's time); the test map meanwhile."""
-    if kind != "all" or not st.session_state.get(links.UNCONFIRMED_MAP) or lab.is_stored(
+    if kind != "all" or not st.session_state.get(links.UNCONFIRMED_MAP) or pipeline.is_stored(
             state.derived_job("embed_all", run).folder):
         return kind
     st.info(f"This link opens the map of all 70,000 {noun.many}, which is not fitted for this "

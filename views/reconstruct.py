@@ -5,8 +5,9 @@ import numpy as np
 import streamlit as st
 import torch
 
-from aecore import codeplots, codestats, latents
-from aecore.data import NOUNS
+from aecore.data.datasets import NOUNS
+from aecore.figures import codeplots
+from aecore.training import codestats, latents
 from dashboard import session, state, widgets
 
 TRAVERSAL_ROWS = 8

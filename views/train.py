@@ -5,13 +5,15 @@ import time
 
 import streamlit as st
 
-from aecore import lab, metrics, plots
-from aecore.config import MODELS, TRAIN_SIZE, VARIATIONAL, TrainConfig
-from aecore.errors import AecoreError
+from aecore.core import metrics
+from aecore.core.config import MODELS, TRAIN_SIZE, VARIATIONAL, TrainConfig
+from aecore.core.errors import AecoreError
+from aecore.figures import plots
+from aecore.runs import pipeline
 from dashboard import session, state
 
 # Every redraw costs the trainer: on 2 cores the page's reruns and Chromium take CPU from
-# torch's threads. Measured with `aecore bench` (app over CLI seconds per epoch): polling every
+# torch's threads. Measured with `aecore-bench` (app over CLI seconds per epoch): polling every
 # 1 s and redrawing every 1 s, 1.8x; every 2 s and 4 s, 1.2x.
 POLL_SECONDS = 2.0
 CHART_SECONDS = 4.0
@@ -65,7 +67,7 @@ except AecoreError as exc:
 
 queue = state.training_queue()
 steps_per_epoch = math.ceil(TRAIN_SIZE / cfg.batch_size)
-cached = lab.find_complete(cfg.key())
+cached = pipeline.find_complete(cfg.key())
 own = session.own_statuses(queue)
 # The job to show: this session's running or next one, else its last one; a session with
 # none of its own watches whatever runs on the server (a refreshed tab finds it again).
@@ -162,7 +164,7 @@ def own_history() -> None:
                        (f" · {s.message}" if s.message else ""))
 
 
-def metrics_caption(run: lab.Run) -> None:
+def metrics_caption(run: pipeline.Run) -> None:
     m, vae = run.metrics, state.variational_stats(run)
     st.caption(f"Test BCE {metrics.text(m['test_loss'], '.4f')} · train BCE "
                f"{metrics.text(m['train_loss'], '.4f')} · "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aecore.models.base import PIXELS, Autoencoder
+from aecore.models.base import PIXELS, Autoencoder, as_pixels
 from aecore.models.conv import Conv
 from aecore.models.deep import Deep
 from aecore.models.dense import Dense
@@ -22,4 +22,4 @@ def from_config(cfg) -> Autoencoder:
     return build(cfg.model, cfg.latent_dim, cfg.beta)
 
 
-__all__ = ["PIXELS", "REGISTRY", "Autoencoder", "build", "from_config"]
+__all__ = ["PIXELS", "REGISTRY", "Autoencoder", "as_pixels", "build", "from_config"]

@@ -9,6 +9,11 @@ from torch.nn import functional as F
 PIXELS = 28 * 28
 
 
+def as_pixels(images: torch.Tensor) -> torch.Tensor:
+    """uint8 [B, 28, 28] -> float [B, 784] in [0, 1]."""
+    return images.reshape(len(images), PIXELS).float().div_(255.0)
+
+
 class Autoencoder(nn.Module):
     """Inputs are float pixels in [0, 1], shape [B, 784]; decode returns logits [B, 784]."""
 

@@ -1,7 +1,7 @@
 """A small convolutional autoencoder: 28x28 -> 14x14x16 -> 7x7x32 -> k, and back.
 
 Activations run channels_last: on a 2-core CPU oneDNN's convolutions (the transposed ones
-above all) are about 1.5x faster in that layout than in NCHW (`aecore bench`, train_conv).
+above all) are about 1.5x faster in that layout than in NCHW (`aecore-bench`, train_conv).
 """
 
 from torch import nn

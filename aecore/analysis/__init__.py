@@ -1,0 +1,1 @@
+"""Maths on codes: 2-D maps, how far to trust them, classifier heads."""

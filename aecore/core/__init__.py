@@ -1,0 +1,1 @@
+"""The ground floor: settings and their checks, typed errors, paths, readable numbers."""

@@ -1,0 +1,1 @@
+"""A run taken elsewhere: TensorBoard's projector, ONNX, one offline HTML report."""

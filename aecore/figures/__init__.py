@@ -1,0 +1,1 @@
+"""Plotly figures, image galleries and tables for the pages and the report."""

@@ -1,0 +1,1 @@
+"""Work off the request path: the training queue, worker processes, sweeps, Ray."""

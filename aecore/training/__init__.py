@@ -1,0 +1,1 @@
+"""The training loop, encoding images to codes, and statistics of the codes."""
