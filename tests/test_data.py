@@ -23,10 +23,10 @@ def test_absent_offline_names_folder_files_and_variable(cache, tmp_path, monkeyp
 
 def test_failed_download_is_dataset_unavailable(cache, tmp_path, monkeypatch):
     """The real torchvision download, pointed at a closed local port (no internet needed)."""
-    from torchvision import datasets
+    from torchvision import datasets as torchvision_datasets
 
     monkeypatch.setenv("AECORE_DATA_DIR", str(tmp_path / "nowhere"))
-    monkeypatch.setattr(datasets.MNIST, "mirrors", ["http://127.0.0.1:9/"])
+    monkeypatch.setattr(torchvision_datasets.MNIST, "mirrors", ["http://127.0.0.1:9/"])
     with pytest.raises(DatasetUnavailable, match="download failed"):
         datasets.locate("mnist", download=True)
 

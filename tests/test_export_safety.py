@@ -22,7 +22,7 @@ from aecore.export import writers
 from aecore.runs import pipeline, store
 
 RUN_ID = "0123456789ab"
-LOCK = ".aecore-writers.lock"  # the lock file export takes in each target folder
+LOCK = ".aecore-export.lock"  # the lock file export takes in each target folder
 PAGE = "<!DOCTYPE html><p>the report</p>"
 DIGITS = writers.TestDigits(
     images=torch.zeros(4, 28, 28, dtype=torch.uint8), labels=np.arange(4),
@@ -223,7 +223,7 @@ def test_an_unwritable_folder_is_refused_before_any_work(stub, capsys, monkeypat
     (("--onnx", "t/O"), ("--html", "t/O/decoder.onnx")),
     (("--projector", "t/S"), ("--onnx", "t/S/metadata.tsv")),
     (("--projector", "t/S"), ("--html", "t/S/sprite.png/run.html")),
-    (("--projector", "t/S"), ("--html", "t/S/.aecore-writers.lock")),
+    (("--projector", "t/S"), ("--html", "t/S/.aecore-export.lock")),
 ])
 def test_targets_that_collide_are_refused(stub, capsys, monkeypatch, a, b):
     monkeypatch.chdir(stub.tmp)
