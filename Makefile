@@ -42,7 +42,7 @@ bench: setup-dev browser
 	$(VENV)/bin/aecore-bench
 
 lint: setup-dev
-	$(VENV)/bin/ruff check aecore views dashboard tests app.py
+	$(VENV)/bin/ruff check aecore benchmarks views dashboard tests app.py scripts
 
 clean:
 	rm -rf $(VENV) build *.egg-info

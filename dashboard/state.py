@@ -79,6 +79,18 @@ def _runs_listing(generation: int) -> list[dict]:
     return pipeline.list_runs()
 
 
+def drawing_scores(dataset_name: str, stored_for: str | None) -> list[compare.DrawingScore]:
+    """The stored drawing heads' figures, read again when a run was written or removed, when
+    the page's own run has its head stored (`stored_for`, its id) and at least every minute."""
+    return _drawing_scores(dataset_name, store.runs_generation(), stored_for)
+
+
+@st.cache_data(ttl=60, max_entries=4, show_spinner=False)
+def _drawing_scores(dataset_name: str, generation: int,
+                    stored_for: str | None) -> list[compare.DrawingScore]:
+    return compare.drawing_scores(dataset_name)
+
+
 @st.cache_resource(max_entries=2, show_spinner="Loading the dataset ...")
 def dataset(name: str) -> datasets.Dataset:
     return datasets.load(name)
@@ -214,7 +226,7 @@ def head_job(r: pipeline.Run, head: str) -> background.Job:
 
 # The Draw page's head: an MLP trained on the codes of the training digits and of jittered
 # copies of them (slant, rotation, stroke width), which reads drawings better.
-DRAW_HEAD = HeadConfig(head="mlp", jitter=True)
+DRAW_HEAD = compare.DRAW_HEAD
 
 
 def draw_head_job(r: pipeline.Run) -> background.Job:

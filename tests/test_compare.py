@@ -156,3 +156,26 @@ def test_runs_with_other_settings_are_their_own_curve():
     points = compare.curve([row("a", mlp=0.9), odd], "mlp_accuracy")
     assert [(p.group, p.mean) for p in points] == [("dense · 10 ep", 0.9),
                                                    ("dense · 10 ep · batch 1024, lr 0.5", 0.5)]
+
+
+def test_drawing_scores_are_the_stored_drawing_heads_best_first(tiny):
+    """Draw's advice quotes these instead of one day's figures: each stored drawing head's
+    reading of the canvas-style digits; a run without one, or with its figure hand-edited
+    into text, is left out rather than shown as a number."""
+    runs = [trained(TrainConfig(latent_dim=k, epochs=1)) for k in (4, 8)]
+    assert compare.drawing_scores("mnist") == []
+    reports = {r.run_id: pipeline.classify(r, compare.DRAW_HEAD).report for r in runs}
+    scores = compare.drawing_scores("mnist")
+    assert [s.run_id for s in scores] == sorted(
+        reports, key=lambda run_id: -reports[run_id]["canvas_accuracy"])
+    for s in scores:
+        assert s.canvas_accuracy == pytest.approx(reports[s.run_id]["canvas_accuracy"])
+        assert s.test_accuracy == pytest.approx(reports[s.run_id]["test_accuracy"])
+        assert s.label == f"dense · k={pipeline.load_run(s.run_id).config.latent_dim} · 1 ep"
+    assert compare.drawing_scores("fashion") == []
+
+    folder = pipeline.head_folder(runs[0], compare.DRAW_HEAD)
+    edited = {**reports[runs[0].run_id], "canvas_accuracy": "0.99"}
+    store.write_artefact(folder, {**store.read_artefact(folder),
+                                  "report.json": json.dumps(edited).encode()})
+    assert [s.run_id for s in compare.drawing_scores("mnist")] == [runs[1].run_id]

@@ -25,7 +25,7 @@ with state.errors_shown():
             background.start(state.tasks(), job)
             st.rerun()
     elif progress == "running":
-        st.info("Training the head and its baselines (about half a minute the first time) ...")
+        st.info("Training the head (and, the first time for this size, its baselines) ...")
     if progress != "ready":
         st.stop()
 

@@ -80,13 +80,13 @@ def selection_downloads(chosen: list[int], v: mapview.View) -> None:
 
 
 def clicked_for(kind: str) -> str:
-    """The map of all images, when a link asks for it, waits for a click (it costs a minute
-    of the server's time); the test map meanwhile."""
+    """The map of all images, when a link asks for it, waits for a click (the largest fit
+    the server makes); the test map meanwhile."""
     if kind != "all" or not st.session_state.get(links.UNCONFIRMED_MAP) or pipeline.is_stored(
             state.derived_job("embed_all", run).folder):
         return kind
     st.info(f"This link opens the map of all 70,000 {noun.many}, which is not fitted for this "
-            "run yet (about a minute of the server's time): this is the map of the test "
+            "run yet (the largest map the server fits): this is the map of the test "
             f"{noun.many} until you ask for it.")
     if st.button(f"Fit the map of all 70,000 {noun.many}", key="fit_all_map"):
         confirm_map()
@@ -164,13 +164,11 @@ with state.errors_shown():
         v = mapview.view(run, "test")
 
     if v.waiting and v.state == "running":
-        st.info("UMAP is fitting a map per snapshot of training in the background (about "
-                f"half a minute for 10 epochs); this is the map of the test {noun.many} meanwhile, "
-                "swapped when they are ready.")
+        st.info("UMAP is fitting a map per snapshot of training in the background; this is "
+                f"the map of the test {noun.many} meanwhile, swapped when they are ready.")
     elif v.state == "running":
-        st.info(f"UMAP is fitting the map of {kinds[v.kind]} in the background (a few "
-                f"seconds; about a minute for all 70,000 {noun.many}); this is the PCA map "
-                "meanwhile, swapped when UMAP is ready.")
+        st.info(f"UMAP is fitting the map of {kinds[v.kind]} in the background; this is the "
+                "PCA map meanwhile, swapped when UMAP is ready.")
     summary = None
     if colour == "correct" and head is None:
         st.info("No classifier is trained for this run yet (see the Classifier page): "
@@ -186,8 +184,8 @@ with state.errors_shown():
         if ready:
             summary = state.map_trust(run).summary
         else:
-            st.info("The map's trust is measured once its UMAP map is ready (a few "
-                    "seconds): colouring by label meanwhile.")
+            st.info("The map's trust is measured once its UMAP map is ready: colouring by "
+                    "label meanwhile.")
             colour = "label"
 
     method = "UMAP" if v.final else "PCA"

@@ -19,6 +19,8 @@ from aecore.runs import pipeline, store
 
 HEADS = {"linear": HeadConfig(head="linear"), "mlp": HeadConfig(head="mlp")}
 MAP = ProjectionConfig(method="umap")
+# Draw's head: an MLP on the codes of the training digits and of jittered copies
+DRAW_HEAD = HeadConfig(head="mlp", jitter=True)
 NEIGHBOURS = 15
 
 
@@ -99,6 +101,34 @@ def report(dataset: str | None = None) -> Report:
                         metrics.number(meta.get("knn_accuracy_2d")),
                         metrics.number(m.get("seconds_per_epoch")), s.complete, c.variant))
     return Report(rows, Baselines(pixels, pca))
+
+
+@dataclass(frozen=True)
+class DrawingScore:
+    """A stored drawing head: the share of canvas-style digits and of test digits it reads."""
+    run_id: str
+    label: str                      # "conv · k=32 · 10 ep"
+    canvas_accuracy: float
+    test_accuracy: float | None
+
+
+def drawing_scores(dataset: str) -> list[DrawingScore]:
+    """Every stored drawing head of the dataset's runs, best on canvas-style digits first:
+    what Draw's advice quotes, measured on this cache's runs rather than on one day's."""
+    scores = []
+    for run_id in store.list_run_ids():
+        s = pipeline.summary(run_id)
+        if s is None or s.config.dataset != dataset:
+            continue
+        head = _stored_json(pipeline.head_folder(s, DRAW_HEAD), "report.json") or {}
+        if (canvas := metrics.number(head.get("canvas_accuracy"))) is None:
+            continue
+        c = s.config
+        label = f"{c.model} · k={c.latent_dim} · {c.epochs} ep" + (
+            f" · {c.variant}" if c.variant else "")
+        scores.append(DrawingScore(run_id, label, canvas,
+                                   metrics.number(head.get("test_accuracy"))))
+    return sorted(scores, key=lambda d: -d.canvas_accuracy)
 
 
 @dataclass(frozen=True)
