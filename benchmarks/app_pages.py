@@ -1,6 +1,6 @@
 """`aecore-bench`'s figures of the app as its cache grows: listing 200 stored runs, a page switch
 with 200 runs against 5, Draw's first answer on a run no page has seen, and the server's memory
-over a sweep of 20 trainings (see bench.py for the rest)."""
+over a sweep of 20 trainings (see suite.py for the rest)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`aecore-bench`'s figures for sweeps and the Compare page (see bench.py for the rest)."""
+"""`aecore-bench`'s figures for sweeps and the Compare page (see suite.py for the rest)."""
 
 from __future__ import annotations
 

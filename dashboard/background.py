@@ -35,7 +35,7 @@ class Job:
     hurry: Callable[[], object] = lambda: None  # once a page waits on it, it goes first
 
 
-# What a page can ask the map worker for: kind -> (its folder, its lab function, its name).
+# What a page can ask the map worker for: kind -> (its folder, its pipeline function, its name).
 KINDS = {
     "embed": (pipeline.map_folder, pipeline.embed, "the {method} map"),
     "classify": (pipeline.head_folder, pipeline.classify, "the {head} classifier"),

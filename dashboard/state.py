@@ -251,10 +251,8 @@ def neighbour_vote(r: pipeline.Run) -> NeighbourVote:
 
 def stored_head(r: pipeline.Run, name: str | None = None) -> pipeline.HeadResult | None:
     """A head trained before (mlp preferred when no name is given), without training one."""
-    for head in ([name] if name else ["mlp", "linear"]):
-        if pipeline.is_valid(pipeline.head_folder(r, HeadConfig(head=head))):
-            return head_result(r, head)
-    return None
+    found = pipeline.stored_head_name(r, (name,) if name else pipeline.PREFERRED_HEADS)
+    return head_result(r, found) if found else None
 
 
 @st.cache_resource(max_entries=8, show_spinner=False, hash_funcs=BY_WEIGHTS)

@@ -141,3 +141,11 @@ def test_every_option_says_what_it_is_and_its_default():
     train = " ".join(commands.choices["train"].format_help().split())
     assert "2 to 256 (default: 32)" in train
     assert "cpu" in train and "(default: False)" not in train
+
+
+def test_the_old_bench_command_names_its_new_one(capsys):
+    assert cli.main(["bench", "--quick"]) == 2
+    assert "aecore-bench" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["nonsense"])
+    assert "(see `aecore --help`)" in capsys.readouterr().err

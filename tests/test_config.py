@@ -46,3 +46,15 @@ def test_other_configs_validate():
     with pytest.raises(InvalidConfig):
         HeadConfig(head="svm")
     assert ProjectionConfig().key() != ProjectionConfig(method="pca").key()
+
+
+def test_without_a_setting_the_cache_is_the_checkouts(monkeypatch):
+    """`aecore` run from this checkout and the app it serves share ./cache (not ~/.cache)."""
+    from pathlib import Path
+
+    from aecore.core import paths
+
+    monkeypatch.delenv("AECORE_CACHE_DIR", raising=False)
+    checkout = Path(__file__).resolve().parents[1]
+    assert (checkout / "pyproject.toml").is_file()
+    assert paths.cache_dir() == checkout / "cache"

@@ -149,7 +149,7 @@ def test_odd_manifest_shape_is_corrupt(cache, manifest):
     assert not folder.exists() and list(folder.parent.glob("a.corrupt-*"))
 
 
-READ_IN_CHILD = ("import sys\nfrom pathlib import Path\nfrom aecore import store",
+READ_IN_CHILD = ("import sys\nfrom pathlib import Path\nfrom aecore.runs import store",
                  "print(store.read_artefact(Path(sys.argv[1])))")
 
 

@@ -12,7 +12,7 @@ DEVICE = re.compile(r"(cpu|cuda|mps)(:[0-9]{1,2})?")
 VARIATIONAL = ("kl", "active_units", "reconstruction", "negative_elbo")
 
 # The fields that are numbers; a VAE's KL figures are checked where they are used
-# (lab.variational_stats computes them again when they do not read).
+# (pipeline.variational_stats computes them again when they do not read).
 NUMBERS = ("train_loss", "test_loss", "epochs_done", "seconds", "seconds_per_epoch", "created")
 UNKNOWN = "unknown"
 MAX_DEPTH = 8

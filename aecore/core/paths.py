@@ -10,7 +10,7 @@ def cache_dir() -> Path:
     """AECORE_CACHE_DIR, else cache/ of the checkout aecore runs from, else ~/.cache/aecore."""
     if env := os.environ.get("AECORE_CACHE_DIR"):
         return Path(env).expanduser().resolve()
-    checkout = Path(__file__).resolve().parents[1]
+    checkout = Path(__file__).resolve().parents[2]  # aecore/core/paths.py
     if (checkout / "pyproject.toml").is_file():
         return checkout / "cache"
     return Path.home() / ".cache" / "aecore"

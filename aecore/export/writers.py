@@ -52,20 +52,13 @@ class TestDigits:
     report: dict | None         # its report (accuracy, confusion, baselines ...)
 
 
-def stored_head(run: pipeline.Run) -> str | None:
-    for name in ("mlp", "linear"):
-        if pipeline.is_valid(pipeline.head_folder(run, HeadConfig(head=name))):
-            return name
-    return None
-
-
 def test_digits(run: pipeline.Run, train_head: bool = True) -> TestDigits:
     """The run's test digits with their codes, errors and predictions. The predictions are
     the MLP head's when it was trained before, else the linear head's: the classic recipe's,
     trained now if needed unless `train_head` is False (then there are none)."""
     data = datasets.load(run.config.dataset)
     codes = pipeline.codes(run)[1]
-    name = stored_head(run) or ("linear" if train_head else None)
+    name = pipeline.stored_head_name(run) or ("linear" if train_head else None)
     head = pipeline.classify(run, HeadConfig(head=name)) if name else None
     return TestDigits(data.test_x, data.test_y.numpy(), data.label_names, codes.numpy(),
                       latents.reconstruction_error(run.model, data.test_x).numpy(),

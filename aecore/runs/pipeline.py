@@ -65,7 +65,7 @@ class RunSummary:
 
 @dataclass(frozen=True)
 class RunReady:
-    """The last event of lab.train: the saved (or cached) run."""
+    """The last event of train: the saved (or cached) run."""
     run: Run
     cached: bool
 
@@ -258,7 +258,7 @@ def removable(run_id: str) -> Path:
 def remove_run(run_id: str) -> int:
     """Remove a stored run (weights, snapshots, everything derived from it); the bytes freed.
 
-    Under the run's lock, as lab.train writes it, so a training of the same config is never cut
+    Under the run's lock, as train writes it, so a training of the same config is never cut
     in half: the removal waits for it, or the training starts after. The folder is renamed
     aside, then deleted, so a reader sees the whole run or none; symlinks are never followed.
     Quarantined copies (<id>.corrupt-*) are left alone. RunNotFound if there is no such run.
@@ -293,6 +293,17 @@ def map_folder(run: Run, cfg: ProjectionConfig) -> Path:
 
 def head_folder(run: Run, cfg: HeadConfig) -> Path:
     return run.derived_dir / f"head-{cfg.key()}"
+
+
+PREFERRED_HEADS = ("mlp", "linear")  # the better head first, where both were trained
+
+
+def stored_head_name(run: Run, names: tuple[str, ...] = PREFERRED_HEADS) -> str | None:
+    """The first of these heads that was trained before for the run (none is trained here)."""
+    for name in names:
+        if is_valid(head_folder(run, HeadConfig(head=name))):
+            return name
+    return None
 
 
 def is_stored(folder: Path) -> bool:

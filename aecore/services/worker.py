@@ -83,7 +83,7 @@ class _Inbox:
 
 
 def _derivers() -> dict:
-    """What the map worker computes from a run: request kind -> (lab function, its config)."""
+    """What the map worker computes from a run: request kind -> (pipeline function, its config)."""
     from aecore.runs import mapping
 
     return {"embed": (pipeline.embed, ProjectionConfig),
