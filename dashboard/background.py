@@ -18,7 +18,7 @@ import streamlit as st
 
 from aecore.core.config import HeadConfig, ProjectionConfig
 from aecore.core.errors import AecoreError
-from aecore.runs import compare, mapping, pipeline
+from aecore.runs import compare, derived, pipeline
 from aecore.services.jobs import Task, Tasks
 from aecore.services.worker import Worker
 from dashboard import widgets
@@ -35,22 +35,11 @@ class Job:
     hurry: Callable[[], object] = lambda: None  # once a page waits on it, it goes first
 
 
-# What a page can ask the map worker for: kind -> (its folder, its pipeline function, its name).
-KINDS = {
-    "embed": (pipeline.map_folder, pipeline.embed, "the {method} map"),
-    "classify": (pipeline.head_folder, pipeline.classify, "the {head} classifier"),
-    "embed_over_training": (mapping.training_folder, mapping.embed_over_training,
-                            "the map over training"),
-    "embed_all": (mapping.all_folder, mapping.embed_all, "the map of all 70,000 images"),
-    "map_trust": (mapping.trust_folder, mapping.map_trust, "the map's trust"),
-}
-
-
 def derived_job(kind: str, run: pipeline.Run, cfg: ProjectionConfig | HeadConfig,
                 worker: Worker | None, ahead: bool = False) -> Job:
     """The job computing one derived result of the run: in the worker, else in-process.
     Asked `ahead` of need, it lets the worker serve what a page waits on first."""
-    folder, compute, what = KINDS[kind]
+    folder, compute, _, what = derived.KINDS[kind]
     name = what.format(method=getattr(cfg, "method", "").upper(), head=getattr(cfg, "head", ""))
     prefix = "map" if kind == "embed" else "head" if kind == "classify" else kind
     key = f"{prefix}-{run.run_id}-{run.weights_id}-{cfg.key()}"

@@ -82,15 +82,12 @@ class _Inbox:
                 self.requests.put(message)
 
 
-def _derivers() -> dict:
-    """What the map worker computes from a run: request kind -> (pipeline function, its config)."""
-    from aecore.runs import mapping
+def _derived_kinds() -> dict:
+    """What the map worker computes from a run (imported when asked: the maps' modules are
+    not needed to train)."""
+    from aecore.runs import derived
 
-    return {"embed": (pipeline.embed, ProjectionConfig),
-            "classify": (pipeline.classify, HeadConfig),
-            "embed_over_training": (mapping.embed_over_training, ProjectionConfig),
-            "embed_all": (mapping.embed_all, ProjectionConfig),
-            "map_trust": (mapping.map_trust, ProjectionConfig)}
+    return derived.KINDS
 
 
 def serve(conn: Connection, warm: bool = False) -> None:
@@ -110,8 +107,8 @@ def serve(conn: Connection, warm: bool = False) -> None:
         try:
             if kind == "train":
                 _train(send, stop, TrainConfig.from_dict(args[0]), args[1], args[2])
-            elif kind in (derivers := _derivers()):
-                compute, config = derivers[kind]
+            elif kind in (kinds := _derived_kinds()):
+                _, compute, config, _ = kinds[kind]
                 compute(pipeline.load_run(args[0]), config.from_dict(args[1]))
             else:
                 raise AecoreError(f"the worker does not know the request {kind!r}")
@@ -274,12 +271,12 @@ class Worker:
 
     def derive(self, kind: str, run: pipeline.Run, cfg: ProjectionConfig | HeadConfig,
                name: str = "", urgent: bool = True):
-        """A result of the run (see _derivers) computed and stored by the child, then read
+        """A result of the run (see runs/derived.py) computed and stored by the child, then read
         from the cache here. Not urgent: asked ahead of need, it waits for the urgent ones."""
         for _ in self._request(kind, run.run_id, cfg.to_dict(), limit=BACKGROUND_LIMIT_SECONDS,
                                name=name, urgent=urgent):
             pass
-        return _derivers()[kind][0](run, cfg)
+        return _derived_kinds()[kind].compute(run, cfg)
 
     def embed(self, run: pipeline.Run, cfg: ProjectionConfig) -> pipeline.MapResult:
         return self.derive("embed", run, cfg)
