@@ -5,6 +5,7 @@ drawing on the Draw page."""
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 import pytest
 
@@ -39,13 +40,13 @@ def test_a_vae_then_a_denoising_run(server_url):
         slide_to(page, "β: weight of the KL term (VAE)", BETA_2_INDEX)
         assert page.get_by_role("slider", name="β: weight of the KL term (VAE)").get_attribute(
             "aria-valuetext") == "2.0"
-        slide_to(page, "Epochs", 2)
-        seen = train_and_watch(page, "trained 2 epochs:")
-        # Drawn while it ran: part of the batch line (a 2-epoch run can end between two of
-        # the chart's 4-second redraws, so its epoch markers may go from 0 to 2 at once).
-        final = full_chart(page, 2).batches
-        assert any(c.running and 0 < c.batches < final for c in seen[:-1]), seen
-        wait_for_active_run(page, "vae · k=32 · 2 ep · β 2")
+        slide_to(page, "Epochs", 3)  # about 20 s: several of the chart's 4-second redraws
+        seen = train_and_watch(page, "trained 3 epochs:")
+        # Drawn while it ran: part of the batch line (a short run can end between two of
+        # the chart's 4-second redraws, so its epoch markers may go from 0 to all at once).
+        final = full_chart(page, 3).batches
+        assert any(c.running and 0 < c.batches < final for c in seen[:-1]), Counter(seen)
+        wait_for_active_run(page, "vae · k=32 · 3 ep · β 2")
         page.get_by_text("units active").first.wait_for()
         page.get_by_text("KL, nats per image").first.wait_for()  # the loss chart's KL panel
         screenshot(page, "train-vae")
@@ -65,7 +66,7 @@ def test_a_vae_then_a_denoising_run(server_url):
         choose(page, "Model", "dense (784-k-784, the classic)")
         slide_to(page, "Denoising: masked share of input pixels", 0.3)
         slide_to(page, "Epochs", 1)
-        alert(page, "trained 2 epochs:").first.wait_for(state="detached")
+        alert(page, "trained 3 epochs:").first.wait_for(state="detached")
         train_and_watch(page, "trained 1 epoch:")
         wait_for_active_run(page, "dense · k=32 · 1 ep · noise 0.3")
 
