@@ -174,8 +174,9 @@ def test_drawing_scores_are_the_stored_drawing_heads_best_first(tiny):
         assert s.label == f"dense · k={pipeline.load_run(s.run_id).config.latent_dim} · 1 ep"
     assert compare.drawing_scores("fashion") == []
 
-    folder = pipeline.head_folder(runs[0], compare.DRAW_HEAD)
-    edited = {**reports[runs[0].run_id], "canvas_accuracy": "0.99"}
-    store.write_artefact(folder, {**store.read_artefact(folder),
-                                  "report.json": json.dumps(edited).encode()})
-    assert [s.run_id for s in compare.drawing_scores("mnist")] == [runs[1].run_id]
+    for hand_edited in ("0.99", 1.5, -0.1, [0.9]):  # text, out of range, a list: left out
+        folder = pipeline.head_folder(runs[0], compare.DRAW_HEAD)
+        edited = {**reports[runs[0].run_id], "canvas_accuracy": hand_edited}
+        store.write_artefact(folder, {**store.read_artefact(folder),
+                                      "report.json": json.dumps(edited).encode()})
+        assert [s.run_id for s in compare.drawing_scores("mnist")] == [runs[1].run_id]

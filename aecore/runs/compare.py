@@ -112,6 +112,12 @@ class DrawingScore:
     test_accuracy: float | None
 
 
+def _share(value) -> float | None:
+    """An accuracy as stored, if it is one (a number from 0 to 1)."""
+    share = metrics.number(value)
+    return share if share is not None and 0 <= share <= 1 else None
+
+
 def drawing_scores(dataset: str) -> list[DrawingScore]:
     """Every stored drawing head of the dataset's runs, best on canvas-style digits first:
     what Draw's advice quotes, measured on this cache's runs rather than on one day's."""
@@ -121,13 +127,12 @@ def drawing_scores(dataset: str) -> list[DrawingScore]:
         if s is None or s.config.dataset != dataset:
             continue
         head = _stored_json(pipeline.head_folder(s, DRAW_HEAD), "report.json") or {}
-        if (canvas := metrics.number(head.get("canvas_accuracy"))) is None:
+        if (canvas := _share(head.get("canvas_accuracy"))) is None:
             continue
         c = s.config
         label = f"{c.model} · k={c.latent_dim} · {c.epochs} ep" + (
             f" · {c.variant}" if c.variant else "")
-        scores.append(DrawingScore(run_id, label, canvas,
-                                   metrics.number(head.get("test_accuracy"))))
+        scores.append(DrawingScore(run_id, label, canvas, _share(head.get("test_accuracy"))))
     return sorted(scores, key=lambda d: -d.canvas_accuracy)
 
 
