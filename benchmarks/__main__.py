@@ -10,7 +10,8 @@ from aecore.core.errors import AecoreError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="aecore-bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="aecore-bench",
+                                     description=" ".join(__doc__.split("\n\n")[0].split()))
     speed = parser.add_mutually_exclusive_group()
     speed.add_argument("--quick", action="store_true",
                        help="fewer epochs and seeds, no 70k map (the full bench trains the "
