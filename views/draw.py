@@ -44,10 +44,11 @@ with state.errors_shown():
         upload = st.file_uploader("... or upload a PNG or JPEG", type=["png", "jpg", "jpeg"],
                                   key="upload")
 
+    head = state.draw_head(run)
     if run.config.dataset == "mnist":  # measured on MNIST only
         with draw_col.expander("Which model reads drawings best?"):
             st.markdown(RECOMMENDATION)
-            stored_for = run.run_id if state.draw_head(run) else None
+            stored_for = run.run_id if head else None
             if scores := state.drawing_scores(run.config.dataset, stored_for)[:SCORES_SHOWN]:
                 st.caption("The drawing heads stored here, best first:")
                 st.dataframe(
@@ -59,7 +60,6 @@ with state.errors_shown():
             else:
                 st.caption("No drawing head is stored here yet: each run gets one the first "
                            "time something is drawn on it.")
-    head = state.draw_head(run)
     progress = "ready" if head else background.follow(state.tasks(), state.draw_head_job(run))
 
     with result_col:
