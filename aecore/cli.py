@@ -305,9 +305,11 @@ def cmd_sweep(args) -> int:
 
         check(args.address, args.device)
     else:
+        from aecore.data import datasets
         from aecore.training.loop import pick_device
 
         pick_device(args.device)
+        datasets.load(spec.dataset)  # data that cannot be read or fetched: one line, exit 2
     start = time.perf_counter()
     bar = tqdm(total=len(configs) * (1 + len(sweep.DERIVED)), desc="sweep", file=sys.stderr,
                disable=None)
@@ -336,8 +338,8 @@ def cmd_sweep(args) -> int:
               file=sys.stderr)
     result = {"rows": [r.to_dict() for r in rows], "failed": failed,
               "seconds": time.perf_counter() - start}
-    _emit(args, result, _table(rows) + f"\n{len(rows)} of {len(configs)} runs in "
-          f"{result['seconds']:.0f} s")
+    _emit(args, result, (_table(rows) if rows else "no run finished") +
+          f"\n{len(rows)} of {len(configs)} runs in {result['seconds']:.0f} s")
     return 1 if failed else 0
 
 
@@ -374,6 +376,7 @@ def cmd_report(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="aecore", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser.commands = sub.choices
     d = TrainConfig()
 
     p = sub.add_parser("train", help="train an autoencoder (or load it from the cache)")
@@ -480,7 +483,10 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["bench"]:  # a command of its own since the benchmarks left the engine
         print("aecore: error: the benchmarks are `aecore-bench` (or `make bench`)", file=sys.stderr)
         return 2
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # named by the command's parser, so its message points to its own --help
+        parser.commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     logging.basicConfig(level=logging.WARNING, format="aecore: %(message)s", stream=sys.stderr)
     try:
         from aecore.runs.store import sweep_temp

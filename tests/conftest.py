@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -27,13 +28,63 @@ def make_tiny(n_train: int = 600, n_test: int = 200, seed: int = 0,
 
 def pytest_collection_modifyitems(items):
     """`make test-fast` deselects by marker, so a test on real MNIST or the served app says so.
-    The browser tests run last: they then find the MNIST tests' baselines to start from."""
+    The real-MNIST tests run after the others (which they overlap with their shared work, see
+    tests/mnist_prep.py), the browser tests last: they start from the MNIST tests' results."""
     needs = {"mnist": "mnist", "app_server": "e2e"}
     for item in items:
         for fixture, marker in needs.items():
             if fixture in item.fixturenames and not item.get_closest_marker(marker):
                 raise pytest.UsageError(f"{item.nodeid} uses {fixture}: mark it {marker}")
-    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)  # stable
+    items.sort(key=lambda item: (item.get_closest_marker("e2e") is not None,
+                                 item.get_closest_marker("mnist") is not None))  # stable
+
+
+class MnistPrep:
+    """tests/mnist_prep.py running in the background, on the session's real-MNIST cache."""
+
+    def __init__(self, cache: Path, results: Path) -> None:
+        self.cache, self.results = cache, results
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        self.log = open(results / "log.txt", "w")  # noqa: SIM115 (closed in stop)
+        self.proc = subprocess.Popen([sys.executable, "-m", "tests.mnist_prep", str(cache),
+                                      str(results)], cwd=ROOT, env=env, stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+
+    def result(self, name: str) -> dict | None:
+        """A step's JSON once it ends (both cores from now on); None if the prep failed
+        before it, so that the fixture computes it itself and shows the real error."""
+        (self.results / "hurry").touch()
+        done = self.results / f"{name}.json"
+        while not done.exists() and self.proc.poll() is None:
+            time.sleep(0.5)
+        return json.loads(done.read_text()) if done.exists() else None
+
+    def wait(self) -> None:
+        (self.results / "hurry").touch()
+        self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:  # a session of one MNIST test needs only a step or two
+            self.proc.terminate()
+            self.proc.wait()
+        self.log.close()
+
+
+PREP = pytest.StashKey[MnistPrep]()
+
+
+def pytest_collection_finish(session):
+    """The shared real-MNIST work starts now if a selected test needs it."""
+    if os.environ.get("AECORE_DATA_DIR") and any(
+            item.get_closest_marker("mnist") for item in session.items):
+        factory = session.config._tmp_path_factory
+        session.config.stash[PREP] = MnistPrep(factory.mktemp("mnist-cache"),
+                                               factory.mktemp("mnist-prep"))
+
+
+def pytest_sessionfinish(session):
+    if (prep := session.config.stash.get(PREP, None)) is not None:
+        prep.stop()
 
 
 @pytest.hookimpl(wrapper=True)
@@ -122,9 +173,16 @@ def mnist() -> datasets.Dataset:
 
 
 @pytest.fixture(scope="session")
-def session_cache(tmp_path_factory) -> Path:
+def session_cache(request, tmp_path_factory) -> Path:
     """One cache for the real-data tests, so a run trained once serves several tests."""
+    if (prep := request.config.stash.get(PREP, None)) is not None:
+        return prep.cache
     return tmp_path_factory.mktemp("mnist-cache")
+
+
+def prepared(request, name: str) -> dict | None:
+    prep = request.config.stash.get(PREP, None)
+    return prep.result(name) if prep is not None else None
 
 
 @pytest.fixture(scope="session")
@@ -141,21 +199,22 @@ def mnist_cli(mnist, session_cache):
 
 
 @pytest.fixture(scope="session")
-def default_run(mnist_cli) -> dict:
+def default_run(mnist_cli, request) -> dict:
     """The classic recipe, dense k=32, 10 epochs, trained once for every real-MNIST test."""
-    return mnist_cli("train", "--epochs", "10")[1]
+    return prepared(request, "default_run") or mnist_cli("train", "--epochs", "10")[1]
 
 
 @pytest.fixture(scope="session")
-def recommended_run(mnist_cli) -> dict:
+def recommended_run(mnist_cli, request) -> dict:
     """The model Draw recommends, conv k=32, 10 epochs, trained once (the MNIST bars and
     the ONNX check on real digits share it)."""
-    return mnist_cli("train", "--model", "conv", "--epochs", "10")[1]
+    return (prepared(request, "recommended_run")
+            or mnist_cli("train", "--model", "conv", "--epochs", "10")[1])
 
 
 @pytest.fixture(scope="session")
 def app_server(mnist, session_cache, canvas_set, default_run, recommended_run,
-               tmp_path_factory):
+               tmp_path_factory, request):
     """One real `streamlit run app.py` (its queue, worker processes and map worker) for every
     browser test, as a class shares one, and one Chromium (a fresh context per page). Its
     cache starts with what the real-MNIST tests computed, which no browser test changes: their
@@ -167,6 +226,8 @@ def app_server(mnist, session_cache, canvas_set, default_run, recommended_run,
 
     if reason := chromium_missing():
         pytest.skip(reason)
+    if (prep := request.config.stash.get(PREP, None)) is not None:
+        prep.wait()  # its heads and map too, so that the server starts with them
     cache = tmp_path_factory.mktemp("app") / "cache"
     shutil.copytree(canvas_set, cache / "canvas")
     skip_temp = shutil.ignore_patterns(".tmp*")

@@ -149,3 +149,6 @@ def test_the_old_bench_command_names_its_new_one(capsys):
     with pytest.raises(SystemExit):
         cli.main(["nonsense"])
     assert "(see `aecore --help`)" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--bogus"])  # a command's own option: its own help
+    assert "--bogus (see `aecore train --help`)" in capsys.readouterr().err

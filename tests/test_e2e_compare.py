@@ -125,22 +125,22 @@ def test_sweep_compare_and_pick_runs(page, server):
     page.get_by_role("link", name="Compare").click()
     alert(page, "Sweep done: 2 of 2 runs").first.wait_for()
 
-    # A second sweep with two seeds reuses both runs and trains only the new seed's; the
-    # curves then show each size's mean and range. Then a third sweep, cancelled at once.
-    open_sweep_form(page)
+    # A second sweep, of k=16 with two seeds, reuses its run and trains only the new seed's;
+    # the curve then shows k=16's mean and range. Then a third sweep, cancelled at once.
+    keep_sizes(page, {16})
     seeds = page.get_by_label("Seeds")
     seeds.fill("2")
     seeds.press("Enter")
-    page.get_by_text("4 runs: 2 to train, 2 trained already").wait_for()
+    page.get_by_text("2 runs: 1 to train, 1 trained already").wait_for()
     page.get_by_role("button", name="Sweep", exact=True).click()
-    alert(page, "Sweep done: 4 of 4 runs").first.wait_for(timeout=WAIT_MS)
-    wait_for_runs(page, before + 4)
+    alert(page, "Sweep done: 2 of 2 runs").first.wait_for(timeout=WAIT_MS)
+    wait_for_runs(page, before + 3)
     for _ in range(100):
         if plot_points(page, "MLP head: test accuracy") == 2 and bands(page) == 1:
             break
         time.sleep(0.2)
-    assert plot_points(page, "MLP head: test accuracy") == 2  # two sizes, two seeds each
-    assert bands(page) == 1  # the range over the two seeds: one filled trace across sizes
+    assert plot_points(page, "MLP head: test accuracy") == 2  # k=16 (two seeds) and k=32
+    assert bands(page) == 1  # the range over k=16's two seeds: one filled trace
 
     # Cancel drops what has not started; the one training begun goes on to its end, so it is
     # short here (a long one would hold the next module's training behind it).

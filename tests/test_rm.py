@@ -7,7 +7,6 @@ import json
 import os
 import stat
 import threading
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -142,9 +141,7 @@ def test_folder_bytes_never_follows_links_and_is_quick(tmp_path):
         for j in range(5):
             (derived.parent.parent / f"f{j}").write_bytes(b"r" * j)
             (derived / f"g{j}").write_bytes(b"d" * j)
-    start = time.perf_counter()
-    counted = store.folder_bytes(cache)
-    assert time.perf_counter() - start < 0.5  # measured: about 10 ms
+    counted = store.folder_bytes(cache)  # its speed: aecore-bench's runs_listing_ms_200
     assert counted == walk_bytes(cache) == 200 * 2 * (0 + 1 + 2 + 3 + 4)
 
 

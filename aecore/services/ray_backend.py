@@ -8,6 +8,7 @@ The heads and the map are then computed here, as in a local sweep. Ray is an opt
 from __future__ import annotations
 
 import logging
+import os
 import socket
 from collections.abc import Callable, Iterator
 
@@ -75,12 +76,34 @@ def _check_address(address: str | None) -> None:
     if address is None or address == "auto":
         return
     host, port = _host_port(address)
+    hint = ("is its head node running, and is the port its GCS port (usually 6379), or with "
+            "ray:// its Ray Client port (usually 10001)?")
+    tls = os.environ.get("RAY_USE_TLS", "0") not in ("0", "")  # then not probed
     try:
-        socket.create_connection((host, port), timeout=CONNECT_SECONDS).close()
-    except OSError:
-        raise ClusterUnavailable(f"no Ray cluster answers at {address}: is its head node "
-                                 "running, and is the port its GCS port (usually 6379), or "
-                                 "with ray:// its Ray Client port (usually 10001)?") from None
+        with socket.create_connection((host, port), timeout=CONNECT_SECONDS) as conn:
+            speaks = tls or _speaks_grpc(conn)
+    except OSError:  # refused, or silent for CONNECT_SECONDS
+        raise ClusterUnavailable(f"no Ray cluster answers at {address}: {hint}") from None
+    if not speaks:  # a web server, say: Ray would retry it for minutes
+        raise ClusterUnavailable(f"something answers at {address}, but not a Ray cluster "
+                                 f"(it does not speak gRPC): {hint}")
+
+
+# HTTP/2's client preface and an empty SETTINGS frame: a gRPC server (both of Ray's ports)
+# answers with a SETTINGS frame of its own (frame type 4, the 4th byte of its header).
+_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+
+
+def _speaks_grpc(conn: socket.socket) -> bool:
+    """Whether the server behind conn answers the preface as a gRPC server does."""
+    conn.sendall(_PREFACE)
+    header = b""
+    while len(header) < 9:
+        chunk = conn.recv(9 - len(header))
+        if not chunk:
+            break
+        header += chunk
+    return len(header) == 9 and header[3] == 4
 
 
 def _connect(ray, address: str | None) -> None:
