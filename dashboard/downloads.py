@@ -60,10 +60,8 @@ def run_files(run: pipeline.Run | None) -> None:
 def map_table(run: pipeline.Run, embedding: np.ndarray, labels: np.ndarray, errors: np.ndarray,
               codes, trust: np.ndarray | None) -> pd.DataFrame:
     """The map's table, with the stored head's predictions when a head was trained."""
-    head = state.stored_head(run)
-    predictions = head.head.probabilities(codes).argmax(1).numpy() if head else None
-    return tables.map_table(embedding, labels, state.test_set(run).names, errors, predictions,
-                            trust)
+    return tables.map_table(embedding, labels, state.test_set(run).names, errors,
+                            state.stored_predictions(run), trust)
 
 
 class DownloadFailed(Exception):

@@ -67,10 +67,12 @@ def colour_values(run: pipeline.Run, v: View, colour: str) -> np.ndarray | None:
     if colour == "error":
         return state.all_errors(run) if v.kind == "all" else state.test_reconstructions(run)[1]
     if colour == "correct":
-        head = state.stored_head(run)
-        if head is None:
-            return None
-        return head.head.probabilities(v.fitted.codes).argmax(1).numpy() == v.labels
+        if v.kind != "all":
+            predicted = state.stored_predictions(run)
+        else:  # its codes: the test digits' then the training digits'
+            head = state.stored_head(run)
+            predicted = head.head.predict(v.fitted.codes) if head else None
+        return None if predicted is None else predicted == v.labels
     if colour == "trust" and v.kind == "test" and v.final:
         return state.map_trust(run).kept
     if colour == "trust" and v.kind == "training":

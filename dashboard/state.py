@@ -91,6 +91,17 @@ def _drawing_scores(dataset_name: str, generation: int,
     return compare.drawing_scores(dataset_name)
 
 
+def compare_report(dataset_name: str) -> compare.Report:
+    """Compare's table: every run's summary and reports, read again only when a run or
+    something derived from one was written or removed (not on every rerun)."""
+    return _compare_report(dataset_name, store.derived_generation())
+
+
+@st.cache_data(ttl=60, max_entries=4, show_spinner=False)
+def _compare_report(dataset_name: str, generation: int) -> compare.Report:
+    return compare.report(dataset_name)
+
+
 @st.cache_resource(max_entries=2, show_spinner="Loading the dataset ...")
 def dataset(name: str) -> datasets.Dataset:
     return datasets.load(name)
@@ -258,6 +269,18 @@ def stored_head(r: pipeline.Run, name: str | None = None) -> pipeline.HeadResult
 @st.cache_resource(max_entries=8, show_spinner=False, hash_funcs=BY_WEIGHTS)
 def head_result(r: pipeline.Run, head: str) -> pipeline.HeadResult:
     return pipeline.classify(r, HeadConfig(head=head))
+
+
+@st.cache_resource(max_entries=8, show_spinner=False, hash_funcs=BY_WEIGHTS)
+def predictions(r: pipeline.Run, head: str) -> np.ndarray:
+    """The head's class for each test code, once per run and head (not on every rerun)."""
+    return head_result(r, head).head.predict(codes(r)[1])
+
+
+def stored_predictions(r: pipeline.Run) -> np.ndarray | None:
+    """The test codes' classes by the head trained before (mlp preferred), if any."""
+    found = pipeline.stored_head_name(r, pipeline.PREFERRED_HEADS)
+    return predictions(r, found) if found else None
 
 
 @st.cache_resource

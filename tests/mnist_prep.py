@@ -32,6 +32,10 @@ STEPS = [
     ("default_drawing", ["classify", "{default}", "--head", "mlp", "--jitter"]),
     ("recommended_drawing", ["classify", "{recommended}", "--head", "mlp", "--jitter"]),
     ("default_map", ["embed", "{default}", "--method", "umap"]),
+    # for the browser tests: the linear head's baselines (their first linear head), and the
+    # map of all 70,000 digits that Explore shows
+    ("default_linear", ["classify", "{default}", "--head", "linear"]),
+    ("default_all_digits", ["embed", "{default}", "--all-digits"]),
 ]
 HURRY = "hurry"
 

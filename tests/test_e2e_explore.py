@@ -1,6 +1,7 @@
 """Explore in Chromium on the real path (server, queue, worker processes, cache): a lasso's
-gallery, a digit's neighbours, the map over training with Play, trust, all 70,000 digits,
-and a scribble on Draw. Their speed is `aecore-bench`'s (never a clock in a test)."""
+gallery, a digit's neighbours, the map over training with Play and trust on a run trained
+here; all 70,000 digits and a scribble on Draw on the classic recipe's run. Their speed is
+`aecore-bench`'s (never a clock in a test)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,16 @@ import pytest
 
 from benchmarks import ui
 from benchmarks.ui import slide_to
-from tests.e2e import BROWSER_TEST, WAIT_MS, alert, draw_stroke, exceptions_on, new_page, screenshot
+from tests.e2e import (
+    BROWSER_TEST,
+    WAIT_MS,
+    alert,
+    draw_stroke,
+    exceptions_on,
+    new_page,
+    pick_run,
+    screenshot,
+)
 
 pytestmark = BROWSER_TEST
 
@@ -71,6 +81,10 @@ def test_the_map_over_training_plays_through_every_snapshot(app_server, page):
 
 
 def test_all_digits_map_with_a_lasso_and_a_training_digits_neighbours(app_server, page):
+    """On the classic recipe's run, whose 70k map the MNIST tests fitted (and measured): the
+    fit from a click through the map worker is test_worker's and test_app_links'."""
+    page.goto(app_server)
+    pick_run(page, "dense · k=32 · 10 ep")
     open_explore(page, app_server)
     page.get_by_text("all 70,000 digits").click()
     page.get_by_text("Index 0 to 9,999 are the test digits").wait_for()
@@ -80,7 +94,7 @@ def test_all_digits_map_with_a_lasso_and_a_training_digits_neighbours(app_server
     ui.lasso_to_gallery(page, tries=1)
     screenshot(page, "explore-all-digits")
     open_explore(page, app_server)
-    page.get_by_text("all 70,000 digits").click()  # fitted once, now read from the cache
+    page.get_by_text("all 70,000 digits").click()  # again, from the server's cache
     page.locator(".st-key-map").get_by_text("UMAP map of the codes of all 70,000").wait_for()
     time.sleep(1)
     page.mouse.click(*ui.point_at(page, "5", 5_000))
@@ -89,7 +103,7 @@ def test_all_digits_map_with_a_lasso_and_a_training_digits_neighbours(app_server
     assert not exceptions_on(page)
 
 
-def test_a_scribble_is_unlike_any_digit(app_server, page):
+def test_a_scribble_is_unlike_any_digit(app_server, page):  # on the classic recipe's run
     hatch = [(30, 30)]
     for i in range(6):  # a crosshatch over the whole canvas, in one stroke
         x = 250 if i % 2 == 0 else 30

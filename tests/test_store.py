@@ -201,3 +201,23 @@ def test_errors_inside_a_lock_pass_unchanged_and_release_it(cache):
         raise OSError(errno.EROFS, "mine")
     with store.lock("k"):  # released: taking it again does not wait
         pass
+
+
+def test_the_derived_generation_follows_runs_and_what_is_derived_from_them(tiny):
+    """Compare keeps its table until this changes: a run trained, a head stored, a run removed."""
+    from aecore.core.config import HeadConfig
+    from aecore.runs import pipeline
+    from tests.support import TINY, TINY_HEAD, train_tiny
+
+    empty = store.derived_generation()
+    run = train_tiny(TINY).run
+    trained = store.derived_generation()
+    assert trained != empty and store.derived_generation() == trained  # nothing new: the same
+    pipeline.codes(run)  # the derived folder appears
+    coded = store.derived_generation()
+    assert coded != trained
+    pipeline.classify(run, HeadConfig(head="linear", **TINY_HEAD))
+    headed = store.derived_generation()
+    assert headed != coded
+    pipeline.remove_run(run.run_id)
+    assert store.derived_generation() not in (headed, coded, trained)

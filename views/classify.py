@@ -56,7 +56,7 @@ with state.errors_shown():
             tables.per_class_table(r, names)), f"{name}-per-class.csv", downloads.CSV,
             "dl_per_class")
 
-    predicted = result.head.probabilities(state.codes(run)[1]).argmax(1).numpy()
+    predicted = state.predictions(run, head_name)
     labels = data.test_y.numpy()
     wrong = np.flatnonzero(predicted != labels)
     st.subheader(f"Misclassified test {data.nouns.many}: {len(wrong)} of {len(labels):,}")

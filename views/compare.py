@@ -203,7 +203,7 @@ def pair() -> None:
 
 
 with state.errors_shown():
-    report = compare.report(dataset)
+    report = state.compare_report(dataset)
     sweep_form()
     if (tracker := shown_sweep()) is not None:
         if tracker.finished:  # nothing more will land: no polling

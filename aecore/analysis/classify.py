@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -39,6 +40,10 @@ class Head(nn.Module):
         chunks = [F.softmax(self(features[i:i + EVAL_CHUNK].float()), dim=1)
                   for i in range(0, len(features), EVAL_CHUNK)]
         return torch.cat(chunks) if chunks else torch.empty(0, N_CLASSES)
+
+    def predict(self, features: torch.Tensor) -> np.ndarray:
+        """int64 [N]: each row's most probable class."""
+        return self.probabilities(features).argmax(1).numpy()
 
 
 class NeighbourVote:

@@ -62,7 +62,7 @@ def test_digits(run: pipeline.Run, train_head: bool = True) -> TestDigits:
     head = pipeline.classify(run, HeadConfig(head=name)) if name else None
     return TestDigits(data.test_x, data.test_y.numpy(), data.label_names, codes.numpy(),
                       latents.reconstruction_error(run.model, data.test_x).numpy(),
-                      head.head.probabilities(codes).argmax(1).numpy() if head else None,
+                      head.head.predict(codes) if head else None,
                       name or "", head.report if head else None)
 
 
