@@ -378,9 +378,24 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     parser.commands = sub.choices
     d = TrainConfig()
+    # Options several commands share, each written once (a parent's actions are shared objects:
+    # the head's differs by default, so each command gets its own)
+    run, dataset, device = (argparse.ArgumentParser(add_help=False) for _ in range(3))
+    run.add_argument("run_id", help="a run id, as `aecore runs` lists them")
 
-    p = sub.add_parser("train", help="train an autoencoder (or load it from the cache)")
-    p.add_argument("--dataset", choices=DATASETS, default=d.dataset, help="the images")
+    def head(default: str) -> argparse.ArgumentParser:
+        options = argparse.ArgumentParser(add_help=False)
+        options.add_argument("--head", choices=HEADS, default=default,
+                             help="linear is the classic softmax; mlp has one hidden layer of 256")
+        options.add_argument("--jitter", action="store_true",
+                             help="train the head on jittered digits too (the Draw page's head)")
+        return options
+
+    dataset.add_argument("--dataset", choices=DATASETS, default=d.dataset, help="the images")
+    device.add_argument("--device", default="auto", help=DEVICE_HELP)
+
+    p = sub.add_parser("train", help="train an autoencoder (or load it from the cache)",
+                       parents=[dataset, device])
     p.add_argument("--model", choices=MODELS, default=d.model,
                    help="dense is the classic 784-k-784; conv reads drawings best")
     p.add_argument("--latent-dim", type=int, default=d.latent_dim,
@@ -400,12 +415,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--l1", type=float, default=d.l1,
                    help="sparse codes: the weight of each image's sum of |code| in the "
                         "loss, 0 to 1")
-    p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--force", action="store_true", help="retrain even if cached")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("embed", help="2-D map of a run's test codes, and how far to trust it")
-    p.add_argument("run_id", help="a run id, as `aecore runs` lists them")
+    p = sub.add_parser("embed", help="2-D map of a run's test codes, and how far to trust it",
+                       parents=[run])
     p.add_argument("--method", choices=METHODS, default="umap",
                    help="umap keeps neighbourhoods; pca is linear and instant")
     which = p.add_mutually_exclusive_group()
@@ -415,25 +429,17 @@ def build_parser() -> argparse.ArgumentParser:
                        help="map the 60,000 training digits with the 10,000 test digits")
     p.set_defaults(func=cmd_embed)
 
-    p = sub.add_parser("classify", help="train and score a head on a run's codes")
-    p.add_argument("run_id", help="a run id, as `aecore runs` lists them")
-    p.add_argument("--head", choices=HEADS, default="linear",
-                   help="linear is the classic softmax; mlp has one hidden layer of 256")
-    p.add_argument("--jitter", action="store_true",
-                   help="train the head on jittered digits too (the Draw page's head)")
+    p = sub.add_parser("classify", help="train and score a head on a run's codes",
+                       parents=[run, head("linear")])
     p.set_defaults(func=cmd_classify)
 
-    p = sub.add_parser("predict", help="classify image files with a run and a head")
-    p.add_argument("run_id", help="a run id, as `aecore runs` lists them")
+    p = sub.add_parser("predict", help="classify image files with a run and a head",
+                       parents=[run, head("mlp")])
     p.add_argument("images", nargs="+", help="PNG, JPEG or other image files, any size")
-    p.add_argument("--head", choices=HEADS, default="mlp",
-                   help="linear is the classic softmax; mlp has one hidden layer of 256")
-    p.add_argument("--jitter", action="store_true",
-                   help="train the head on jittered digits too (the Draw page's head)")
     p.set_defaults(func=cmd_predict)
 
-    p = sub.add_parser("export", help="a run for TensorBoard's projector, ONNX, or one HTML page")
-    p.add_argument("run_id", help="a run id, as `aecore runs` lists them")
+    p = sub.add_parser("export", help="a run for TensorBoard's projector, ONNX, or one HTML page",
+                       parents=[run])
     p.add_argument("--projector", metavar="DIR",
                    help="tensors.tsv, metadata.tsv, sprite.png and projector_config.pbtxt: "
                         "open with tensorboard --logdir DIR, tab Projector")
@@ -451,15 +457,14 @@ def build_parser() -> argparse.ArgumentParser:
                    "lists them")
     p.set_defaults(func=cmd_rm)
 
-    p = sub.add_parser("sweep", help="train a grid of configs, then each one's heads and map")
-    p.add_argument("--dataset", choices=DATASETS, default=d.dataset, help="the images")
+    p = sub.add_parser("sweep", help="train a grid of configs, then each one's heads and map",
+                       parents=[dataset, device])
     p.add_argument("--models", default=d.model,
                    help=f"comma-separated, from {', '.join(MODELS)}")
     p.add_argument("--latent-dims", default="2,4,8,16,32,64,128",
                    help="comma-separated sizes k, each 2 to 256")
     p.add_argument("--epochs", type=int, default=d.epochs, help="each run's, 1 to 1000")
     p.add_argument("--seeds", default="0", help="comma-separated, e.g. 0,1,2")
-    p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--backend", choices=("local", "ray"), default="local",
                    help="local: here, one after another; ray: one Ray task per config")
     p.add_argument("--address", help="a Ray cluster's address: auto, HOST:PORT or "
@@ -468,8 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="CPUs each Ray task asks for, above 0 (--backend ray)")
     p.set_defaults(func=cmd_sweep)
 
-    p = sub.add_parser("report", help="every stored run as a table row")
-    p.add_argument("--dataset", choices=DATASETS, default=d.dataset, help="whose runs")
+    p = sub.add_parser("report", help="every stored run as a table row", parents=[dataset])
     p.add_argument("--csv", action="store_true", help="print CSV")
     p.set_defaults(func=cmd_report)
 

@@ -141,6 +141,9 @@ def test_every_option_says_what_it_is_and_its_default():
     train = " ".join(commands.choices["train"].format_help().split())
     assert "2 to 256 (default: 32)" in train
     assert "cpu" in train and "(default: False)" not in train
+    # shared options, each command with its own default
+    assert parser.parse_args(["classify", "r"]).head == "linear"
+    assert parser.parse_args(["predict", "r", "x.png"]).head == "mlp"
 
 
 def test_the_old_bench_command_names_its_new_one(capsys):

@@ -6,6 +6,7 @@ import json
 import os
 
 import pytest
+import torch
 
 from aecore.core.config import TrainConfig
 from aecore.core.errors import CacheWriteFailed, DatasetCorrupt, OutOfMemory, RunNotFound
@@ -225,6 +226,8 @@ def test_a_config_edited_to_another_run_is_left_in_place(tiny):
     with pytest.raises(RunNotFound, match="describes another run"):
         pipeline.load_run(run.run_id)
     assert folder.is_dir() and not list(store.runs_dir().glob("*.corrupt-*"))
+    # nor listed as a k=16 run under the k=8 run's id (Compare, the sidebar, `aecore runs`)
+    assert pipeline.summary(run.run_id) is None
 
 
 def test_a_derived_number_that_is_text_is_recomputed(tiny, caplog):
@@ -247,3 +250,22 @@ def test_a_derived_number_that_is_text_is_recomputed(tiny, caplog):
     again = pipeline.classify(run, head_cfg)
     assert not again.cached and again.report["test_accuracy"] == first
     assert isinstance(pipeline.embed(run, map_cfg).knn_accuracy_2d, float)
+
+
+def test_a_derived_folder_planted_as_a_symlink_is_neither_read_nor_written(tiny, tmp_path):
+    """runs/<id>/derived-* pointing outside the cache: the codes are not read from there, the
+    new ones are not written there; the link is moved aside, and what it points to is left."""
+    import shutil
+
+    run = finish().run
+    first = pipeline.codes(run)
+    elsewhere = tmp_path / "elsewhere"
+    shutil.move(run.derived_dir, elsewhere)
+    before = sorted(p.name for p in elsewhere.rglob("*"))
+    run.derived_dir.symlink_to(elsewhere, target_is_directory=True)
+    again = pipeline.codes(run)  # computed again, in a folder of its own
+    assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
+    assert run.derived_dir.is_dir() and not run.derived_dir.is_symlink()
+    assert [p for p in run.derived_dir.parent.iterdir() if ".corrupt-" in p.name
+            and p.is_symlink()], "the link was not moved aside"
+    assert sorted(p.name for p in elsewhere.rglob("*")) == before

@@ -182,7 +182,8 @@ def weights_id(run_id: str) -> str | None:
 
 def summary(run_id: str) -> RunSummary | None:
     """The run's config and metrics, read without its weights; None if it is not stored or
-    its config does not read (nothing is moved aside: listing runs must not change them)."""
+    its config does not read or describes another run, as `load_run` finds (nothing is moved
+    aside: listing runs must not change them)."""
     folder = store.run_dir(run_id)
     found = store.read_checked(folder, ("config.json", "metrics.json"))
     if found is None or not isinstance(weights := found[0].get("weights.safetensors"), str):
@@ -191,6 +192,8 @@ def summary(run_id: str) -> RunSummary | None:
     try:
         cfg = TrainConfig.from_dict(store.parse_json(files, "config.json", folder))
     except (CacheCorrupt, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    if cfg.key() != run_id:  # a hand edit: listed under the old id, it would be mislabelled
         return None
     return RunSummary(run_id, cfg, _readable_metrics(files, folder), weights[:12])
 

@@ -112,6 +112,7 @@ def write_artefact(folder: Path, files: Files) -> None:
     A failed write (disk full, read-only folder) raises CacheWriteFailed and leaves the cache
     as it was.
     """
+    _unlink_parents(folder)
     try:
         _write_artefact(folder, files)
     except OSError as exc:
@@ -274,9 +275,27 @@ def quarantine(folder: Path, reason: str) -> None:
 Check = Callable[[Files, Path], None]
 
 
+def _unlink_parents(folder: Path) -> None:
+    """A symlink planted in the cache above an artefact (runs/<id>/derived-* pointing
+    elsewhere) is moved aside, so that nothing is read from or written to where it points.
+    The last component is checked by the reads and writes themselves (O_NOFOLLOW)."""
+    root = cache_dir()
+    try:
+        parts = folder.relative_to(root).parts[:-1]
+    except ValueError:  # not in the cache (an export's folder): not ours to move
+        return
+    path = root
+    for part in parts:
+        path = path / part
+        if path.is_symlink():
+            quarantine(path, "a symlink to somewhere else")
+            return
+
+
 def read_artefact(folder: Path, skip: tuple[str, ...] = (), check: Check | None = None
                   ) -> Files | None:
     """None when there is no complete artefact; a corrupt one is moved aside, then None."""
+    _unlink_parents(folder)
     if not os.path.lexists(folder / MANIFEST):  # a FIFO or symlink manifest is corrupt
         return None
     try:

@@ -8,6 +8,7 @@ task (aecore/services/ray_backend.py). The app runs its sweeps through its train
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -22,6 +23,7 @@ LATENT_DIMS = (2, 4, 8, 16, 32, 64, 128)
 MAX_CONFIGS = 200
 # What a sweep computes for each trained run, besides training it.
 DERIVED = (*(f"{name} head" for name in compare.HEADS), "map")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -226,8 +228,12 @@ class Tracker:
 
 
 def reason(exc: Exception) -> str:
-    """An engine error's sentence; anything else (a bug, out of memory) with its type."""
-    return str(exc) if isinstance(exc, AecoreError) else f"{type(exc).__name__}: {exc}"
+    """An engine error's sentence; anything else (a bug, out of memory) with its type, its
+    traceback logged: one line for the person, the whole story in the log."""
+    if isinstance(exc, AecoreError):
+        return str(exc)
+    log.error("a sweep step failed", exc_info=exc)
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _describe(cfg: TrainConfig) -> str:

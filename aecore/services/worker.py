@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import logging
 import os
 import queue
 import subprocess
@@ -35,6 +36,7 @@ from aecore.services.turns import Turns
 from aecore.training.loop import BatchEvent, EpochEvent
 
 FLUSH_SECONDS = 0.1  # batch events are sent in bundles, ~10 a second
+log = logging.getLogger(__name__)
 # A map or a head that has not finished in this time is taken for a hang: its process is
 # ended and the page offers Retry (a map of 10,000 codes takes 2 to 30 s here).
 BACKGROUND_LIMIT_SECONDS = 600.0
@@ -115,7 +117,8 @@ def serve(conn: Connection, warm: bool = False) -> None:
             send("end")
         except AecoreError as exc:
             send("error", type(exc).__name__, str(exc))
-        except Exception as exc:  # reported to the page as one line; the worker lives on
+        except Exception as exc:  # one line for the page, the traceback in the server's log
+            log.exception("the worker's %s request failed", kind)
             send("error", "AecoreError", f"{type(exc).__name__}: {exc}")
         finally:
             inbox.forget(request_id)
