@@ -171,14 +171,14 @@ def cmd_classify(args) -> int:
 
 def cmd_predict(args) -> int:
     from aecore.data.preprocess import load_image
-    from aecore.runs import pipeline
+    from aecore.runs import drawing, pipeline
 
     run = pipeline.load_run(args.run_id)
     head = pipeline.classify(run, HeadConfig(head=args.head, jitter=args.jitter)).head
     predictions, failed = [], False
     for file in args.images:
         try:
-            p = pipeline.predict(run, head, load_image(file))
+            p = drawing.predict(run, head, load_image(file))
             predictions.append({"file": file, "digit": p.digit, "probabilities": p.probabilities})
         except AecoreError as exc:
             failed = True

@@ -14,11 +14,11 @@ from benchmarks.ui import slide_to
 from tests.e2e import (
     BROWSER_TEST,
     WAIT_MS,
+    active_run,
     alert,
     draw_stroke,
     exceptions_on,
     new_page,
-    pick_run,
     screenshot,
 )
 
@@ -36,8 +36,10 @@ def page(app_server):
         yield pg
 
 
-def open_explore(page, server: str, title: str = "UMAP map of the codes of the 10,000") -> None:
-    page.goto(f"{server}/explore")
+def open_explore(page, server: str, title: str = "UMAP map of the codes of the 10,000",
+                 run: str | None = None) -> None:
+    """A fresh Explore (a new session: the newest run, unless the URL names one)."""
+    page.goto(f"{server}/explore" + (f"?run={run}" if run else ""))
     page.get_by_text("Explore the latent map").wait_for()
     page.locator(".st-key-map").get_by_text(title).wait_for(timeout=WAIT_MS)
     time.sleep(1)
@@ -80,12 +82,13 @@ def test_the_map_over_training_plays_through_every_snapshot(app_server, page):
     assert not exceptions_on(page)
 
 
-def test_all_digits_map_with_a_lasso_and_a_training_digits_neighbours(app_server, page):
+def test_all_digits_map_with_a_lasso_and_a_training_digits_neighbours(app_server, page,
+                                                                      default_run):
     """On the classic recipe's run, whose 70k map the MNIST tests fitted (and measured): the
     fit from a click through the map worker is test_worker's and test_app_links'."""
-    page.goto(app_server)
-    pick_run(page, "dense · k=32 · 10 ep")
-    open_explore(page, app_server)
+    classic = default_run["run_id"]
+    open_explore(page, app_server, run=classic)
+    assert active_run(page).startswith("dense · k=32 · 10 ep")
     page.get_by_text("all 70,000 digits").click()
     page.get_by_text("Index 0 to 9,999 are the test digits").wait_for()
     page.locator(".st-key-map").get_by_text("UMAP map of the codes of all 70,000").wait_for(
@@ -93,7 +96,7 @@ def test_all_digits_map_with_a_lasso_and_a_training_digits_neighbours(app_server
     time.sleep(2)
     ui.lasso_to_gallery(page, tries=1)
     screenshot(page, "explore-all-digits")
-    open_explore(page, app_server)
+    open_explore(page, app_server, run=classic)
     page.get_by_text("all 70,000 digits").click()  # again, from the server's cache
     page.locator(".st-key-map").get_by_text("UMAP map of the codes of all 70,000").wait_for()
     time.sleep(1)
@@ -103,7 +106,7 @@ def test_all_digits_map_with_a_lasso_and_a_training_digits_neighbours(app_server
     assert not exceptions_on(page)
 
 
-def test_a_scribble_is_unlike_any_digit(app_server, page):  # on the classic recipe's run
+def test_a_scribble_is_unlike_any_digit(app_server, page, default_run):  # the classic run
     hatch = [(30, 30)]
     for i in range(6):  # a crosshatch over the whole canvas, in one stroke
         x = 250 if i % 2 == 0 else 30
@@ -111,7 +114,7 @@ def test_a_scribble_is_unlike_any_digit(app_server, page):  # on the classic rec
     for i in range(6):
         y = 30 if i % 2 == 0 else 250
         hatch += [(250 - 44 * i, y), (206 - 44 * i, y)]
-    draw_stroke(page, app_server, hatch)
+    draw_stroke(page, app_server, hatch, run=default_run["run_id"])
     page.get_by_text("It looks like").wait_for(timeout=300_000)
     warning = page.get_by_text("unlike every test digit")
     warning.wait_for()

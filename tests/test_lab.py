@@ -7,7 +7,7 @@ import torch
 from aecore.analysis import classify, projection
 from aecore.core.config import HeadConfig, ProjectionConfig
 from aecore.core.errors import RunNotFound
-from aecore.runs import pipeline, store
+from aecore.runs import drawing, pipeline, store
 from aecore.training import latents
 from aecore.training.loop import BatchEvent, EpochEvent
 from tests.support import TINY, TINY_HEAD, stop_after_one_epoch
@@ -100,7 +100,7 @@ def test_predict_on_a_drawn_bar(tiny):
     head = pipeline.classify(run, HeadConfig(head="mlp", **TINY_HEAD)).head
     image = tiny.test_x[3].numpy()  # class 3
     big = np.kron(image, np.ones((10, 10), dtype=np.uint8))  # 280x280, like the canvas
-    p = pipeline.predict(run, head, big)
+    p = drawing.predict(run, head, big)
     assert len(p.probabilities) == 10 and abs(sum(p.probabilities) - 1) < 1e-4
     assert p.image.shape == (28, 28) and p.reconstruction.shape == (28, 28)
     assert p.code.shape == (8,)
@@ -117,9 +117,30 @@ def test_a_drawing_is_answered_before_any_head_is_trained(tiny):
     right = (vote.probabilities(test_codes).argmax(1) == tiny.test_y).float().mean()
     assert right > 0.7  # ten kinds of bars (chance 0.1), a 3-epoch run
     big = np.kron(tiny.test_x[3].numpy(), np.ones((10, 10), dtype=np.uint8))
-    p = pipeline.predict(run, vote, big)
+    p = drawing.predict(run, vote, big)
     assert abs(sum(p.probabilities) - 1) < 1e-4 and p.digit == int(np.argmax(p.probabilities))
     assert not list(run.derived_dir.glob("head-*"))
+
+
+def test_reading_a_drawing_gives_its_neighbours_novelty_and_place(tiny):
+    """Draw's chain in one engine call, each part about the drawing's own code."""
+    from aecore.analysis import projection, trust
+    from aecore.analysis.classify import NeighbourVote
+    from aecore.core.config import ProjectionConfig
+
+    run = finish().run
+    train_codes, test_codes = pipeline.codes(run)
+    fitted = projection.fit(test_codes, ProjectionConfig(method="pca"))
+    big = np.kron(tiny.test_x[3].numpy(), np.ones((10, 10), dtype=np.uint8))
+    reading = drawing.read(run, NeighbourVote(train_codes, tiny.train_y), big, test_codes,
+                           trust.own_nearest_distances(test_codes), fitted)
+    code = reading.guess.code
+    distances = (test_codes - code).norm(dim=1)
+    assert len(reading.nearest) == drawing.NEAREST
+    assert set(reading.nearest) == set(distances.argsort()[:drawing.NEAREST].tolist())
+    assert np.isclose(reading.novelty.distance, float(distances.min()), atol=1e-5)
+    assert np.allclose(reading.place, projection.place(code[None], fitted))
+    assert reading.place.shape == (1, 2)
 
 
 def derive_all(run: pipeline.Run) -> tuple[torch.Tensor, np.ndarray, dict]:

@@ -128,6 +128,14 @@ def test_active_units_order_and_traversal():
     assert grid.shape == (2, 5, 28, 28)
     moved_only_dim_1 = latents.decode(model, torch.tensor([[0.0, -3.0, 0.0, 0.0]]))[0]
     assert torch.allclose(grid[0, 0], moved_only_dim_1)
+    around = torch.tensor([0.5, 1.0, -1.0, 2.0])  # moved from its own value, not set
+    row = codestats.traversal(model, around, [3], torch.tensor([-1.0, 0.0]))[0]
+    assert torch.allclose(row[0], latents.decode(model, torch.tensor([[0.5, 1.0, -1.0, 1.0]]))[0])
+    assert torch.allclose(row[1], latents.decode(model, around[None])[0])
+    line = codestats.interpolation(model, code, around, 5)
+    assert line.shape == (5, 28, 28)
+    assert torch.allclose(line[0], latents.decode(model, code[None])[0])
+    assert torch.allclose(line[-1], latents.decode(model, around[None])[0], atol=1e-6)
     samples = codestats.prior_samples(model, 6, seed=3)
     assert samples.shape == (6, 28, 28) and torch.equal(samples,
                                                         codestats.prior_samples(model, 6, seed=3))

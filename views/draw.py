@@ -6,13 +6,13 @@ import streamlit as st
 import torch
 from streamlit_drawable_canvas import st_canvas
 
-from aecore.analysis import projection, trust
+from aecore.analysis import trust
 from aecore.core.errors import AecoreError, EmptyImage
 from aecore.data.datasets import NOUNS
 from aecore.data.preprocess import load_image
 from aecore.figures import plots
 from aecore.figures.mapplots import map_figure
-from aecore.runs import pipeline
+from aecore.runs import drawing
 from aecore.training import latents
 from dashboard import background, session, state, widgets
 
@@ -61,6 +61,9 @@ with state.errors_shown():
                 st.caption("No drawing head is stored here yet: each run gets one the first "
                            "time something is drawn on it.")
     progress = "ready" if head else background.follow(state.tasks(), state.draw_head_job(run))
+    map_area = st.container()  # below the columns; the map is needed first, to place the drawing
+    with map_area:
+        shown = state.current_map(run) if head else state.map_without_hurry(run)
 
     with result_col:
         try:
@@ -70,8 +73,10 @@ with state.errors_shown():
                 raise EmptyImage("the canvas is empty")
             # Until the drawing head is trained (once per run), its nearest codes answer
             voter = None if head else state.neighbour_vote(run)
-            guess = pipeline.predict(run, head.head if head else voter, source)
-            image = guess.image
+            reading = drawing.read(run, head.head if head else voter, source,
+                                   state.codes(run)[1], state.own_distances(run),
+                                   shown.result.map)
+            guess, odd, image = reading.guess, reading.novelty, reading.guess.image
         except EmptyImage as exc:
             if upload is not None:
                 st.warning("The uploaded image holds nothing to read (it is blank, all one "
@@ -92,8 +97,6 @@ with state.errors_shown():
                     f"answer is the vote of the drawing's "
                     f"{voter.k} nearest training {noun.many} in code space.")
         st.plotly_chart(plots.probability_bars(guess.probabilities, names), key="probabilities")
-        test_codes = state.codes(run)[1]
-        odd = trust.novelty(guess.code[None], test_codes, state.own_distances(run))
         farther = (f"its nearest test {noun.one} is {odd.distance:.2f} away in code space, "
                    f"farther than {odd.percentile:.1f} % of the test {noun.many} are from their "
                    "own nearest neighbour")
@@ -118,11 +121,10 @@ with state.errors_shown():
         a, b = st.columns(2)
         a.image(plots.side_by_side(image, guess.reconstruction), width=232,
                 caption="what the model saw (28x28) | its reconstruction")
-        idx, _ = projection.exact_knn(guess.code[None], test_codes, 8)
-        near = idx[0].numpy()
+        near = reading.nearest
         labels = data.test_y.numpy()
         with b:
-            st.caption(f"Its 8 nearest test {noun.many} in the latent space")
+            st.caption(f"Its {len(near)} nearest test {noun.many} in the latent space")
             widgets.digits_grid(data.test_x.numpy()[near] / 255.0,
                                 [f"{names[labels[i]]} #{i}" for i in near], width=56)
         if noise := run.config.noise:
@@ -133,8 +135,6 @@ with state.errors_shown():
                                                cleaned.output[0].numpy(), image])),
                          width=348, caption="noisy drawing | the model's output | your drawing")
 
-    shown = state.current_map(run) if head else state.map_without_hurry(run)
-    where = projection.place(guess.code[None], shown.result.map)
-    fig = map_figure(shown.result.map.embedding, labels, names, marks=where,
-                           title=f"Your drawing on the {'UMAP' if shown.final else 'PCA'} map")
-    st.plotly_chart(fig, key="draw_map")
+    fig = map_figure(shown.result.map.embedding, labels, names, marks=reading.place,
+                     title=f"Your drawing on the {'UMAP' if shown.final else 'PCA'} map")
+    map_area.plotly_chart(fig, key="draw_map")

@@ -65,9 +65,8 @@ with state.errors_shown():
         b = c2.number_input(f"To test {noun.one} #", 0, n - 1, 1, key="interp_b",
                             persist_state=session.KEEP)
         steps = c3.slider("Steps", 3, 16, 10, key="interp_steps", persist_state=session.KEEP)
-        t = torch.linspace(0, 1, steps)[:, None]
-        line = (1 - t) * test_codes[int(a)] + t * test_codes[int(b)]
-        images = latents.decode(run.model, line).numpy()
+        images = codestats.interpolation(run.model, test_codes[int(a)], test_codes[int(b)],
+                                         steps).numpy()
         widgets.row(np.concatenate([test_images[[int(a)]], images, test_images[[int(b)]]]),
                     f"{names[labels[int(a)]]} → {names[labels[int(b)]]}: the original, "
                     f"{steps} decoded points on the straight line between the codes, "
@@ -106,10 +105,8 @@ with state.errors_shown():
         span = c3.slider("Span (standard deviations)", 0.5, 4.0, 2.0, 0.5, key="trav_span",
                          persist_state=session.KEEP)
         std = float(test_codes[:, dim].std())
-        offsets = torch.linspace(-span, span, 11) * std
-        moved = test_codes[int(idx)].repeat(len(offsets), 1)
-        moved[:, dim] += offsets
-        images = latents.decode(run.model, moved).numpy()
+        images = codestats.traversal(run.model, test_codes[int(idx)], [dim],
+                                     torch.linspace(-span, span, 11) * std)[0].numpy()
         widgets.row(images, f"dimension {dim} moved by {-span:g} … +{span:g} std "
                             f"(std {std:.2f}) around {noun.one} #{int(idx)}")
 

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from aecore.analysis import projection
-from aecore.analysis.classify import Head, NeighbourVote, fit_and_score, pca_features
+from aecore.analysis.classify import Head, fit_and_score, pca_features
 from aecore.core import metrics
 from aecore.core.config import HeadConfig, ProjectionConfig, TrainConfig
 from aecore.core.errors import CacheCorrupt, RunNotFound
@@ -472,24 +472,3 @@ def canvas_accuracy(run: Run, head: Head) -> float:
     canvas = load_canvas_digits()
     predicted = head.probabilities(latents.encode(run.model, canvas.images)).argmax(1)
     return float((predicted == canvas.labels).float().mean())
-
-
-@dataclass(frozen=True)
-class Prediction:
-    digit: int
-    probabilities: list[float]  # 10 floats
-    image: np.ndarray           # float32 [28, 28]: what the model saw
-    reconstruction: np.ndarray  # float32 [28, 28]
-    code: torch.Tensor          # float32 [k]
-
-
-def predict(run: Run, head: Head | NeighbourVote, image) -> Prediction:
-    """A drawn or uploaded image (PIL image or array) -> digit, probabilities, reconstruction."""
-    from aecore.data.preprocess import to_mnist
-
-    pixels = torch.from_numpy(to_mnist(image)).reshape(1, -1)
-    code = latents.encode(run.model, pixels)
-    probs = head.probabilities(code)[0]
-    recon = latents.decode(run.model, code)[0].numpy()
-    return Prediction(int(probs.argmax()), [round(float(p), 6) for p in probs],
-                      pixels.reshape(28, 28).numpy(), recon, code[0])

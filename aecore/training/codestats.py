@@ -69,16 +69,25 @@ def by_information(kl_per_dim: list[float]) -> list[int]:
     return sorted(range(len(kl_per_dim)), key=lambda d: -kl_per_dim[d])
 
 
-def traversal(model: Autoencoder, code: torch.Tensor, dims: list[int], values: torch.Tensor
+def traversal(model: Autoencoder, code: torch.Tensor, dims: list[int], offsets: torch.Tensor
               ) -> torch.Tensor:
-    """One row per dimension: `code` [k] with that dimension set to each of `values` [V],
-    decoded: float [len(dims), V, 28, 28]. A VAE's prior is N(0, 1) per dimension, so values
-    in standard deviations of the prior read the same on every dimension."""
-    moved = code.repeat(len(dims), len(values), 1)        # [D, V, k]
+    """One row per dimension: `code` [k] with that dimension moved by each of `offsets` [V],
+    decoded: float [len(dims), V, 28, 28]. Every model's traversal: a VAE's in standard
+    deviations of its N(0, 1) prior, which read the same on every dimension; any other's in
+    the spread of that dimension's codes."""
+    moved = code.repeat(len(dims), len(offsets), 1)        # [D, V, k]
     for row, dim in enumerate(dims):
-        moved[row, :, dim] = values
+        moved[row, :, dim] += offsets
     images = latents.decode(model, moved.reshape(-1, len(code)))
-    return images.reshape(len(dims), len(values), 28, 28)
+    return images.reshape(len(dims), len(offsets), 28, 28)
+
+
+def interpolation(model: Autoencoder, start: torch.Tensor, end: torch.Tensor, steps: int
+                  ) -> torch.Tensor:
+    """float [steps, 28, 28]: the codes on the straight line from `start` to `end` [k]
+    (both ends included), decoded."""
+    t = torch.linspace(0, 1, steps)[:, None]
+    return latents.decode(model, (1 - t) * start + t * end)
 
 
 class Sparsity(NamedTuple):
