@@ -8,12 +8,11 @@ import streamlit as st
 from aecore.core import metrics
 from aecore.core.config import TrainConfig
 from aecore.data.datasets import LABEL_NAMES
-from dashboard import downloads, links, manage, session, state
+from dashboard import cached, downloads, links, manage, server, session
 
 st.set_page_config(page_title="Latent-space lab", page_icon=":material/scatter_plot:",
                    layout="wide")
-state.startup()
-session.keep_widget_values()
+server.startup()
 session.settle_own_trainings()
 
 DATASET_NAMES = {"mnist": "MNIST (digits)", "fashion": "Fashion-MNIST (clothes)"}
@@ -38,20 +37,20 @@ pages = [
     st.Page("views/draw.py", title="Draw", icon=":material/draw:"),
 ]
 
-unknown_run = links.read_once(list(DATASET_NAMES), state.runs_listing())
+unknown_run = links.read_once(list(DATASET_NAMES), cached.runs_listing())
 
 with st.sidebar:
     menu = st.container()
     st.divider()
     dataset = st.selectbox("Dataset", list(DATASET_NAMES), format_func=DATASET_NAMES.get,
                            key="dataset")
-    rows = [r for r in state.runs_listing() if r["config"]["dataset"] == dataset]
+    rows = [r for r in cached.runs_listing() if r["config"]["dataset"] == dataset]
     labels = {r["run_id"]: run_label(r) for r in rows}
     pending = st.session_state.pop("activate_run", None)
     if pending in labels:
         st.session_state["run_id"] = pending
     elif (gone := st.session_state.get("run_id")) not in labels:
-        if gone and gone not in {r["run_id"] for r in state.runs_listing()}:
+        if gone and gone not in {r["run_id"] for r in cached.runs_listing()}:
             session.note(f"Run {gone} is no longer stored, so "
                          + ("the newest run is active now." if rows else "no run is active."))
         st.session_state["run_id"] = rows[0]["run_id"] if rows else None
@@ -60,7 +59,7 @@ with st.sidebar:
                      key="run_id", on_change=session.picked_run)
     else:
         st.caption("No trained run for this dataset yet.")
-    st.caption(f"Device: **{state.device_name()}** · classes: "
+    st.caption(f"Device: **{server.device_name()}** · classes: "
                f"{', '.join(LABEL_NAMES[dataset][:3])} ...")
 
 # Train is served at the root, and at /train, the path its title suggests (a default page's

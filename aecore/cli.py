@@ -305,11 +305,14 @@ def cmd_sweep(args) -> int:
 
         check(args.address, args.device)
     else:
-        from aecore.data import datasets
         from aecore.training.loop import pick_device
 
         pick_device(args.device)
-        datasets.load(spec.dataset)  # data that cannot be read or fetched: one line, exit 2
+    from aecore.data import datasets
+
+    # the heads and maps are derived here on every backend: data that cannot be read or
+    # fetched is one line, exit 2, before anything trains
+    datasets.load(spec.dataset)
     start = time.perf_counter()
     bar = tqdm(total=len(configs) * (1 + len(sweep.DERIVED)), desc="sweep", file=sys.stderr,
                disable=None)

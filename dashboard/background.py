@@ -1,4 +1,6 @@
-"""Background artefacts (a run's UMAP map, its classifier heads), one way for every page.
+"""Background artefacts (a run's UMAP map, its classifier heads), one way for every page, and
+`watch`: the one way a page waits on anything the server works on (an artefact, a training,
+a sweep).
 
 A page asks `follow(job)` where it would show the artefact. The helper owns the task's key,
 starting it, polling it, and its end states: stored -> "ready"; running -> a fragment polls
@@ -9,8 +11,7 @@ more, then reported as a failure. No page polls a task that has ended.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from aecore.services.jobs import Task, Tasks
 from aecore.services.worker import Worker
 from dashboard import widgets
 
-POLL_SECONDS = 1.0
+POLL_SECONDS = 1.0  # every page's wait: a training's progress, a sweep's, a map's or head's
 
 
 @dataclass(frozen=True)
@@ -72,8 +73,7 @@ def sweep_derive(tasks: Tasks, worker: Worker | None) -> Callable[[pipeline.Run]
             task = tasks.get(job.key)  # an ended task (failed, or its result gone) runs again
             task = start(tasks, job, retry=task is not None,
                          recompute=task is not None and task.state == "done")
-            while task.state == "running":
-                time.sleep(0.5)
+            task.ended.wait()
             if task.state == "failed":
                 raise AecoreError(f"{job.what} failed: {task.error}")
     return derive
@@ -106,9 +106,33 @@ def follow(tasks: Tasks, job: Job, start_now: bool = True) -> str:
     return "failed"
 
 
-@st.fragment(run_every=POLL_SECONDS)
 def _poll(tasks: Tasks, key: str, folder: str) -> None:
     """Reruns the page once the task has ended; the page then shows what came of it."""
-    task = tasks.get(key)
-    if task is None or task.state != "running" or pipeline.is_stored(Path(folder)):
+    def running(task: Task | None) -> bool | None:
+        return (task is not None and task.state == "running"
+                and not pipeline.is_stored(Path(folder))) or None
+
+    watch(f"task-{key}", lambda: tasks.get(key), running)
+
+
+def watch(name: str, read: Callable[[], object], landmark: Callable[[object], Hashable | None],
+          draw: Callable[[object], None] | None = None) -> None:
+    """Follow something the server works on, every POLL_SECONDS, in a fragment: `read()` its
+    state, `draw(state)` its progress there; the whole page reruns when `landmark(state)`
+    changes (a result landed that the page shows) or is None (it ended: the page then shows
+    the outcome, and no longer watches)."""
+    _watch(name, read, landmark, draw)
+
+
+@st.fragment(run_every=POLL_SECONDS)
+def _watch(name: str, read: Callable[[], object], landmark: Callable[[object], Hashable | None],
+           draw: Callable[[object], None] | None) -> None:
+    state = read()
+    mark = landmark(state)
+    seen = st.session_state.get(f"watched-{name}", mark)
+    st.session_state[f"watched-{name}"] = mark
+    if mark is None or mark != seen:
+        st.session_state.pop(f"watched-{name}", None)
         st.rerun()
+    if draw is not None:
+        draw(state)

@@ -15,7 +15,7 @@ from aecore.core.errors import AecoreError
 from aecore.export import writers
 from aecore.figures import tables
 from aecore.runs import pipeline, store
-from dashboard import state, widgets
+from dashboard import cached, widgets
 
 CSV, PNG, JSON = "text/csv", "image/png", "application/json"
 
@@ -58,10 +58,10 @@ def run_files(run: pipeline.Run | None) -> None:
 
 
 def map_table(run: pipeline.Run, embedding: np.ndarray, labels: np.ndarray, errors: np.ndarray,
-              codes, trust: np.ndarray | None) -> pd.DataFrame:
+              predictions: np.ndarray | None, trust: np.ndarray | None) -> pd.DataFrame:
     """The map's table, with the stored head's predictions when a head was trained."""
-    return tables.map_table(embedding, labels, state.test_set(run).names, errors,
-                            state.stored_predictions(run), trust)
+    return tables.map_table(embedding, labels, cached.test_set(run).names, errors, predictions,
+                            trust)
 
 
 class DownloadFailed(Exception):

@@ -16,7 +16,7 @@ from aecore.figures import gallery
 from aecore.figures.mapplots import Colouring, map_figure, training_figure
 from aecore.runs import mapping, pipeline
 from aecore.training import latents
-from dashboard import background, state
+from dashboard import background, cached, derive, server
 
 
 def kinds(nouns: Nouns) -> dict[str, str]:
@@ -42,39 +42,44 @@ def view(run: pipeline.Run, kind: str) -> View:
     of all digits, or over training the test map, while UMAP fits. Over training,
     NoSnapshots for a run without readable snapshots, before any job starts."""
     if kind == "test":
-        shown = state.current_map(run)
-        return View(kind, shown.result.map, state.test_set(run).labels, shown.final,
+        shown = derive.current_map(run)
+        return View(kind, shown.result.map, cached.test_set(run).labels, shown.final,
                     shown.state, shown.result.knn_accuracy_2d)
-    job = state.derived_job("embed_over_training" if kind == "training" else "embed_all", run)
+    job = derive.derived_job("embed_over_training" if kind == "training" else "embed_all", run)
     if kind == "training" and not pipeline.is_valid(job.folder):
-        state.readable_snapshots(run)
-    progress = background.follow(state.tasks(), job)
+        cached.readable_snapshots(run)
+    progress = background.follow(server.tasks(), job)
     if kind == "all":
-        result = state.all_map(run, "umap" if progress == "ready" else "pca")
-        labels = mapping.all_labels(state.dataset(run.config.dataset))
+        result = cached.all_map(run, "umap" if progress == "ready" else "pca")
+        labels = mapping.all_labels(cached.dataset(run.config.dataset))
         return View(kind, result.map, labels, progress == "ready", progress,
                     result.knn_accuracy_2d)
     if progress != "ready":  # the test map meanwhile: a PCA per snapshot would take seconds here
         return view(run, "test")._replace(state=progress, waiting=True)
-    frames = state.training_maps(run)
-    last = projection.Map(state.UMAP, state.codes(run)[1], frames.embeddings[-1], 0.0)
-    return View(kind, last, state.test_set(run).labels, True, progress,
+    frames = cached.training_maps(run)
+    last = projection.Map(cached.UMAP, cached.codes(run)[1], frames.embeddings[-1], 0.0)
+    return View(kind, last, cached.test_set(run).labels, True, progress,
                 frames.knn_accuracy_2d[-1], frames)
+
+
+def predictions(run: pipeline.Run, v: View) -> np.ndarray | None:
+    """The stored head's class for each point of the view (None without a head): the test
+    codes' once per run; the map of all digits' (test, then training) for that map."""
+    if v.kind != "all":
+        return cached.stored_predictions(run)
+    head = cached.stored_head(run)
+    return head.head.predict(v.fitted.codes) if head else None
 
 
 def colour_values(run: pipeline.Run, v: View, colour: str) -> np.ndarray | None:
     """The value per point of a colouring (None for label, or when it cannot be had)."""
     if colour == "error":
-        return state.all_errors(run) if v.kind == "all" else state.test_reconstructions(run)[1]
+        return cached.all_errors(run) if v.kind == "all" else cached.test_reconstructions(run)[1]
     if colour == "correct":
-        if v.kind != "all":
-            predicted = state.stored_predictions(run)
-        else:  # its codes: the test digits' then the training digits'
-            head = state.stored_head(run)
-            predicted = head.head.predict(v.fitted.codes) if head else None
+        predicted = predictions(run, v)
         return None if predicted is None else predicted == v.labels
     if colour == "trust" and v.kind == "test" and v.final:
-        return state.map_trust(run).kept
+        return cached.map_trust(run).kept
     if colour == "trust" and v.kind == "training":
         return v.frames.kept[-1]
     return None
@@ -84,8 +89,8 @@ def stored_trust(run: pipeline.Run, v: View) -> np.ndarray | None:
     """Each point's share of its 15 code neighbours kept on the map, when it was measured."""
     if v.kind == "training":
         return v.frames.kept[-1]
-    if v.kind == "test" and v.final and pipeline.is_valid(mapping.trust_folder(run, state.UMAP)):
-        return state.map_trust(run).kept
+    if v.kind == "test" and v.final and pipeline.is_valid(mapping.trust_folder(run, cached.UMAP)):
+        return cached.map_trust(run).kept
     return None
 
 
@@ -96,8 +101,8 @@ class PairImages(NamedTuple):
 
 def pair_images(run: pipeline.Run, kind: str, indices: list[int]) -> PairImages:
     """The digits at these indices of the map of this kind, with their reconstructions."""
-    data = state.dataset(run.config.dataset)
-    train_codes, test_codes = state.codes(run)
+    data = cached.dataset(run.config.dataset)
+    train_codes, test_codes = cached.codes(run)
     if kind == "all":
         images, codes = mapping.all_images(data), torch.cat([test_codes, train_codes])
     else:
@@ -111,11 +116,11 @@ def _view_key(v: View) -> tuple:
 
 
 @st.cache_resource(max_entries=12, show_spinner="Drawing the map ...",
-                   hash_funcs={**state.BY_WEIGHTS, View: _view_key})
+                   hash_funcs={**cached.BY_WEIGHTS, View: _view_key})
 def figure(run: pipeline.Run, v: View, colour: str, shade: bool, head_ready: bool) -> go.Figure:
     """The map's figure for these choices, shared by every session (never changed after).
     `head_ready` keys it too: a classifier trained since changes what it can show."""
-    names = state.test_set(run).names
+    names = cached.test_set(run).names
     values = colour_values(run, v, colour)
     colouring = Colouring(colour, values) if values is not None else Colouring()
     method = "UMAP" if v.final else "PCA"
@@ -124,18 +129,18 @@ def figure(run: pipeline.Run, v: View, colour: str, shade: bool, head_ready: boo
         return training_figure(v.frames.embeddings, v.frames.epochs, v.labels, names,
                                colouring, frame_values,
                                title=f"{method} map of the test codes over training")
-    head = state.stored_head(run) if shade and head_ready else None
+    head = cached.stored_head(run) if shade and head_ready else None
     shading = trust.regions(v.fitted, head.head.probabilities) if head else None
     shown = kinds(NOUNS[run.config.dataset])[v.kind]
     return map_figure(v.fitted.embedding, v.labels, names, colouring, regions=shading,
                       title=f"{method} map of the codes of {shown}")
 
 
-@st.cache_resource(max_entries=4, show_spinner=False, hash_funcs=state.BY_WEIGHTS)
+@st.cache_resource(max_entries=4, show_spinner=False, hash_funcs=cached.BY_WEIGHTS)
 def thumbnails(run: pipeline.Run, kind: str) -> gallery.Thumbnails:
     """Digit | reconstruction thumbnails for the points of the map of this kind."""
-    data = state.dataset(run.config.dataset)
-    train_codes, test_codes = state.codes(run)
+    data = cached.dataset(run.config.dataset)
+    train_codes, test_codes = cached.codes(run)
     if kind == "all":
         return gallery.Thumbnails(run.model, mapping.all_images(data),
                                   torch.cat([test_codes, train_codes]))

@@ -14,27 +14,13 @@ import streamlit as st
 from aecore.core.errors import AecoreError
 from aecore.runs import pipeline
 from aecore.services.jobs import JobStatus, TrainingQueue
-from dashboard import state, widgets
+from dashboard import cached, derive, server, widgets
 
 # Streamlit forgets a widget's value when a page without that widget runs, so leaving Train
-# for Explore and coming back reset the sliders (and trained the defaults). Widgets whose
-# range depends on the run (the traversal's dimension, the map's x/y) are left out.
-KEPT_WIDGETS = ("latent_dim", "epochs", "model", "batch_size", "lr", "seed", "head", "colour",
-                "recon_mode", "recon_count", "recon_seed", "recon_digit", "interp_a",
-                "interp_b", "interp_steps", "trav_index", "trav_span", "stroke_width",
-                "sweep_dims", "sweep_models", "sweep_epochs", "sweep_seeds", "pair_a", "pair_b",
-                "map_kind", "regions", "beta", "noise", "l1", "draw_noise")
-
-
-# Streamlit 1.67 in a browser drops a widget's value on a page switch despite the re-assignment
-# below (AppTest keeps it): a kept widget is also created with persist_state=KEEP.
+# for Explore and coming back reset the sliders (and trained the defaults): every widget a
+# person sets is created with persist_state=KEEP, the one way its value is kept. Widgets whose
+# range depends on the run (the traversal's dimension, the map's x/y) are not.
 KEEP = "session"
-
-
-def keep_widget_values() -> None:
-    for key in KEPT_WIDGETS:
-        if key in st.session_state:
-            st.session_state[key] = st.session_state[key]
 
 
 def _own() -> dict[str, float]:
@@ -79,7 +65,7 @@ def settle_own_trainings() -> None:
     unless a run was picked by hand after it was started; its UMAP map starts fitting."""
     handled = st.session_state.setdefault("handled_jobs", set())
     picked_at = st.session_state.get("picked_at", float("-inf"))
-    queue = state.training_queue()
+    queue = server.training_queue()
     for job_id, submitted in _own().items():
         status = queue.status(job_id)
         if job_id in handled or status is None or not status.finished:
@@ -89,7 +75,7 @@ def settle_own_trainings() -> None:
             st.session_state["activate_run"] = status.run_id
     if (run_id := st.session_state.get("activate_run")) is not None:
         with contextlib.suppress(AecoreError):  # a run that is gone is not activated anyway
-            state.start_map(state.run(run_id))
+            derive.start_map(cached.run(run_id))
 
 
 def note(message: str) -> None:
@@ -109,7 +95,7 @@ def active_run() -> pipeline.Run | None:
     if not run_id:
         return None
     try:
-        return state.run(run_id)
+        return cached.run(run_id)
     except AecoreError as exc:
         note(f"The active run could not be opened, so another one is active now: {exc}")
         st.session_state.pop("run_id", None)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 
 import numpy as np
 import streamlit as st
 
+from aecore.core.errors import AecoreError
 from aecore.core.paths import cache_dir, data_dirs
 from aecore.figures import plots
 
@@ -55,3 +58,12 @@ def digits_grid(images: np.ndarray, captions: list[str], width: int = 64) -> Non
 
 def row(images: np.ndarray, caption: str) -> None:
     st.image(plots.strip(images), caption=caption, width="stretch")
+
+
+@contextlib.contextmanager
+def errors_shown() -> Iterator[None]:
+    """The engine's typed errors become an error box; the app keeps running."""
+    try:
+        yield
+    except AecoreError as exc:
+        st.error(message(exc))

@@ -40,33 +40,44 @@ def pytest_collection_modifyitems(items):
 
 
 class MnistPrep:
-    """tests/mnist_prep.py running in the background, on the session's real-MNIST cache."""
+    """tests/mnist_prep.py running in the background, on the session's real-MNIST cache. It
+    ends with this process (its stdin closes), and a wait on it is bounded."""
+
+    WAIT_SECONDS = 900  # per wait, as each `aecore` call of mnist_cli
 
     def __init__(self, cache: Path, results: Path) -> None:
         self.cache, self.results = cache, results
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+               "NUMBA_NUM_THREADS": "1"}
         self.log = open(results / "log.txt", "w")  # noqa: SIM115 (closed in stop)
         self.proc = subprocess.Popen([sys.executable, "-m", "tests.mnist_prep", str(cache),
                                       str(results)], cwd=ROOT, env=env, stdout=self.log,
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT, stdin=subprocess.PIPE)
+
+    def _wait_for(self, ended) -> None:
+        (self.results / "hurry").touch()
+        deadline = time.monotonic() + self.WAIT_SECONDS
+        while not ended() and self.proc.poll() is None:
+            if time.monotonic() > deadline:  # stuck: the fixtures compute what they need
+                self.proc.kill()
+                break
+            time.sleep(0.5)
 
     def result(self, name: str) -> dict | None:
-        """A step's JSON once it ends (both cores from now on); None if the prep failed
-        before it, so that the fixture computes it itself and shows the real error."""
-        (self.results / "hurry").touch()
+        """A step's JSON once it ends (both cores from then on); None if the prep failed or
+        stuck before it, so that the fixture computes it itself and shows the real error."""
         done = self.results / f"{name}.json"
-        while not done.exists() and self.proc.poll() is None:
-            time.sleep(0.5)
+        self._wait_for(done.exists)
         return json.loads(done.read_text()) if done.exists() else None
 
     def wait(self) -> None:
-        (self.results / "hurry").touch()
-        self.proc.wait()
+        self._wait_for(lambda: False)
 
     def stop(self) -> None:
         if self.proc.poll() is None:  # a session of one MNIST test needs only a step or two
             self.proc.terminate()
             self.proc.wait()
+        self.proc.stdin.close()
         self.log.close()
 
 
@@ -75,11 +86,16 @@ PREP = pytest.StashKey[MnistPrep]()
 
 def pytest_collection_finish(session):
     """The shared real-MNIST work starts now if a selected test needs it."""
-    if os.environ.get("AECORE_DATA_DIR") and any(
+    if not os.environ.get("AECORE_DATA_DIR") or not any(
             item.get_closest_marker("mnist") for item in session.items):
-        factory = session.config._tmp_path_factory
-        session.config.stash[PREP] = MnistPrep(factory.mktemp("mnist-cache"),
-                                               factory.mktemp("mnist-prep"))
+        return
+    try:  # as the mnist fixture finds it: never a download in the background
+        datasets.locate("mnist", download=False)
+    except DatasetUnavailable:
+        return
+    factory = session.config._tmp_path_factory
+    session.config.stash[PREP] = MnistPrep(factory.mktemp("mnist-cache"),
+                                           factory.mktemp("mnist-prep"))
 
 
 def pytest_sessionfinish(session):
@@ -142,12 +158,12 @@ def app(tiny, monkeypatch):
     yield at
     # The pages' background work (sweeps, trainings, maps, heads) ends here, not during later
     # tests (with this test's cache and data patched away).
-    from dashboard import state
+    from dashboard import server
 
     try:
-        ended = {"sweeps": all(t.close() for t in state.sweeps().values()),
-                 "trainings": state.training_queue().close(),
-                 "tasks": state.tasks().close()}
+        ended = {"sweeps": all(t.close() for t in server.sweeps().values()),
+                 "trainings": server.training_queue().close(),
+                 "tasks": server.tasks().close()}
     finally:
         st.cache_resource.clear()
         st.cache_data.clear()

@@ -182,3 +182,12 @@ def draw_stroke(page, server: str, points: list[tuple[float, float]], steps: int
     for x, y in points[1:]:
         page.mouse.move(box["x"] + x, box["y"] + y, steps=steps)
     page.mouse.up()
+
+
+def download(page, name, where=None):
+    """Click a download button (its name, or a pattern); the file's path once Chromium has it."""
+    button = (where or page).get_by_role("button", name=name)
+    button.wait_for(timeout=WAIT_MS)  # a bound: the classifier may still be training
+    with page.expect_download(timeout=300_000) as info:
+        button.click()
+    return info.value.path()

@@ -18,8 +18,10 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 import os
 import sys
+import threading
 from pathlib import Path
 
 import torch
@@ -46,12 +48,23 @@ def write(path: Path, text: str) -> None:
     tmp.replace(path)  # a reader never sees half a file
 
 
+def end_with_parent() -> None:
+    """The test session holds this process's stdin: when it ends, killed or not, so does this."""
+    def watch() -> None:
+        sys.stdin.read()
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def main(results: Path) -> int:
     from aecore import cli
 
+    end_with_parent()
     ids: dict[str, str] = {}
     for name, args in STEPS:
         torch.set_num_threads(2 if (results / HURRY).exists() else 1)
+        logging.root.handlers.clear()  # each step's log goes to that step's own stderr
         out, err = io.StringIO(), io.StringIO()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             code = cli.main([a.format(**ids) for a in args] + ["--json"])

@@ -56,10 +56,10 @@ def test_train_one_epoch_through_the_job(app):
 
 def test_stop_after_some_epochs_keeps_them_as_a_stopped_run(app):
     """(Stopping inside the first epoch keeps nothing: test_lab, where the stop is exact.)"""
-    from dashboard import state
+    from dashboard import server
 
     start_training(app, 100)  # the slider's most; stopped after two epochs
-    queue = state.training_queue()
+    queue = server.training_queue()
     poll(app, lambda a: _has(a, "stop") and _epochs_done(queue) >= 2)
     app.button(key="stop").click().run()
     poll(app, lambda a: "stopped" in texts(a))
@@ -152,7 +152,7 @@ def test_two_sessions_do_not_change_each_other(app, trained):
 
 def test_a_failed_map_shows_one_error_and_stops_polling(app, trained, monkeypatch):
     from aecore.analysis import projection
-    from dashboard import state
+    from dashboard import derive
 
     real_fit, broken = projection._fit_umap, [True]
 
@@ -163,8 +163,8 @@ def test_a_failed_map_shows_one_error_and_stops_polling(app, trained, monkeypatc
 
     monkeypatch.setattr(projection, "_fit_umap", fit)
     runs = []
-    real_current_map = state.current_map  # called once in each run of Explore
-    monkeypatch.setattr(state, "current_map", lambda r: runs.append(1) or real_current_map(r))
+    real_current_map = derive.current_map  # called once in each run of Explore
+    monkeypatch.setattr(derive, "current_map", lambda r: runs.append(1) or real_current_map(r))
     visit(app, "views/explore.py")
     poll(app, lambda a: "could not be fitted" in texts(a))
     runs.clear()
@@ -175,7 +175,7 @@ def test_a_failed_map_shows_one_error_and_stops_polling(app, trained, monkeypatc
     assert "UMAP is fitting" not in texts(app)
     assert "PCA of their 8-d codes" in texts(app)
     broken.clear()  # the cause is gone: Retry fits the map
-    app.button(key=f"retry-{state.map_job(trained).key}").click().run()
+    app.button(key=f"retry-{derive.map_job(trained).key}").click().run()
     poll(app, lambda a: "UMAP of their 8-d codes" in texts(a))
     assert not app.error
 
@@ -200,23 +200,23 @@ def test_app_caches_follow_the_weights(tiny):
     """The app's cached run, codes, reconstructions and maps after a stopped run is trained
     again: every one comes from the new weights."""
     from aecore.training import latents
-    from dashboard import state
+    from dashboard import cached
     from tests.support import stop_after_one_epoch
 
     st.cache_resource.clear()
-    stopped = state.run(stop_after_one_epoch().run_id)
-    old_codes = state.codes(stopped)[1]
-    state.test_reconstructions(stopped)
-    state.map_result(stopped, "pca")
+    stopped = cached.run(stop_after_one_epoch().run_id)
+    old_codes = cached.codes(stopped)[1]
+    cached.test_reconstructions(stopped)
+    cached.map_result(stopped, "pca")
     full = train_tiny().run
-    again = state.run(full.run_id)
+    again = cached.run(full.run_id)
     assert again.weights_id == full.weights_id != stopped.weights_id
     fresh = latents.encode(full.model, tiny.test_x)
-    assert torch.allclose(state.codes(again)[1], fresh)
-    assert not torch.allclose(state.codes(again)[1], old_codes)
-    recon, _ = state.test_reconstructions(again)
+    assert torch.allclose(cached.codes(again)[1], fresh)
+    assert not torch.allclose(cached.codes(again)[1], old_codes)
+    recon, _ = cached.test_reconstructions(again)
     assert np.allclose(recon, latents.decode(full.model, fresh).numpy(), atol=1e-5)
-    assert torch.allclose(state.map_result(again, "pca").map.codes, fresh)
+    assert torch.allclose(cached.map_result(again, "pca").map.codes, fresh)
     st.cache_resource.clear()
 
 

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from aecore.core.config import ProjectionConfig, TrainConfig
 from aecore.runs import compare, pipeline, store
-from dashboard import state
+from dashboard import server
 from tests.support import poll, texts, train_tiny, visit
 
 PAGE = "views/compare.py"
@@ -59,7 +59,7 @@ def test_cancel_drops_the_runs_not_started(app):
     app.button(key="sweep_cancel").click().run()
     poll(app, lambda a: "Sweep cancelled" in texts(a))
     # the first training goes on (only what had not started is dropped); stop it here
-    queue = state.training_queue()
+    queue = server.training_queue()
     if (running := queue.current()) is not None:
         assert running.config.latent_dim == 2
         queue.stop(running.job_id)
@@ -93,11 +93,11 @@ def test_a_sweep_is_cancelled_only_by_its_session_a_link_watches(app, tiny):
         [bar] = other.get("progress")  # it watches: the bar says whose sweep it is
         assert re.match(r"Sweep \(another session’s\): [012] of 2 runs", bar.text), bar.text
         assert not any(b.key == "sweep_cancel" for b in other.button)
-        assert not state.sweeps()[sweep_id].cancelled
+        assert not server.sweeps()[sweep_id].cancelled
 
     app.button(key="sweep_cancel").click().run()
     poll(app, lambda a: "Sweep cancelled" in texts(a))
-    queue = state.training_queue()
+    queue = server.training_queue()
     if (running := queue.current()) is not None:
         queue.stop(running.job_id)
 
@@ -109,7 +109,7 @@ def test_a_run_deleted_under_the_page_is_said_and_replaced(app, tiny):
     doomed = app.selectbox(key="pair_a").value
     assert app.sidebar.selectbox(key="run_id").value == doomed  # both: the newest run
     for _ in range(600):  # the page's heads and map write into the run: let them land first
-        if not state.tasks().running():
+        if not server.tasks().running():
             break
         time.sleep(0.5)
     shutil.rmtree(store.run_dir(doomed))

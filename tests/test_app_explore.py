@@ -77,7 +77,7 @@ def test_a_run_without_snapshots_falls_back_to_the_test_map(app, trained):
 
 
 def test_damaged_snapshots_are_one_message_and_start_no_job(app, trained):
-    from dashboard import state
+    from dashboard import derive, server
 
     path = store.run_dir(trained.run_id) / pipeline.SNAPSHOTS
     blob = bytearray(path.read_bytes())
@@ -86,4 +86,4 @@ def test_damaged_snapshots_are_one_message_and_start_no_job(app, trained):
     visit(app, "views/explore.py")
     app.radio(key="map_kind").set_value("training").run()
     assert "damaged" in texts(app) and not app.error
-    assert state.tasks().get(state.derived_job("embed_over_training", trained).key) is None
+    assert server.tasks().get(derive.derived_job("embed_over_training", trained).key) is None

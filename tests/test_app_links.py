@@ -52,17 +52,17 @@ def test_the_url_follows_the_view_and_reopens_it(app):
 def test_a_link_to_the_map_of_all_digits_waits_for_a_click(app):
     """/explore?run=<id>&map=all fitted a 70,000-digit map in the server for whoever opened
     the link, and went on after the tab was closed."""
-    from dashboard import state
+    from dashboard import derive, server
 
     run = train(3)
     app.query_params.update({"run": run.run_id, "map": "all"})
     visit(app, "views/explore.py")
-    job = state.derived_job("embed_all", run)
+    job = derive.derived_job("embed_all", run)
     assert "This link opens the map of all 70,000 digits" in texts(app)
     assert app.radio(key="map_kind").value == "all" and "then the 60,000" not in texts(app)
-    assert state.tasks().get(job.key) is None  # nothing heavy started
+    assert server.tasks().get(job.key) is None  # nothing heavy started
     app.button(key="fit_all_map").click().run()
-    assert state.tasks().get(job.key) is not None and not app.exception
+    assert server.tasks().get(job.key) is not None and not app.exception
 
 
 def test_a_link_to_an_unknown_run_says_so_and_opens_train(app):

@@ -9,8 +9,7 @@ import pytest
 
 from aecore.core.config import HeadConfig, TrainConfig
 from aecore.data import datasets
-from aecore.runs import pipeline
-from dashboard import state
+from aecore.runs import compare, pipeline
 from tests.support import poll, texts, train_tiny, visit
 
 VAE = TrainConfig(model="vae", beta=2.0, latent_dim=8, epochs=2, batch_size=32, lr=1e-2)
@@ -77,8 +76,8 @@ def test_a_denoising_runs_panels_and_sparsity(app, tiny):
 @pytest.mark.slow
 def test_draw_uses_the_jittered_head_and_reports_canvas_accuracy(app, tiny):
     run = open_with(app, NOISY, "views/draw.py")
-    poll(app, lambda a: pipeline.is_valid(pipeline.head_folder(run, state.DRAW_HEAD)))
-    stored = pipeline.classify(run, state.DRAW_HEAD)
+    poll(app, lambda a: pipeline.is_valid(pipeline.head_folder(run, compare.DRAW_HEAD)))
+    stored = pipeline.classify(run, compare.DRAW_HEAD)
     report = stored.report
     assert report["config"]["jitter"] is True
     assert report["test_accuracy"] > 0.25  # ten bars, chance 0.1 (jitter blurs the bars)
@@ -129,7 +128,7 @@ def test_a_fashion_run_speaks_of_images_not_digits(app, tiny, monkeypatch):
                                   lr=3e-2, noise=0.3)) for k in (4, 8)]
     for run in runs:
         pipeline.classify(run, HeadConfig())  # the Classifier page's default head, and Compare's
-    pipeline.classify(runs[1], state.DRAW_HEAD)
+    pipeline.classify(runs[1], compare.DRAW_HEAD)
     visit(app, "views/train.py")
     app.sidebar.selectbox(key="dataset").set_value("fashion").run()
     assert app.sidebar.selectbox(key="run_id").value == runs[1].run_id

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 
+import pandas as pd
 import pytest
 
 from benchmarks import ui
@@ -16,6 +17,7 @@ from tests.e2e import (
     WAIT_MS,
     active_run,
     alert,
+    download,
     draw_stroke,
     exceptions_on,
     new_page,
@@ -96,6 +98,8 @@ def test_all_digits_map_with_a_lasso_and_a_training_digits_neighbours(app_server
     time.sleep(2)
     ui.lasso_to_gallery(page, tries=1)
     screenshot(page, "explore-all-digits")
+    table = pd.read_csv(download(page, "The map (CSV)"))  # with the stored head's answers
+    assert len(table) == 70_000 and (table["label"] == table["prediction"]).mean() > 0.9
     open_explore(page, app_server, run=classic)
     page.get_by_text("all 70,000 digits").click()  # again, from the server's cache
     page.locator(".st-key-map").get_by_text("UMAP map of the codes of all 70,000").wait_for()

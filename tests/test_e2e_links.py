@@ -18,6 +18,7 @@ from tests.e2e import (
     WAIT_MS,
     active_run,
     alert,
+    download,
     exceptions_on,
     new_page,
     pick_run,
@@ -33,15 +34,6 @@ def wait_for_map(page) -> None:
     page.get_by_text("Explore the latent map").wait_for()
     page.locator(".st-key-map").get_by_text(MAP_TITLE).wait_for(timeout=WAIT_MS)
     time.sleep(1)
-
-
-def download(page, name: str, where=None):
-    """Click a download button; the file's path once Chromium has it."""
-    button = (where or page).get_by_role("button", name=name)
-    button.wait_for(timeout=WAIT_MS)  # a bound: the classifier may still be training
-    with page.expect_download(timeout=300_000) as info:
-        button.click()
-    return info.value.path()
 
 
 def view_of(page) -> dict:

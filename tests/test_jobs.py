@@ -11,9 +11,9 @@ from aecore.services.jobs import MAX_CURVE_POINTS, Curve, Task, Tasks
 
 
 def wait_until_ended(task: Task, timeout: float = 10.0) -> Task:
-    deadline = time.monotonic() + timeout
-    while task.state == "running" and time.monotonic() < deadline:
-        time.sleep(0.01)
+    """The task once its `ended` event is set (what a sweep waits on), bounded."""
+    assert task.ended.wait(timeout), f"task {task.key} did not end"
+    assert task.state != "running"
     return task
 
 
@@ -42,6 +42,7 @@ def test_a_task_runs_once_per_key_and_keeps_no_result():
 
     task = tasks.start("k", slow)
     assert tasks.start("k", slow, retry=True) is task  # running: never doubled
+    assert not task.ended.is_set()
     release.set()
     assert wait_until_ended(task).state == "done" and not hasattr(task, "result")
     assert tasks.start("k", slow) is task and calls == [1]  # done: a rerun does not redo it
@@ -143,7 +144,12 @@ def test_closing_the_queue_stops_the_running_job_and_cancels_the_rest():
     first = queue.submit(TrainConfig(latent_dim=4))
     second = queue.submit(TrainConfig(latent_dim=5))
     assert started.wait(timeout=10)
+    waited = []  # what a sweep does: wait for its training to end, without polling
+    waiter = threading.Thread(target=lambda: waited.append(queue.wait(first)), daemon=True)
+    waiter.start()
     assert queue.close(timeout=10)
+    waiter.join(timeout=10)
+    assert [s.state for s in waited] == ["stopped"]
     assert queue.status(first).state == "stopped"
     assert queue.status(second).state == "cancelled"
     with pytest.raises(AecoreError, match="closed"):

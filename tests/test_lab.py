@@ -132,8 +132,8 @@ def test_reading_a_drawing_gives_its_neighbours_novelty_and_place(tiny):
     train_codes, test_codes = pipeline.codes(run)
     fitted = projection.fit(test_codes, ProjectionConfig(method="pca"))
     big = np.kron(tiny.test_x[3].numpy(), np.ones((10, 10), dtype=np.uint8))
-    reading = drawing.read(run, NeighbourVote(train_codes, tiny.train_y), big, test_codes,
-                           trust.own_nearest_distances(test_codes), fitted)
+    guess = drawing.predict(run, NeighbourVote(train_codes, tiny.train_y), big)
+    reading = drawing.read(guess, test_codes, trust.own_nearest_distances(test_codes), fitted)
     code = reading.guess.code
     distances = (test_codes - code).norm(dim=1)
     assert len(reading.nearest) == drawing.NEAREST

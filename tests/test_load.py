@@ -1,4 +1,5 @@
-"""Load: five browser sessions, one on each page, arrive while a sixth trains (loopback only)."""
+"""Load: five browser sessions, one on each page but Compare (test_e2e_compare's), arrive while
+a sixth trains (loopback only)."""
 
 from __future__ import annotations
 

@@ -26,3 +26,12 @@ def test_loss_is_mean_per_pixel_bce():
     x = torch.rand(3, 784)
     expected = torch.nn.functional.binary_cross_entropy(torch.sigmoid(model(x)), x)
     assert torch.allclose(model.loss(x)["loss"], expected, atol=1e-5)
+
+
+def test_the_registry_builds_exactly_the_configs_models():
+    """A model is a name in config.MODELS (checked before any import of torch) and a class in
+    the registry: the two lists agree, and so does which of them are variational."""
+    from aecore.core.config import MODELS, VARIATIONAL
+
+    assert tuple(REGISTRY) == MODELS
+    assert tuple(name for name, model in REGISTRY.items() if model.variational) == VARIATIONAL

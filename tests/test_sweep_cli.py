@@ -26,7 +26,8 @@ def trip(*args, **kwargs):
 
 
 @pytest.fixture
-def no_training(monkeypatch, cache):
+def no_training(monkeypatch, tiny):
+    """Training a tripwire; the tiny data served, as the sweep loads its data first."""
     monkeypatch.setattr(pipeline, "train", trip)
 
 

@@ -4,12 +4,12 @@ import numpy as np
 import streamlit as st
 
 from aecore.figures import plots, tables
-from dashboard import background, downloads, session, state, widgets
+from dashboard import background, cached, derive, downloads, server, session, widgets
 
 st.title("Classify from the codes")
 run = session.require_run()
-with state.errors_shown():
-    data = state.dataset(run.config.dataset)
+with widgets.errors_shown():
+    data = cached.dataset(run.config.dataset)
     names = data.label_names
     head_name = st.radio("Head", ["linear", "mlp"], horizontal=True, key="head",
                          persist_state=session.KEEP,
@@ -18,18 +18,18 @@ with state.errors_shown():
     st.caption("Trained on the 60,000 training codes, scored on the 10,000 test codes (the "
                "classic recipe trains and scores on the test set; we never do). Baselines: "
                "the same head on raw pixels and on PCA with the same k.")
-    job = state.head_job(run, head_name)
-    progress = background.follow(state.tasks(), job, start_now=False)
+    job = derive.head_job(run, head_name)
+    progress = background.follow(server.tasks(), job, start_now=False)
     if progress == "absent":
         if st.button("Train classifier", type="primary", key="train_head"):
-            background.start(state.tasks(), job)
+            background.start(server.tasks(), job)
             st.rerun()
     elif progress == "running":
         st.info("Training the head (and, the first time for this size, its baselines) ...")
     if progress != "ready":
         st.stop()
 
-    result = state.head_result(run, head_name)
+    result = cached.head_result(run, head_name)
     r = result.report
     c1, c2, c3 = st.columns(3)
     c1.metric("Test accuracy", f"{r['test_accuracy']:.2%}")
@@ -56,7 +56,7 @@ with state.errors_shown():
             tables.per_class_table(r, names)), f"{name}-per-class.csv", downloads.CSV,
             "dl_per_class")
 
-    predicted = state.predictions(run, head_name)
+    predicted = cached.predictions(run, head_name)
     labels = data.test_y.numpy()
     wrong = np.flatnonzero(predicted != labels)
     st.subheader(f"Misclassified test {data.nouns.many}: {len(wrong)} of {len(labels):,}")

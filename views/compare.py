@@ -9,9 +9,8 @@ from aecore.core.errors import AecoreError
 from aecore.figures import plots, tables
 from aecore.runs import compare, pipeline
 from aecore.services import sweep
-from dashboard import downloads, session, state, widgets
+from dashboard import background, cached, derive, downloads, server, session, widgets
 
-POLL_SECONDS = 2.0
 CHANGED_SHOWN = 24
 st.title("Compare runs")
 st.caption("How large must the code be? Sweep the latent size, then read the answer from the "
@@ -45,7 +44,7 @@ def sweep_form() -> None:
         busy = mine is not None and is_own(mine) and not mine.finished
         if st.button("Sweep", type="primary", key="sweep_start", disabled=busy,
                      help="Your sweep is still running: cancel it or wait." if busy else None):
-            st.session_state["own_sweep"] = state.start_sweep(spec).sweep_id
+            st.session_state["own_sweep"] = server.start_sweep(spec).sweep_id
             st.rerun()
 
 
@@ -66,7 +65,7 @@ def is_own(tracker: sweep.Tracker) -> bool:
 def shown_sweep() -> sweep.Tracker | None:
     """This session's sweep of this dataset, else the one its link names, else one running
     on the server (to watch)."""
-    all_sweeps = {i: t for i, t in list(state.sweeps().items()) if t.spec.dataset == dataset}
+    all_sweeps = {i: t for i, t in list(server.sweeps().items()) if t.spec.dataset == dataset}
     for sweep_id in (own_sweep_id(), st.query_params.get("sweep")):
         if isinstance(sweep_id, str) and (shown := all_sweeps.get(sweep_id)) is not None:
             return shown
@@ -74,17 +73,11 @@ def shown_sweep() -> sweep.Tracker | None:
     return running[-1] if running else None
 
 
-@st.fragment(run_every=POLL_SECONDS)
 def follow_sweep(tracker: sweep.Tracker) -> None:
     """Progress; the whole page reruns when a result lands, so the table and curves fill in."""
-    p = tracker.progress()
-    seen = st.session_state.get("sweep_seen")
-    st.session_state["sweep_seen"] = (tracker.sweep_id, p.runs_done, p.derived_left,
-                                      p.finished)
-    if seen is not None and seen[0] == tracker.sweep_id and seen != st.session_state[
-            "sweep_seen"]:
-        st.rerun()
-    sweep_status(tracker, p)
+    background.watch(f"sweep-{tracker.sweep_id}", tracker.progress,
+                     lambda p: None if p.finished else (p.runs_done, p.derived_left),
+                     lambda p: sweep_status(tracker, p))
 
 
 def sweep_status(tracker: sweep.Tracker, p: sweep.Progress) -> None:
@@ -176,9 +169,9 @@ def pair() -> None:
     if a_id == b_id:
         st.info("Pick two different runs to compare them.")
         return
-    a, b = state.run(a_id), state.run(b_id)
-    test = state.test_set(a)
-    map_a, map_b = state.current_map(a), state.current_map(b)
+    a, b = cached.run(a_id), cached.run(b_id)
+    test = cached.test_set(a)
+    map_a, map_b = derive.current_map(a), derive.current_map(b)
     emb_a = map_a.result.map.embedding
     emb_b = compare.align(emb_a, map_b.result.map.embedding)
     sel_a, sel_b = selected("pair_map_a"), selected("pair_map_b")
@@ -190,7 +183,7 @@ def pair() -> None:
     many = test.data.nouns.many
     st.caption("B's map is rotated, mirrored and scaled onto A's (Procrustes on the same test "
                f"{many}). Lasso {many} on one map to light them up on the other.")
-    change = state.neighbour_change(a, b)
+    change = cached.neighbour_change(a, b)
     worst = change.changed_most[:CHANGED_SHOWN]
     st.markdown(f"**{many.capitalize()} whose neighbourhoods changed most.** On average "
                 f"{test.data.nouns.with_article} keeps "
@@ -202,8 +195,8 @@ def pair() -> None:
         for i in worst])
 
 
-with state.errors_shown():
-    report = state.compare_report(dataset)
+with widgets.errors_shown():
+    report = cached.compare_report(dataset)
     sweep_form()
     if (tracker := shown_sweep()) is not None:
         if tracker.finished:  # nothing more will land: no polling

@@ -14,7 +14,7 @@ from aecore.figures import plots
 from aecore.figures.mapplots import map_figure
 from aecore.runs import drawing
 from aecore.training import latents
-from dashboard import background, session, state, widgets
+from dashboard import background, cached, derive, server, session, widgets
 
 RECOMMENDATION = (
     "**conv, k = 32, 10 epochs.** A drawing is slanted, thick or thin in ways MNIST's digits "
@@ -27,8 +27,8 @@ SCORES_SHOWN = 8
 noun = NOUNS[st.session_state.get("dataset", "mnist")]  # the sidebar's: the active run's too
 st.title(f"Draw {noun.drawn}")
 run = session.require_run()
-with state.errors_shown():
-    data = state.dataset(run.config.dataset)
+with widgets.errors_shown():
+    data = cached.dataset(run.config.dataset)
     names = data.label_names
     draw_col, result_col = st.columns([1, 2])
 
@@ -44,12 +44,12 @@ with state.errors_shown():
         upload = st.file_uploader("... or upload a PNG or JPEG", type=["png", "jpg", "jpeg"],
                                   key="upload")
 
-    head = state.draw_head(run)
+    head = cached.draw_head(run)
     if run.config.dataset == "mnist":  # measured on MNIST only
         with draw_col.expander("Which model reads drawings best?"):
             st.markdown(RECOMMENDATION)
             stored_for = run.run_id if head else None
-            if scores := state.drawing_scores(run.config.dataset, stored_for)[:SCORES_SHOWN]:
+            if scores := cached.drawing_scores(run.config.dataset, stored_for)[:SCORES_SHOWN]:
                 st.caption("The drawing heads stored here, best first:")
                 st.dataframe(
                     [{"run": s.label, "canvas digits read": s.canvas_accuracy,
@@ -60,10 +60,8 @@ with state.errors_shown():
             else:
                 st.caption("No drawing head is stored here yet: each run gets one the first "
                            "time something is drawn on it.")
-    progress = "ready" if head else background.follow(state.tasks(), state.draw_head_job(run))
-    map_area = st.container()  # below the columns; the map is needed first, to place the drawing
-    with map_area:
-        shown = state.current_map(run) if head else state.map_without_hurry(run)
+    progress = "ready" if head else background.follow(server.tasks(), derive.draw_head_job(run))
+    map_area = st.container()  # below the columns, filled once there is a drawing to place
 
     with result_col:
         try:
@@ -72,11 +70,8 @@ with state.errors_shown():
             if source is None:
                 raise EmptyImage("the canvas is empty")
             # Until the drawing head is trained (once per run), its nearest codes answer
-            voter = None if head else state.neighbour_vote(run)
-            reading = drawing.read(run, head.head if head else voter, source,
-                                   state.codes(run)[1], state.own_distances(run),
-                                   shown.result.map)
-            guess, odd, image = reading.guess, reading.novelty, reading.guess.image
+            voter = None if head else cached.neighbour_vote(run)
+            guess = drawing.predict(run, head.head if head else voter, source)
         except EmptyImage as exc:
             if upload is not None:
                 st.warning("The uploaded image holds nothing to read (it is blank, all one "
@@ -90,6 +85,12 @@ with state.errors_shown():
             st.error(widgets.message(f"That image cannot be used: {exc}"))
             st.stop()
 
+    with map_area:
+        shown = derive.current_map(run) if head else derive.map_without_hurry(run)
+    reading = drawing.read(guess, cached.codes(run)[1], cached.own_distances(run),
+                           shown.result.map)
+    odd, image = reading.novelty, guess.image
+    with result_col:
         if head is None:
             doing = ("could not be trained (see above: Retry)" if progress == "failed" else
                      "is training in the background (once per run)")

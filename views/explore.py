@@ -11,7 +11,17 @@ from aecore.data.datasets import NOUNS
 from aecore.figures import gallery, plots, tables
 from aecore.figures.mapplots import COLOURINGS
 from aecore.runs import pipeline
-from dashboard import background, downloads, links, mapview, session, state
+from dashboard import (
+    background,
+    cached,
+    derive,
+    downloads,
+    links,
+    mapview,
+    server,
+    session,
+    widgets,
+)
 
 MAX_SHOWN = 60
 MAX_GRID = 1_000  # digits in the selection's PNG
@@ -57,8 +67,8 @@ def show_neighbours(i: int, v: mapview.View, names: list[str]) -> None:
 def map_table(v: mapview.View):
     """Called on a download's click only: the trust check reads and verifies a stored file."""
     errors = mapview.colour_values(run, v, "error")
-    return downloads.map_table(run, v.fitted.embedding, v.labels, errors, v.fitted.codes,
-                               mapview.stored_trust(run, v))
+    return downloads.map_table(run, v.fitted.embedding, v.labels, errors,
+                               mapview.predictions(run, v), mapview.stored_trust(run, v))
 
 
 def selection_downloads(chosen: list[int], v: mapview.View) -> None:
@@ -83,7 +93,7 @@ def clicked_for(kind: str) -> str:
     """The map of all images, when a link asks for it, waits for a click (the largest fit
     the server makes); the test map meanwhile."""
     if kind != "all" or not st.session_state.get(links.UNCONFIRMED_MAP) or pipeline.is_stored(
-            state.derived_job("embed_all", run).folder):
+            derive.derived_job("embed_all", run).folder):
         return kind
     st.info(f"This link opens the map of all 70,000 {noun.many}, which is not fitted for this "
             "run yet (the largest map the server fits): this is the map of the test "
@@ -101,7 +111,7 @@ def confirm_map() -> None:
 @st.fragment
 def interact(v: mapview.View, colour: str, shade: bool, head_ready: bool) -> None:
     """The map and what a selection shows: a lasso reruns only this part of the page."""
-    names = state.test_set(run).names
+    names = cached.test_set(run).names
     fig = mapview.figure(run, v, colour, shade, head_ready)
     if "map" not in st.session_state:  # a fresh chart (back from another page): none picked
         st.session_state["map_picked"] = []
@@ -142,15 +152,15 @@ def interact(v: mapview.View, colour: str, shade: bool, head_ready: bool) -> Non
                  caption="decoded from the blend of the 8 nearest codes")
 
 
-with state.errors_shown():
-    names = state.test_set(run).names
+with widgets.errors_shown():
+    names = cached.test_set(run).names
     a, b = st.columns([2, 3])
     kinds = mapview.kinds(noun)
     kind = a.radio("Map of", list(kinds), key="map_kind", persist_state=session.KEEP,
                    format_func=kinds.get, on_change=confirm_map)
     colour = b.radio("Colour by", list(COLOURINGS), key="colour", persist_state=session.KEEP,
                      horizontal=True, format_func=COLOURINGS.get)
-    head = state.stored_head(run)
+    head = cached.stored_head(run)
     shade = st.toggle("Shade the map by what the classifier says of each place",
                       key="regions", persist_state=session.KEEP,
                       disabled=head is None or kind == "training",
@@ -180,9 +190,9 @@ with state.errors_shown():
         colour = "label"
     elif colour == "trust" and v.kind == "test":
         ready = v.final and background.follow(
-            state.tasks(), state.derived_job("map_trust", run)) == "ready"
+            server.tasks(), derive.derived_job("map_trust", run)) == "ready"
         if ready:
-            summary = state.map_trust(run).summary
+            summary = cached.map_trust(run).summary
         else:
             st.info("The map's trust is measured once its UMAP map is ready: colouring by "
                     "label meanwhile.")

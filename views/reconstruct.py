@@ -8,21 +8,21 @@ import torch
 from aecore.data.datasets import NOUNS
 from aecore.figures import codeplots
 from aecore.training import codestats, latents
-from dashboard import session, state, widgets
+from dashboard import cached, session, widgets
 
 TRAVERSAL_ROWS = 8
 
 st.title("Reconstructions")
 run = session.require_run()
 noun = NOUNS[run.config.dataset]
-with state.errors_shown():
-    test = state.test_set(run)
+with widgets.errors_shown():
+    test = cached.test_set(run)
     names, test_images, labels = test.names, test.images, test.labels
-    recon, errors = state.test_reconstructions(run)
-    test_codes = state.codes(run)[1]
+    recon, errors = cached.test_reconstructions(run)
+    test_codes = cached.codes(run)[1]
     n = len(labels)
 
-    vae, noise = state.variational_stats(run), run.config.noise
+    vae, noise = cached.variational_stats(run), run.config.noise
     variational = vae is not None
     tabs = st.tabs(["Side by side", "Interpolation", "Traversal", "Codes"]
                    + ["Samples from the prior"] * variational)
@@ -47,7 +47,7 @@ with state.errors_shown():
             c3.caption(f"The test {noun.many} the autoencoder reconstructs worst (highest BCE).")
         captions = [f"#{i} · {names[labels[i]]} · {errors[i]:.3f}" for i in picked]
         if noise and st.toggle(f"Mask {noise:.0%} of the input pixels, as in training",
-                               True, key="recon_noisy"):
+                               True, key="recon_noisy", persist_state=session.KEEP):
             cleaned = latents.denoise(run.model, torch.from_numpy(test_images[picked]), noise)
             st.caption(f"Each panel: noisy input | the model's output | the clean {noun.one}. This "
                        "run was trained to undo the masking.")
@@ -76,9 +76,10 @@ with state.errors_shown():
         """The most informative dimensions first, each from -3 to +3 prior std."""
         order = codestats.by_information(vae.kl_per_dim)
         c1, c2 = st.columns(2)
-        idx = c1.number_input(f"Around test {noun.one} #", 0, n - 1, 0, key="vae_trav_index")
+        idx = c1.number_input(f"Around test {noun.one} #", 0, n - 1, 0, key="vae_trav_index",
+                              persist_state=session.KEEP)
         span = c2.slider("Span (prior standard deviations)", 1.0, 4.0, 3.0, 0.5,
-                         key="vae_trav_span")
+                         key="vae_trav_span", persist_state=session.KEEP)
         dims = order[:TRAVERSAL_ROWS]
         grid = codestats.traversal(run.model, test_codes[int(idx)], dims,
                                    torch.linspace(-span, span, 9)).numpy()
@@ -130,8 +131,10 @@ with state.errors_shown():
     if variational:
         with tabs[4]:
             c1, c2 = st.columns(2)
-            count = c1.slider("How many", 8, 64, 32, 8, key="prior_count")
-            seed = c2.number_input("Draw (seed)", 0, 10_000, 0, key="prior_seed")
+            count = c1.slider("How many", 8, 64, 32, 8, key="prior_count",
+                              persist_state=session.KEEP)
+            seed = c2.number_input("Draw (seed)", 0, 10_000, 0, key="prior_seed",
+                                   persist_state=session.KEEP)
             samples = codestats.prior_samples(run.model, count, int(seed)).numpy()
             st.caption(f"Codes drawn from the prior N(0, I) and decoded (β = "
                        f"{run.config.beta:g}): what the VAE makes up, with no {noun.one} "

@@ -10,12 +10,11 @@ from aecore.core.config import MODELS, TRAIN_SIZE, VARIATIONAL, TrainConfig
 from aecore.core.errors import AecoreError
 from aecore.figures import plots
 from aecore.runs import pipeline
-from dashboard import session, state
+from dashboard import background, cached, server, session
 
 # Every redraw costs the trainer: on 2 cores the page's reruns and Chromium take CPU from
 # torch's threads. Measured with `aecore-bench` (app over CLI seconds per epoch): polling every
 # 1 s and redrawing every 1 s, 1.8x; every 2 s and 4 s, 1.2x.
-POLL_SECONDS = 2.0
 CHART_SECONDS = 4.0
 BETAS = [0.1, 0.2, 0.5, 1.0, 2.0, 4.0, 10.0]
 L1_WEIGHTS = [0.0, 1e-5, 1e-4, 1e-3, 1e-2]
@@ -65,23 +64,23 @@ except AecoreError as exc:
     st.error(str(exc))
     st.stop()
 
-queue = state.training_queue()
+queue = server.training_queue()
 steps_per_epoch = math.ceil(TRAIN_SIZE / cfg.batch_size)
-cached = pipeline.find_complete(cfg.key())
+stored = pipeline.find_complete(cfg.key())
 own = session.own_statuses(queue)
 # The job to show: this session's running or next one, else its last one; a session with
 # none of its own watches whatever runs on the server (a refreshed tab finds it again).
 status = next((s for s in own if not s.finished), own[-1] if own else queue.current())
-just_trained = cached is not None and status is not None and status.run_id == cached.run_id
+just_trained = stored is not None and status is not None and status.run_id == stored.run_id
 
-if cached is None:
+if stored is None:
     if st.button("Train", type="primary", key="train"):
         status = queue.status(session.submit(queue, cfg))
 elif not just_trained:
-    st.success(f"This config was trained before (run {cached.run_id}): its stored curves are "
+    st.success(f"This config was trained before (run {stored.run_id}): its stored curves are "
                "below, nothing is retrained.")
     if st.button("Use this run", type="primary", key="train"):
-        st.session_state["activate_run"] = cached.run_id
+        st.session_state["activate_run"] = stored.run_id
         session.picked_run()
         st.rerun()
 
@@ -133,13 +132,16 @@ def loss_chart(status):
     return last[2]
 
 
-@st.fragment(run_every=POLL_SECONDS)
 def live(job_id: str) -> None:
-    status = queue.status(job_id)
     # Finished: the whole page shows the outcome (drawn here too, it showed twice). None: a
     # server that ran many trainings since has forgotten it.
-    if status is None or status.finished:
-        st.rerun()
+    background.watch(f"training-{job_id}", lambda: queue.status(job_id),
+                     lambda status: None if status is None or status.finished else job_id,
+                     live_view)
+
+
+def live_view(status) -> None:
+    job_id = status.job_id
     if queue.owns(job_id, session.token()) and st.button("Stop", key="stop"):
         session.stop(queue, job_id)
     show(status)
@@ -165,7 +167,7 @@ def own_history() -> None:
 
 
 def metrics_caption(run: pipeline.Run) -> None:
-    m, vae = run.metrics, state.variational_stats(run)
+    m, vae = run.metrics, cached.variational_stats(run)
     st.caption(f"Test BCE {metrics.text(m['test_loss'], '.4f')} · train BCE "
                f"{metrics.text(m['train_loss'], '.4f')} · "
                f"{metrics.text(m['seconds_per_epoch'], '.2f')} s per epoch on "
@@ -177,14 +179,14 @@ def metrics_caption(run: pipeline.Run) -> None:
 
 if status is not None and not status.finished:
     live(status.job_id)
-elif status is not None and status.config == cfg and (cached is None or just_trained):
+elif status is not None and status.config == cfg and (stored is None or just_trained):
     show(status)
-    if cached is not None:
-        metrics_caption(cached)
-elif cached is not None:
-    st.plotly_chart(plots.loss_figure(list(range(1, len(cached.history.batch_loss) + 1)),
-                                      cached.history.batch_loss, cached.history.epochs,
-                                      steps_per_epoch, cached.history.batch_kl),
+    if stored is not None:
+        metrics_caption(stored)
+elif stored is not None:
+    st.plotly_chart(plots.loss_figure(list(range(1, len(stored.history.batch_loss) + 1)),
+                                      stored.history.batch_loss, stored.history.epochs,
+                                      steps_per_epoch, stored.history.batch_kl),
                     key="loss_chart")
-    metrics_caption(cached)
+    metrics_caption(stored)
 own_history()

@@ -45,11 +45,10 @@ class Reading:
     place: np.ndarray        # float32 [1, 2]: where it lands on the map
 
 
-def read(run: Run, head: Head | NeighbourVote, image, test_codes: torch.Tensor,
-         own_distances: np.ndarray, fitted: projection.Map) -> Reading:
-    """Everything the Draw page shows of one image, given the run's test codes, their
-    `trust.own_nearest_distances` and the map it is placed on (fitted on those codes)."""
-    guess = predict(run, head, image)
+def read(guess: Prediction, test_codes: torch.Tensor, own_distances: np.ndarray,
+         fitted: projection.Map) -> Reading:
+    """Everything the Draw page shows of one predicted image, given the run's test codes,
+    their `trust.own_nearest_distances` and the map it is placed on (fitted on those codes)."""
     code = guess.code[None]
     idx, _ = projection.exact_knn(code, test_codes, NEAREST)
     return Reading(guess, trust.novelty(code, test_codes, own_distances), idx[0].numpy(),

@@ -118,16 +118,26 @@ def train(cfg: TrainConfig, stop: threading.Event | None = None, device: str = "
         if not force and (cached := find_complete(run_id)) is not None:
             yield RunReady(cached, True)
             return
-        data = datasets.load(cfg.dataset)
-        for event in train_loop(cfg, data, stop, str(dev)):
-            if isinstance(event, DoneEvent):
-                if event.epochs_done == 0:
-                    return
-                store.write_artefact(store.run_dir(run_id),
-                                     run_files(cfg, event, str(dev), data.test_x))
+        for item in train_fresh(cfg, stop, str(dev)):
+            if isinstance(item, dict):  # the run's files
+                store.write_artefact(store.run_dir(run_id), item)
                 yield RunReady(load_run(run_id), False)
                 return
-            yield event
+            yield item
+
+
+def train_fresh(cfg: TrainConfig, stop: threading.Event | None, device: str
+                ) -> Iterator[Event | store.Files]:
+    """Train cfg from scratch, reading and writing no cache (a Ray task runs this on another
+    machine): its events, then the run folder's files, none if it stopped before its first
+    epoch ended."""
+    data = datasets.load(cfg.dataset)
+    for event in train_loop(cfg, data, stop, device):
+        if isinstance(event, DoneEvent):
+            if event.epochs_done:
+                yield run_files(cfg, event, device, data.test_x)
+            return
+        yield event
 
 
 def model_metrics(model: Autoencoder, test_x: torch.Tensor) -> dict:

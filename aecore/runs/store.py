@@ -214,15 +214,17 @@ def derived_generation() -> int:
     written, replaced or removed: a hash of the modification times of runs/, of each run's
     folder and of its derived folders. Stats only (a few ms for 200 runs), so a table that
     reads every run's reports can be kept until this changes."""
+    def stamp(info: os.stat_result) -> tuple[int, int, int]:  # a replaced folder: a new inode
+        return info.st_mtime_ns, info.st_ino, info.st_nlink
+
     stamps = []
     with contextlib.suppress(OSError):
-        stamps.append(os.stat(runs_dir()).st_mtime_ns)
+        stamps.append(stamp(os.stat(runs_dir())))
         for run in os.scandir(runs_dir()):
             with contextlib.suppress(OSError):
-                stamps.append(run.stat(follow_symlinks=False).st_mtime_ns)
+                stamps.append(stamp(run.stat(follow_symlinks=False)))
                 if run.is_dir(follow_symlinks=False):
-                    stamps += [d.stat(follow_symlinks=False).st_mtime_ns
-                               for d in os.scandir(run.path)
+                    stamps += [stamp(d.stat(follow_symlinks=False)) for d in os.scandir(run.path)
                                if d.name.startswith("derived-") and d.is_dir(follow_symlinks=False)]
     return hash(tuple(stamps))
 
@@ -265,8 +267,11 @@ def verify_artefact(folder: Path, skip: tuple[str, ...] = ()) -> Files:
 def quarantine(folder: Path, reason: str) -> None:
     """Move a bad artefact aside (kept for inspection) so it is recomputed."""
     target = folder.with_name(f"{folder.name}.corrupt-{int(time.time())}")
-    with contextlib.suppress(OSError):
+    try:
         folder.rename(target)
+    except OSError as exc:
+        log.warning("could not move aside %s (%s): %s", folder, reason, exc)
+        return
     log.warning("moved aside %s (%s); it will be recomputed", folder, reason)
 
 
@@ -276,19 +281,25 @@ Check = Callable[[Files, Path], None]
 
 
 def _unlink_parents(folder: Path) -> None:
-    """A symlink planted in the cache above an artefact (runs/<id>/derived-* pointing
-    elsewhere) is moved aside, so that nothing is read from or written to where it points.
-    The last component is checked by the reads and writes themselves (O_NOFOLLOW)."""
+    """A symlink planted inside a run's folder (its derived-* folder, or an artefact in it,
+    pointing elsewhere) is moved aside, so that nothing is read from or written to where it
+    points; CacheWriteFailed if it cannot be. Links above (cache/runs on a bigger disk, a
+    run's folder) are a person's choice and left alone."""
     root = cache_dir()
     try:
-        parts = folder.relative_to(root).parts[:-1]
+        parts = folder.relative_to(root).parts
     except ValueError:  # not in the cache (an export's folder): not ours to move
         return
-    path = root
-    for part in parts:
+    if len(parts) < 3 or parts[0] != "runs":
+        return
+    path = root / parts[0] / parts[1]
+    for part in parts[2:]:
         path = path / part
         if path.is_symlink():
             quarantine(path, "a symlink to somewhere else")
+            if path.is_symlink():
+                raise CacheWriteFailed(f"{path} is a symlink that could not be moved aside: "
+                                       "remove it")
             return
 
 

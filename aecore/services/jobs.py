@@ -95,6 +95,7 @@ class TrainingJob:
         self.job_id = uuid.uuid4().hex[:10]
         self.config, self.device = cfg, device
         self.stop_event = threading.Event()
+        self.ended = threading.Event()  # set once it has finished, whichever way
         # Who may stop it while it runs: the submitter that started it (a session's or a
         # sweep's token, never in a URL). Holders: submitters that still want it.
         self.owner = owner
@@ -113,6 +114,7 @@ class TrainingJob:
             self.status = replace(self.status, **changes)
             if self.status.finished and not was_finished:
                 self.finished_at = time.monotonic()
+                self.ended.set()
 
     def snapshot(self, position: int) -> JobStatus:
         with self.lock:
@@ -237,6 +239,15 @@ class TrainingQueue:
                         list(self._waiting).index(job) + 1 if job in self._waiting else 0)
         return job.snapshot(position)
 
+    def wait(self, job_id: str) -> JobStatus | None:
+        """The job's status once it has finished (at once for a job the queue forgot)."""
+        with self._cond:
+            job = self._jobs.get(job_id)
+        if job is None:
+            return None
+        job.ended.wait()
+        return self.status(job_id) or job.snapshot(0)
+
     def current(self) -> JobStatus | None:
         """The running job, else the first queued one: what a fresh tab should show."""
         with self._cond:
@@ -311,6 +322,7 @@ class Task:
     attempt: int = 1
     recompute: bool = False  # started again because its done result went missing
     started: float = field(default_factory=time.perf_counter)
+    ended: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
 
 
 class Tasks:
@@ -351,6 +363,7 @@ class Tasks:
             self._prune()
             if self._closed:
                 task.error, task.state = "the server is shutting down", "failed"
+                task.ended.set()
                 return task
             thread = threading.Thread(target=self._run, args=(task, fn), name=f"aecore-{key}",
                                       daemon=True)
@@ -383,3 +396,5 @@ class Tasks:
         except Exception as exc:
             log.exception("background task %s failed", task.key)
             task.error, task.state = f"{type(exc).__name__}: {exc}", "failed"
+        finally:
+            task.ended.set()

@@ -10,12 +10,13 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 from collections.abc import Callable, Iterator
 
 from aecore.core.config import TrainConfig
 from aecore.core.errors import AecoreError, ClusterUnavailable, InvalidConfig, MissingExtra
 from aecore.runs import pipeline, store
-from aecore.services.sweep import Outcome, derive, reason
+from aecore.services.sweep import Outcome, derive, settle
 from aecore.training.loop import pick_device
 
 INSTALL = "pip install -e '.[cluster]' in a checkout, else pip install 'aecore[cluster]'"
@@ -32,16 +33,10 @@ def _ray():
 
 def train_files(cfg_dict: dict, device: str) -> store.Files:
     """Runs in a Ray task: train one config from scratch and return its run folder's files."""
-    from aecore.data import datasets
-    from aecore.training.loop import DoneEvent
-    from aecore.training.loop import run as train_loop
-
     cfg = TrainConfig.from_dict(cfg_dict)
-    dev = str(pick_device(device))
-    data = datasets.load(cfg.dataset)
-    for event in train_loop(cfg, data, None, dev):
-        if isinstance(event, DoneEvent):
-            return pipeline.run_files(cfg, event, dev, data.test_x)
+    for item in pipeline.train_fresh(cfg, None, str(pick_device(device))):
+        if isinstance(item, dict):
+            return item
     raise AecoreError("the training ended without a result")
 
 
@@ -79,9 +74,10 @@ def _check_address(address: str | None) -> None:
     hint = ("is its head node running, and is the port its GCS port (usually 6379), or with "
             "ray:// its Ray Client port (usually 10001)?")
     tls = os.environ.get("RAY_USE_TLS", "0") not in ("0", "")  # then not probed
+    deadline = time.monotonic() + CONNECT_SECONDS
     try:
         with socket.create_connection((host, port), timeout=CONNECT_SECONDS) as conn:
-            speaks = tls or _speaks_grpc(conn)
+            speaks = tls or _speaks_grpc(conn, deadline)
     except OSError:  # refused, or silent for CONNECT_SECONDS
         raise ClusterUnavailable(f"no Ray cluster answers at {address}: {hint}") from None
     if not speaks:  # a web server, say: Ray would retry it for minutes
@@ -94,11 +90,13 @@ def _check_address(address: str | None) -> None:
 _PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
 
 
-def _speaks_grpc(conn: socket.socket) -> bool:
-    """Whether the server behind conn answers the preface as a gRPC server does."""
+def _speaks_grpc(conn: socket.socket, deadline: float) -> bool:
+    """Whether the server behind conn answers the preface as a gRPC server does, by the
+    deadline (a socket.timeout, an OSError, after it: a server that trickles bytes too)."""
     conn.sendall(_PREFACE)
     header = b""
     while len(header) < 9:
+        conn.settimeout(max(deadline - time.monotonic(), 0.001))
         chunk = conn.recv(9 - len(header))
         if not chunk:
             break
@@ -164,7 +162,7 @@ def run_ray(configs: list[TrainConfig], address: str | None = None, device: str 
                 pending[remote.remote(cfg.to_dict(), device)] = cfg
         for cfg, cached in reused:
             step(f"reused {cfg.model} k={cfg.latent_dim}")
-            yield _derived(cfg, cached, step)
+            yield settle(cfg, lambda run=cached: run, lambda r: derive(r, step))
         while pending:
             [ref], _ = ray.wait(list(pending), num_returns=1)
             cfg = pending.pop(ref)
@@ -175,15 +173,8 @@ def run_ray(configs: list[TrainConfig], address: str | None = None, device: str 
                 yield Outcome(cfg, None, _message(exc))
                 continue
             step(f"trained {cfg.model} k={cfg.latent_dim}")
-            yield _derived(cfg, run, step)
+            yield settle(cfg, lambda run=run: run, lambda r: derive(r, step))
     finally:
         if started_here:
             ray.shutdown()
 
-
-def _derived(cfg: TrainConfig, run: pipeline.Run, step: Callable[[str], None]) -> Outcome:
-    try:
-        derive(run, step)
-    except Exception as exc:  # reported for this config; the others still land
-        return Outcome(cfg, None, reason(exc))
-    return Outcome(cfg, run.run_id)

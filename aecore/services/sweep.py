@@ -97,24 +97,34 @@ class Outcome:
                 "epochs": c.epochs, "seed": c.seed, "error": self.error}
 
 
+def settle(cfg: TrainConfig, get_run: Callable[[], pipeline.Run],
+           derive_run: Callable[[pipeline.Run], None]) -> Outcome:
+    """One config of a sweep, on every backend (here, a Ray task, the app's queue): its run,
+    then its heads and map. A failure is this config's alone; the others still land."""
+    try:
+        run = get_run()
+        derive_run(run)
+    except Exception as exc:
+        return Outcome(cfg, None, reason(exc))
+    return Outcome(cfg, run.run_id)
+
+
 def run_local(configs: list[TrainConfig], device: str = "auto",
               step: Callable[[str], None] = lambda _: None) -> Iterator[Outcome]:
     """Train (or reuse) each config here, then derive its heads and map. `step` is told what
-    ends, one call per training and per derived result. A failed config does not stop the
-    others."""
+    ends, one call per training and per derived result."""
+    def train_here(cfg: TrainConfig) -> pipeline.Run:
+        ready = None
+        for event in pipeline.train(cfg, device=device):
+            ready = event
+        reused = isinstance(ready, pipeline.RunReady) and ready.cached
+        step(f"{'reused' if reused else 'trained'} {cfg.model} k={cfg.latent_dim}")
+        if not isinstance(ready, pipeline.RunReady):
+            raise AecoreError("the training ended before its first epoch")
+        return ready.run
+
     for cfg in configs:
-        try:
-            ready = None
-            for event in pipeline.train(cfg, device=device):
-                ready = event
-            reused = isinstance(ready, pipeline.RunReady) and ready.cached
-            step(f"{'reused' if reused else 'trained'} {cfg.model} k={cfg.latent_dim}")
-            if not isinstance(ready, pipeline.RunReady):
-                raise AecoreError("the training ended before its first epoch")
-            derive(ready.run, step)
-            yield Outcome(cfg, ready.run.run_id)
-        except Exception as exc:  # reported per config; the other configs still land
-            yield Outcome(cfg, None, reason(exc))
+        yield settle(cfg, lambda cfg=cfg: train_here(cfg), lambda run: derive(run, step))
 
 
 def derive(run: pipeline.Run, step: Callable[[str], None] = lambda _: None) -> None:
@@ -194,13 +204,9 @@ class Tracker:
 
     def _wait_for_training(self, cfg: TrainConfig) -> None:
         job_id = self.job_ids.get(cfg)
-        while job_id is not None:
-            status = self.queue.status(job_id)
-            if status is None or status.finished:
-                if status is not None and status.state != "done" and not self.cancelled:
-                    self.errors.append(f"{_describe(cfg)}: {status.state}: {status.message}")
-                return
-            time.sleep(0.5)
+        status = self.queue.wait(job_id) if job_id is not None else None
+        if status is not None and status.state != "done" and not self.cancelled:
+            self.errors.append(f"{_describe(cfg)}: {status.state}: {status.message}")
 
     def _work(self) -> None:
         try:
@@ -209,12 +215,10 @@ class Tracker:
                 if self.cancelled:
                     return
                 run = pipeline.find_complete(cfg.key())
-                if run is None:
+                if run is None:  # its training's failure is reported already
                     continue
-                try:
-                    self.derive(run)
-                except Exception as exc:  # reported per config; the sweep goes on
-                    self.errors.append(f"{_describe(cfg)}: {reason(exc)}")
+                if (outcome := settle(cfg, lambda run=run: run, self.derive)).error:
+                    self.errors.append(f"{_describe(cfg)}: {outcome.error}")
         finally:
             self.finished = True
 

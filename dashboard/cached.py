@@ -1,15 +1,10 @@
-"""Server-wide resources (st.cache_resource) and per-session choices (st.session_state).
-
-Cached objects are shared by every session: they are read, never trained or changed in place.
-"""
+"""What the pages read of a run, cached server-wide (shared by every session, never changed in
+place) and keyed by the run's weights: a stopped run trained again is a new entry, and so is
+everything derived from it. Nothing here starts background work (see dashboard/derive.py)."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import numpy as np
 import streamlit as st
@@ -18,55 +13,14 @@ import torch
 from aecore.analysis import trust
 from aecore.analysis.classify import NeighbourVote
 from aecore.core.config import HeadConfig, ProjectionConfig
-from aecore.core.errors import AecoreError
 from aecore.data import datasets
 from aecore.runs import compare, mapping, pipeline, store
-from aecore.services import sweep
-from aecore.services.jobs import Tasks, TrainingQueue
-from aecore.services.worker import Worker
 from aecore.training import latents
-from aecore.training.loop import pick_device
-from dashboard import background, widgets
 
 UMAP = ProjectionConfig(method="umap")
+
+
 PCA = ProjectionConfig(method="pca")
-
-
-@st.cache_resource
-def training_queue() -> TrainingQueue:
-    """Training runs in a child process (aecore/services/worker.py); AECORE_TRAINER=thread keeps
-    it in this process, which AppTest needs to train on its tiny in-process data."""
-    if os.environ.get("AECORE_TRAINER") == "thread":
-        return TrainingQueue()
-    return TrainingQueue(trainer=Worker().start().train)
-
-
-@st.cache_resource
-def mapper() -> Worker | None:
-    """The process that fits maps and heads, at a low CPU priority so that it never slows a
-    training; it compiles numba's kernels as soon as it starts.
-    None under AECORE_TRAINER=thread (AppTest), where maps are fitted in this process."""
-    if os.environ.get("AECORE_TRAINER") == "thread":
-        return None
-    return Worker(warm=os.environ.get("AECORE_WARMUP", "1") != "0", background=True).start()
-
-
-@st.cache_resource
-def tasks() -> Tasks:
-    return Tasks()
-
-
-@st.cache_resource
-def device_name() -> str:
-    return str(pick_device("auto"))
-
-
-@st.cache_resource
-def startup() -> int:
-    """Once per server: sweep temp files of killed writers, start the map worker (it warms
-    numba's compile, so the first UMAP map after a training is not also the first compile)."""
-    mapper()
-    return store.sweep_temp()
 
 
 def runs_listing() -> list[dict]:
@@ -149,36 +103,6 @@ def map_result(r: pipeline.Run, method: str) -> pipeline.MapResult:
     return pipeline.embed(r, UMAP if method == "umap" else PCA)
 
 
-class ShownMap(NamedTuple):
-    result: pipeline.MapResult
-    final: bool   # the UMAP map; else the PCA map, shown while UMAP fits
-    state: str    # the UMAP job's: ready, running, failed
-
-
-def current_map(r: pipeline.Run) -> ShownMap:
-    """The UMAP map when stored; else the PCA map at once while the UMAP map fits."""
-    state = background.follow(tasks(), map_job(r))
-    method = "umap" if state == "ready" else "pca"
-    return ShownMap(map_result(r, method), state == "ready", state)
-
-
-def map_without_hurry(r: pipeline.Run) -> ShownMap:
-    """The UMAP map if it is stored, else the PCA map, and no job hurried: Draw's map while
-    its drawing head trains in the same worker (the head's answer goes first)."""
-    ready = pipeline.is_valid(map_job(r).folder)
-    return ShownMap(map_result(r, "umap" if ready else "pca"), ready,
-                    "ready" if ready else "running")
-
-
-def map_job(r: pipeline.Run, ahead: bool = False) -> background.Job:
-    return background.map_job(r, UMAP, mapper(), ahead)
-
-
-def derived_job(kind: str, r: pipeline.Run, ahead: bool = False) -> background.Job:
-    """A UMAP-based result of the run (see background.KINDS) in the map worker."""
-    return background.derived_job(kind, r, UMAP, mapper(), ahead)
-
-
 @st.cache_resource(max_entries=4, show_spinner=False, hash_funcs=BY_WEIGHTS)
 def training_maps(r: pipeline.Run) -> mapping.TrainingMaps:
     return mapping.embed_over_training(r, UMAP)
@@ -217,41 +141,19 @@ def own_distances(r: pipeline.Run) -> np.ndarray:
     return trust.own_nearest_distances(codes(r)[1])
 
 
-def start_map(r: pipeline.Run) -> None:
-    """The Train page starts the UMAP map as soon as a training ends (one fit, a few seconds),
-    so that it is usually ready when Explore opens; asked ahead of need, so what a page waits
-    on goes first. The map over training (a fit per snapshot: 13 for a 10-epoch run, 23 for
-    20) starts when a person picks it: on a server shared by a class, fitting it after every
-    training took a CPU-minute per run that nobody might look at."""
-    background.start(tasks(), map_job(r, ahead=True))
-
-
 @st.cache_resource(max_entries=8, show_spinner=False, hash_funcs=BY_WEIGHTS)
 def variational_stats(r: pipeline.Run):
     return pipeline.variational_stats(r)
 
 
-def head_job(r: pipeline.Run, head: str) -> background.Job:
-    return background.head_job(r, HeadConfig(head=head), mapper())
-
-
-# The Draw page's head: an MLP trained on the codes of the training digits and of jittered
-# copies of them (slant, rotation, stroke width), which reads drawings better.
-DRAW_HEAD = compare.DRAW_HEAD
-
-
-def draw_head_job(r: pipeline.Run) -> background.Job:
-    return background.head_job(r, DRAW_HEAD, mapper())
-
-
 def draw_head(r: pipeline.Run) -> pipeline.HeadResult | None:
     """The drawing head if it was trained, without training it."""
-    return _draw_head(r) if pipeline.is_valid(pipeline.head_folder(r, DRAW_HEAD)) else None
+    return _draw_head(r) if pipeline.is_valid(pipeline.head_folder(r, compare.DRAW_HEAD)) else None
 
 
 @st.cache_resource(max_entries=4, show_spinner=False, hash_funcs=BY_WEIGHTS)
 def _draw_head(r: pipeline.Run) -> pipeline.HeadResult:
-    return pipeline.classify(r, DRAW_HEAD)
+    return pipeline.classify(r, compare.DRAW_HEAD)
 
 
 @st.cache_resource(max_entries=4, show_spinner="Encoding the images ...", hash_funcs=BY_WEIGHTS)
@@ -283,26 +185,6 @@ def stored_predictions(r: pipeline.Run) -> np.ndarray | None:
     return predictions(r, found) if found else None
 
 
-@st.cache_resource
-def sweeps() -> dict[str, sweep.Tracker]:
-    """Every sweep started on this server, by id: a refreshed tab finds its sweep again."""
-    return {}
-
-
-KEPT_SWEEPS = 20  # finished sweeps the server remembers (a tab finds its own again)
-
-
-def start_sweep(spec: sweep.SweepSpec) -> sweep.Tracker:
-    tracker = sweep.Tracker(spec, training_queue(),
-                            background.sweep_derive(tasks(), mapper()))
-    known = sweeps()
-    finished = [i for i, t in list(known.items()) if t.finished]
-    for sweep_id in finished[:max(len(finished) - KEPT_SWEEPS, 0)]:
-        known.pop(sweep_id, None)
-    known[tracker.sweep_id] = tracker
-    return tracker
-
-
 @st.cache_resource(max_entries=4, show_spinner="Comparing the neighbourhoods ...",
                    hash_funcs=BY_WEIGHTS)
 def neighbour_change(a: pipeline.Run, b: pipeline.Run) -> compare.NeighbourChange:
@@ -326,12 +208,3 @@ def test_set(r: pipeline.Run) -> TestSet:
 @st.cache_resource(max_entries=2, show_spinner=False)
 def _test_images(name: str) -> np.ndarray:
     return dataset(name).test_x.numpy() / 255.0
-
-
-@contextlib.contextmanager
-def errors_shown() -> Iterator[None]:
-    """The engine's typed errors become an error box; the app keeps running."""
-    try:
-        yield
-    except AecoreError as exc:
-        st.error(widgets.message(exc))
