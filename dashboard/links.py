@@ -11,10 +11,9 @@ import streamlit as st
 
 from aecore.figures.mapplots import COLOURINGS
 from aecore.runs import store
-from dashboard import session
+from dashboard import mapview, session
 
 DATASET, RUN, MAP, COLOUR, DIGITS = "dataset", "run", "map", "colour", "digits"
-MAP_KINDS = ("test", "training", "all")
 UNCONFIRMED_MAP = "map_from_link"  # session key: a link asked for a map nobody clicked for
 MAX_LINKED_DIGITS = 1_000  # a URL stays a URL: longer selections keep their first 1,000
 # Bounds checked before any conversion: an index has at most 5 digits (70,000 images), and
@@ -54,7 +53,7 @@ def read_once(datasets: list[str], runs: list[dict]) -> str | None:
         st.session_state["dataset"] = dataset
     if (colour := _value(COLOUR)) in COLOURINGS:
         st.session_state["colour"] = colour
-    if (kind := _value(MAP)) in MAP_KINDS:
+    if (kind := _value(MAP)) in mapview.KINDS:
         st.session_state["map_kind"] = kind
         # the map of all 70,000 images costs a minute of the server: fitted on a click only
         st.session_state[UNCONFIRMED_MAP] = kind == "all"

@@ -18,12 +18,14 @@ from aecore.runs import mapping, pipeline
 from aecore.training import latents
 from dashboard import background, cached, derive, server
 
+KINDS = ("test", "training", "all")  # the kinds of map, as links name them too
+
 
 def kinds(nouns: Nouns) -> dict[str, str]:
     """The kinds of map, in the words of the run's dataset."""
-    return {"test": f"the 10,000 test {nouns.many}",
-            "training": f"the test {nouns.many} over training",
-            "all": f"all 70,000 {nouns.many}"}
+    return dict(zip(KINDS, (f"the 10,000 test {nouns.many}",
+                            f"the test {nouns.many} over training", f"all 70,000 {nouns.many}"),
+                    strict=True))
 
 
 class View(NamedTuple):

@@ -14,7 +14,7 @@ from dashboard import background, cached, server, session
 
 # Every redraw costs the trainer: on 2 cores the page's reruns and Chromium take CPU from
 # torch's threads. Measured with `aecore-bench` (app over CLI seconds per epoch): polling every
-# 1 s and redrawing every 1 s, 1.8x; every 2 s and 4 s, 1.2x.
+# 1 s and redrawing every 1 s, 1.8x; every 2 s (background.POLL_SECONDS) and 4 s, 1.2x.
 CHART_SECONDS = 4.0
 BETAS = [0.1, 0.2, 0.5, 1.0, 2.0, 4.0, 10.0]
 L1_WEIGHTS = [0.0, 1e-5, 1e-4, 1e-3, 1e-2]

@@ -23,11 +23,15 @@ class Autoencoder(nn.Module):
         super().__init__()
         self.latent_dim = latent_dim
 
+    # A model sets self.encoder and self.decoder (or overrides encode, as the VAEs do).
+    encoder: nn.Module
+    decoder: nn.Module
+
     def encode(self, x: torch.Tensor) -> torch.Tensor:  # [B, 784] -> [B, k]
-        raise NotImplementedError
+        return self.encoder(x)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:  # [B, k] -> logits [B, 784]
-        raise NotImplementedError
+        return self.decoder(z)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(x))

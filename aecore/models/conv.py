@@ -33,9 +33,3 @@ class Conv(Autoencoder):
         super().__init__(latent_dim)
         self.encoder = nn.Sequential(*conv_encoder(), nn.Linear(32 * 7 * 7, latent_dim))
         self.decoder = conv_decoder(latent_dim)
-
-    def encode(self, x):
-        return self.encoder(x)
-
-    def decode(self, z):
-        return self.decoder(z)

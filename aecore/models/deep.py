@@ -22,9 +22,3 @@ class Deep(Autoencoder):
         super().__init__(latent_dim)
         self.encoder = nn.Sequential(*deep_encoder(), nn.Linear(128, latent_dim))
         self.decoder = deep_decoder(latent_dim)
-
-    def encode(self, x):
-        return self.encoder(x)
-
-    def decode(self, z):
-        return self.decoder(z)

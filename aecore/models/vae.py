@@ -55,9 +55,6 @@ class VAE(Autoencoder):
     def encode(self, x):
         return self.posterior(x)[0]
 
-    def decode(self, z):
-        return self.decoder(z)
-
     def loss(self, x, target=None, l1=0.0):
         """`loss` is the negative ELBO with a beta-weighted KL, per pixel like the other models'
         BCE; `kl` is in nats per image. In eval mode the mean is decoded, so `reconstruction`
