@@ -112,7 +112,7 @@ def write_artefact(folder: Path, files: Files) -> None:
     A failed write (disk full, read-only folder) raises CacheWriteFailed and leaves the cache
     as it was.
     """
-    _unlink_parents(folder)
+    _move_links_aside(folder)
     try:
         _write_artefact(folder, files)
     except OSError as exc:
@@ -280,7 +280,7 @@ def quarantine(folder: Path, reason: str) -> None:
 Check = Callable[[Files, Path], None]
 
 
-def _unlink_parents(folder: Path) -> None:
+def _move_links_aside(folder: Path) -> None:
     """A symlink planted inside a run's folder (its derived-* folder, or an artefact in it,
     pointing elsewhere) is moved aside, so that nothing is read from or written to where it
     points; CacheWriteFailed if it cannot be. Links above (cache/runs on a bigger disk, a
@@ -306,7 +306,7 @@ def _unlink_parents(folder: Path) -> None:
 def read_artefact(folder: Path, skip: tuple[str, ...] = (), check: Check | None = None
                   ) -> Files | None:
     """None when there is no complete artefact; a corrupt one is moved aside, then None."""
-    _unlink_parents(folder)
+    _move_links_aside(folder)
     if not os.path.lexists(folder / MANIFEST):  # a FIFO or symlink manifest is corrupt
         return None
     try:
