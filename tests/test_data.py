@@ -21,14 +21,34 @@ def test_absent_offline_names_folder_files_and_variable(cache, tmp_path, monkeyp
     assert str(tmp_path / "nowhere" / "MNIST" / "raw") in msg
 
 
-def test_failed_download_is_dataset_unavailable(cache, tmp_path, monkeypatch):
-    """The real torchvision download, pointed at a closed local port (no internet needed)."""
+def test_offline_download_is_one_message(cache, tmp_path, monkeypatch, capsys):
+    """No mirror answers (a closed local port): the error alone, no "downloading" line first."""
     from torchvision import datasets as torchvision_datasets
 
     monkeypatch.setenv("AECORE_DATA_DIR", str(tmp_path / "nowhere"))
     monkeypatch.setattr(torchvision_datasets.MNIST, "mirrors", ["http://127.0.0.1:9/"])
-    with pytest.raises(DatasetUnavailable, match="download failed"):
+    with pytest.raises(DatasetUnavailable, match="no download mirror answers .127.0.0.1."):
         datasets.locate("mnist", download=True)
+    assert "downloading" not in capsys.readouterr().err
+
+
+def test_failed_download_is_dataset_unavailable(cache, tmp_path, monkeypatch):
+    """The real torchvision download from a local mirror that answers 404 to every file."""
+    import http.server
+    import threading
+
+    from torchvision import datasets as torchvision_datasets
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("AECORE_DATA_DIR", str(tmp_path / "nowhere"))
+        mirror = f"http://127.0.0.1:{server.server_address[1]}/"
+        monkeypatch.setattr(torchvision_datasets.MNIST, "mirrors", [mirror])
+        with pytest.raises(DatasetUnavailable, match="download failed"):
+            datasets.locate("mnist", download=True)
+    finally:
+        server.shutdown()
 
 
 def test_truncated_file_is_refused(cache, tmp_path, monkeypatch):

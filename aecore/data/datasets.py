@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
+from urllib.parse import urlsplit
 
 import torch
 
@@ -95,11 +97,28 @@ def _complete(folder: Path, name: str) -> bool:
     return all((folder / f).is_file() for f in SOURCES[name][1])
 
 
+def _reachable(urls: list[str], timeout: float = 5.0) -> bool:
+    """Whether any mirror answers a TCP connection: offline, the error comes alone, at once."""
+    for url in urls:
+        parsed = urlsplit(url)
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        try:
+            socket.create_connection((parsed.hostname, port), timeout=timeout).close()
+            return True
+        except OSError:
+            continue
+    return False
+
+
 def _download(name: str, root: Path) -> None:
     """torchvision's own mirrors and progress bar; any failure becomes DatasetUnavailable."""
     from torchvision import datasets
 
     cls = {"mnist": datasets.MNIST, "fashion": datasets.FashionMNIST}[name]
+    if not _reachable(cls.mirrors):
+        hosts = ", ".join(urlsplit(u).hostname or u for u in cls.mirrors)
+        raise unavailable(name, f"no download mirror answers ({hosts}): this machine "
+                                "seems offline")
     print(f"downloading {SOURCES[name][0]} into {root} ...", file=sys.stderr)
     try:
         for train in (True, False):
