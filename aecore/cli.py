@@ -22,6 +22,7 @@ from aecore.core.config import (
     HeadConfig,
     ProjectionConfig,
     TrainConfig,
+    model_label,
 )
 from aecore.core.errors import AecoreError, InvalidConfig
 
@@ -400,7 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train an autoencoder (or load it from the cache)",
                        parents=[dataset, device])
     p.add_argument("--model", choices=MODELS, default=d.model,
-                   help="dense is the classic 784-k-784; conv reads drawings best")
+                   help="; ".join(map(model_label, MODELS)) + "; conv reads drawings best")
     p.add_argument("--latent-dim", type=int, default=d.latent_dim,
                    help="the code's size k, 2 to 256")
     p.add_argument("--epochs", type=int, default=d.epochs, help="passes over the 60,000 "

@@ -20,14 +20,12 @@ import torch
 from PIL import Image
 
 from aecore import cli
-from aecore.core.config import HeadConfig, ProjectionConfig, TrainConfig
+from aecore.core.config import MODELS, HeadConfig, ProjectionConfig, TrainConfig
 from aecore.export import writers
 from aecore.figures import tables
 from aecore.runs import pipeline
 from aecore.training import latents
 from tests.support import train_tiny
-
-MODELS = ("dense", "deep", "conv", "vae", "vae-conv")
 
 
 def tiny_run(model: str = "dense", k: int = 6) -> pipeline.Run:

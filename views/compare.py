@@ -4,7 +4,7 @@ fills them, and two runs' maps and neighbourhoods side by side."""
 import numpy as np
 import streamlit as st
 
-from aecore.core.config import MODELS
+from aecore.core.config import MODELS, model_label
 from aecore.core.errors import AecoreError
 from aecore.figures import plots, tables
 from aecore.runs import compare, pipeline
@@ -26,6 +26,7 @@ def sweep_form() -> None:
                               default=list(sweep.LATENT_DIMS), key="sweep_dims",
                               persist_state=session.KEEP)
         models = c2.multiselect("Models", MODELS, default=["dense"], key="sweep_models",
+                                format_func=model_label,
                                 persist_state=session.KEEP)
         epochs = c3.slider("Epochs", 1, 100, 10, key="sweep_epochs", persist_state=session.KEEP)
         seeds = c4.number_input("Seeds", 1, 10, 1, key="sweep_seeds", persist_state=session.KEEP)

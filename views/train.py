@@ -6,7 +6,7 @@ import time
 import streamlit as st
 
 from aecore.core import metrics
-from aecore.core.config import MODELS, TRAIN_SIZE, VARIATIONAL, TrainConfig
+from aecore.core.config import MODELS, TRAIN_SIZE, VARIATIONAL, TrainConfig, model_label
 from aecore.core.errors import AecoreError
 from aecore.figures import plots
 from aecore.runs import pipeline
@@ -26,11 +26,7 @@ left, mid, right = st.columns(3)
 latent = left.slider("Latent size k", 2, 128, 32, key="latent_dim", persist_state=session.KEEP)
 epochs = mid.slider("Epochs", 1, 100, 10, key="epochs", persist_state=session.KEEP)
 model = right.selectbox("Model", MODELS, key="model", persist_state=session.KEEP,
-                        format_func={"dense": "dense (784-k-784, the classic)",
-                                     "deep": "deep (784-256-128-k)",
-                                     "conv": "conv (small CNN)",
-                                     "vae": "vae (variational, deep dense)",
-                                     "vae-conv": "vae-conv (variational, small CNN)"}.get)
+                        format_func=model_label)
 a, b, c = st.columns(3)
 beta = a.select_slider("β: weight of the KL term (VAE)", BETAS, 1.0, key="beta",
                        persist_state=session.KEEP,

@@ -13,7 +13,11 @@ from aecore.core.errors import InvalidConfig
 from aecore.core.metrics import number
 
 DATASETS = ("mnist", "fashion")
-MODELS = ("dense", "deep", "conv", "vae", "vae-conv")
+# Each model with the shape a person picks it by (the Train page, Compare and the CLI's help).
+MODEL_SHAPES = {"dense": "784-k-784, the classic", "deep": "784-256-128-k",
+                "conv": "small CNN", "vae": "variational, deep dense",
+                "vae-conv": "variational, small CNN"}
+MODELS = tuple(MODEL_SHAPES)
 VARIATIONAL = ("vae", "vae-conv")
 HEADS = ("linear", "mlp")
 METHODS = ("umap", "pca")
@@ -50,6 +54,10 @@ class Config:
             raise InvalidConfig(f"stored {cls.kind} config has format {data.get('format')!r}, "
                                 f"this version reads {FORMAT_VERSION}")
         return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def model_label(name: str) -> str:
+    return f"{name} ({MODEL_SHAPES[name]})"
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
