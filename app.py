@@ -7,15 +7,15 @@ import streamlit as st
 
 from aecore.core import metrics
 from aecore.core.config import TrainConfig
-from aecore.data.datasets import LABEL_NAMES
-from dashboard import cached, downloads, links, manage, server, session
+from aecore.data import datasets
+from dashboard import cached, datasets_added, downloads, links, manage, server, session
 
 st.set_page_config(page_title="Latent-space lab", page_icon=":material/scatter_plot:",
                    layout="wide")
 server.startup()
 session.settle_own_trainings()
 
-DATASET_NAMES = {"mnist": "MNIST (digits)", "fashion": "Fashion-MNIST (clothes)"}
+BUILT_IN = {"mnist": "MNIST (digits)", "fashion": "Fashion-MNIST (clothes)"}
 
 
 def run_label(row: dict) -> str:
@@ -35,15 +35,21 @@ pages = [
     st.Page("views/classify.py", title="Classifier", icon=":material/category:"),
     st.Page("views/compare.py", title="Compare", icon=":material/stacked_line_chart:"),
     st.Page("views/draw.py", title="Draw", icon=":material/draw:"),
+    st.Page("views/data.py", title="Data", icon=":material/folder_open:"),
 ]
 
-unknown_run = links.read_once(list(DATASET_NAMES), cached.runs_listing())
+dataset_names = [*BUILT_IN, *datasets_added.names()]
+unknown_run = links.read_once(dataset_names, cached.runs_listing())
+if (added := st.session_state.pop("activate_dataset", None)) in dataset_names:
+    st.session_state["dataset"] = added
+elif st.session_state.get("dataset") not in dataset_names:  # removed meanwhile
+    st.session_state["dataset"] = "mnist"
 
 with st.sidebar:
     menu = st.container()
     st.divider()
-    dataset = st.selectbox("Dataset", list(DATASET_NAMES), format_func=DATASET_NAMES.get,
-                           key="dataset")
+    dataset = st.selectbox("Dataset", dataset_names, key="dataset",
+                           format_func=lambda name: BUILT_IN.get(name, f"{name} (your images)"))
     rows = [r for r in cached.runs_listing() if r["config"]["dataset"] == dataset]
     labels = {r["run_id"]: run_label(r) for r in rows}
     pending = st.session_state.pop("activate_run", None)
@@ -59,8 +65,9 @@ with st.sidebar:
                      key="run_id", on_change=session.picked_run)
     else:
         st.caption("No trained run for this dataset yet.")
-    st.caption(f"Device: **{server.device_name()}** · classes: "
-               f"{', '.join(LABEL_NAMES[dataset][:3])} ...")
+    classes = datasets.classes(dataset)
+    st.caption(f"Device: **{server.device_name()}** · "
+               + (f"{len(classes)} classes" if classes else "no labels"))
 
 # Train is served at the root, and at /train, the path its title suggests (a default page's
 # own path is reserved, so the root's is another name).

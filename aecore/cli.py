@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 import time
+from pathlib import Path
 
 from aecore.core import metrics
 from aecore.core.config import (
@@ -289,6 +290,45 @@ def cmd_rm(args) -> int:
     return 0
 
 
+def cmd_data_add(args) -> int:
+    from aecore.runs import imported
+
+    m = imported.add(Path(args.source), args.name, size=args.size, colour=args.colour,
+                     show_progress=not args.json)
+    summary = m.summary()
+    text = [f"added {m.name}: {m.images:,} images of {m.size}x{m.size} "
+            f"{'colour' if m.channels == 3 else 'grey'} ({summary['train']:,} train, "
+            f"{summary['test']:,} test) in {m.seconds:.1f} s",
+            f"classes: {', '.join(m.classes)}" if m.classes else "unlabelled (no class folders)"]
+    if m.skipped:
+        text.append(f"skipped {m.skipped:,} files:")
+        text += [f"  {path[:120]}: {why}" for path, why in m.skipped_files[:20]]
+        if m.skipped > 20:
+            text.append(f"  ... and {m.skipped - 20:,} more")
+    _emit(args, summary, "\n".join(text))
+    return 0
+
+
+def cmd_data_list(args) -> int:
+    from aecore.runs import imported
+
+    found = imported.listing()
+    lines = [f"{m.name:<20} {m.images:>8,} images  {m.size}x{m.size} "
+             f"{'colour' if m.channels == 3 else 'grey':<6} "
+             f"{len(m.classes) or 'no'} classes" for m in found]
+    _emit(args, {"datasets": [m.summary() for m in found]},
+          "\n".join(lines) or "no datasets added yet: try `aecore data add FOLDER --name NAME`")
+    return 0
+
+
+def cmd_data_remove(args) -> int:
+    from aecore.runs import imported
+
+    removed = imported.remove(args.name)
+    _emit(args, removed._asdict(), f"removed {removed.name} and its {len(removed.runs)} runs")
+    return 0
+
+
 def cmd_sweep(args) -> int:
     from tqdm import tqdm
 
@@ -347,6 +387,16 @@ def cmd_sweep(args) -> int:
     return 1 if failed else 0
 
 
+def _dataset(text: str) -> str:
+    from aecore.core.config import check_dataset_name
+
+    try:
+        check_dataset_name(text)
+    except InvalidConfig as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    return text
+
+
 def _positive(text: str) -> float:
     value = float(text)
     if not 0 < value < float("inf"):
@@ -395,7 +445,8 @@ def build_parser() -> argparse.ArgumentParser:
                              help="train the head on jittered digits too (the Draw page's head)")
         return options
 
-    dataset.add_argument("--dataset", choices=DATASETS, default=d.dataset, help="the images")
+    dataset.add_argument("--dataset", type=_dataset, default=d.dataset,
+                         help=f"{', '.join(DATASETS)} or one added with `aecore data add`")
     device.add_argument("--device", default="auto", help=DEVICE_HELP)
 
     p = sub.add_parser("train", help="train an autoencoder (or load it from the cache)",
@@ -481,8 +532,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--csv", action="store_true", help="print CSV")
     p.set_defaults(func=cmd_report)
 
-    for p in sub.choices.values():
-        p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    data = sub.add_parser("data", help="your own image folders as datasets: add, list, remove")
+    data_sub = data.add_subparsers(dest="data_command", required=True, parser_class=_Parser,
+                                   help="add a folder, list them, or remove one")
+    p = data_sub.add_parser("add", help="read a folder (or a .zip of one) into a dataset")
+    p.add_argument("source", metavar="FOLDER_OR_ZIP", help="sub-folders are the classes "
+                   "(FOLDER/cat/*.png); train/ and test/ at the top give the split")
+    p.add_argument("--name", required=True, help="the dataset's name, as --dataset takes it")
+    p.add_argument("--size", type=int, default=28, help="images are scaled to this square "
+                   "side, 16 to 64")
+    p.add_argument("--colour", action="store_true", help="keep colour (grey otherwise)")
+    p.set_defaults(func=cmd_data_add)
+    p = data_sub.add_parser("list", help="the datasets added")
+    p.set_defaults(func=cmd_data_list)
+    p = data_sub.add_parser("remove", help="remove an added dataset and the runs trained on it")
+    p.add_argument("name", help="as `aecore data list` shows it")
+    p.set_defaults(func=cmd_data_remove)
+
+    for p in [*sub.choices.values(), *data_sub.choices.values()]:
+        if p is not data:
+            p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     return parser
 
 

@@ -56,8 +56,13 @@ def _compare_report(dataset_name: str, generation: int) -> compare.Report:
     return compare.report(dataset_name)
 
 
-@st.cache_resource(max_entries=2, show_spinner="Loading the dataset ...")
 def dataset(name: str) -> datasets.Dataset:
+    """Keyed by the dataset's version too: one removed and added again under its name reloads."""
+    return _dataset(name, datasets.version(name))
+
+
+@st.cache_resource(max_entries=2, show_spinner="Loading the dataset ...")
+def _dataset(name: str, version: tuple) -> datasets.Dataset:
     return datasets.load(name)
 
 
@@ -121,7 +126,7 @@ def all_map(r: pipeline.Run, method: str) -> pipeline.MapResult:
     return mapping.embed_all(r, UMAP if method == "umap" else PCA)
 
 
-@st.cache_resource(max_entries=2, show_spinner="Reconstructing all 70,000 images ...",
+@st.cache_resource(max_entries=2, show_spinner="Reconstructing every image ...",
                    hash_funcs=BY_WEIGHTS)
 def all_errors(r: pipeline.Run) -> np.ndarray:
     """float [70000]: each digit's reconstruction BCE, in the order of the map of all digits."""

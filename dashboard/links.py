@@ -16,9 +16,10 @@ from dashboard import mapview, session
 DATASET, RUN, MAP, COLOUR, DIGITS = "dataset", "run", "map", "colour", "digits"
 UNCONFIRMED_MAP = "map_from_link"  # session key: a link asked for a map nobody clicked for
 MAX_LINKED_DIGITS = 1_000  # a URL stays a URL: longer selections keep their first 1,000
-# Bounds checked before any conversion: an index has at most 5 digits (70,000 images), and
-# a link's selection at most MAX_LINKED_DIGITS of them with their commas.
-MAX_INDEX_CHARS = 5
+# Bounds checked before any conversion: an index has at most 6 digits (an added dataset holds
+# at most 250,000 images), and a link's selection at most MAX_LINKED_DIGITS of them with their
+# commas.
+MAX_INDEX_CHARS = 6
 MAX_DIGITS_TEXT = MAX_LINKED_DIGITS * (MAX_INDEX_CHARS + 2)
 # Query strings (page arguments) a person pastes: only the first value of a repeated key is
 # read, and only when it is short.
@@ -26,7 +27,7 @@ MAX_VALUE_CHARS = 64
 
 
 def parse_digits(text) -> list[int]:
-    """"3,17,256" -> [3, 17, 256]: anything but a non-negative integer of at most 5 ASCII
+    """"3,17,256" -> [3, 17, 256]: anything but a non-negative integer of at most 6 ASCII
     digits is dropped ("²" is a digit to str.isdigit), and so is a repeat; a text longer
     than a link's selection can be is read no further than that."""
     if not isinstance(text, str):

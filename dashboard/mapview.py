@@ -11,7 +11,7 @@ import streamlit as st
 import torch
 
 from aecore.analysis import projection, trust
-from aecore.data.datasets import NOUNS, Nouns
+from aecore.data.datasets import Dataset
 from aecore.figures import gallery
 from aecore.figures.mapplots import Colouring, map_figure, training_figure
 from aecore.runs import mapping, pipeline
@@ -21,11 +21,11 @@ from dashboard import background, cached, derive, server
 KINDS = ("test", "training", "all")  # the kinds of map, as links name them too
 
 
-def kinds(nouns: Nouns) -> dict[str, str]:
-    """The kinds of map, in the words of the run's dataset."""
-    return dict(zip(KINDS, (f"the 10,000 test {nouns.many}",
-                            f"the test {nouns.many} over training", f"all 70,000 {nouns.many}"),
-                    strict=True))
+def kinds(data: Dataset) -> dict[str, str]:
+    """The kinds of map, in the words (and the sizes) of the run's dataset."""
+    many, test = data.nouns.many, len(data.test_x)
+    return dict(zip(KINDS, (f"the {test:,} test {many}", f"the test {many} over training",
+                            f"all {test + len(data.train_x):,} {many}"), strict=True))
 
 
 class View(NamedTuple):
@@ -133,7 +133,7 @@ def figure(run: pipeline.Run, v: View, colour: str, shade: bool, head_ready: boo
                                title=f"{method} map of the test codes over training")
     head = cached.stored_head(run) if shade and head_ready else None
     shading = trust.regions(v.fitted, head.head.probabilities) if head else None
-    shown = kinds(NOUNS[run.config.dataset])[v.kind]
+    shown = kinds(cached.dataset(run.config.dataset))[v.kind]
     return map_figure(v.fitted.embedding, v.labels, names, colouring, regions=shading,
                       title=f"{method} map of the codes of {shown}")
 

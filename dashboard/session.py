@@ -12,6 +12,7 @@ import uuid
 import streamlit as st
 
 from aecore.core.errors import AecoreError
+from aecore.data import datasets
 from aecore.runs import pipeline
 from aecore.services.jobs import JobStatus, TrainingQueue
 from dashboard import cached, derive, server, widgets
@@ -100,6 +101,13 @@ def active_run() -> pipeline.Run | None:
         note(f"The active run could not be opened, so another one is active now: {exc}")
         st.session_state.pop("run_id", None)
         st.rerun()
+
+
+def dataset_of(run: pipeline.Run) -> datasets.Dataset:
+    """The run's dataset; when it cannot be read, why in an error box, and the page stops."""
+    with widgets.errors_shown():
+        return cached.dataset(run.config.dataset)
+    st.stop()
 
 
 def require_run() -> pipeline.Run:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -24,6 +25,20 @@ def make_tiny(n_train: int = 600, n_test: int = 200, seed: int = 0,
               name: str = "mnist") -> datasets.Dataset:
     """The engine's synthetic bars (ten classes a head separates), served as `name`."""
     return datasets.bars(n_train, n_test, seed, name)
+
+
+def serve_tiny(tiny_data: datasets.Dataset):
+    """A datasets.load that serves the tiny data under every built-in name (with that
+    dataset's class names and nouns); an added dataset's name still loads what was added."""
+    real_load = datasets.load
+    served = {name: dataclasses.replace(tiny_data, name=name,
+                                        label_names=datasets.LABEL_NAMES[name],
+                                        nouns=datasets.NOUNS[name])
+              for name in datasets.DATASETS}
+
+    def load(name="mnist", download=True):
+        return served[name] if name in served else real_load(name, download)
+    return load
 
 
 def pytest_collection_modifyitems(items):
@@ -140,13 +155,24 @@ def cache(tmp_path, monkeypatch, canvas_set) -> Path:
 def tiny(monkeypatch, cache) -> datasets.Dataset:
     """Tiny data served in place of every dataset the engine loads, with a private cache."""
     tiny_data = make_tiny()
-    monkeypatch.setattr(datasets, "load", lambda name="mnist", download=True: tiny_data)
+    monkeypatch.setattr(datasets, "load", serve_tiny(tiny_data))
     return tiny_data
 
 
 @pytest.fixture
 def app(tiny, monkeypatch):
-    """A fresh AppTest of app.py; the server-wide caches are emptied between tests."""
+    """A fresh AppTest of app.py on the tiny data; the server-wide caches are emptied between
+    tests."""
+    yield from app_test(monkeypatch)
+
+
+@pytest.fixture
+def app_on_disk(cache, monkeypatch):
+    """A fresh AppTest of app.py that reads datasets from disk (the test adds its own)."""
+    yield from app_test(monkeypatch)
+
+
+def app_test(monkeypatch):
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 

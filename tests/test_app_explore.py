@@ -46,7 +46,7 @@ def test_all_digits_map_and_regions_once_a_classifier_exists(app, trained):
     visit(app, "views/explore.py")
     assert app.toggle(key="regions").disabled  # no classifier yet
     app.radio(key="map_kind").set_value("all").run()
-    poll(app, lambda a: "UMAP map of the codes of all 70,000" in json.dumps(chart_spec(a)))
+    poll(app, lambda a: "UMAP map of the codes of all 800" in json.dumps(chart_spec(a)))
     assert "800 digits" in texts(app) and "Index 0 to 9,999" in texts(app)
     app.radio(key="colour").set_value("trust").run()
     assert "Trust is measured on the map of the test digits" in texts(app)
@@ -72,7 +72,7 @@ def test_a_run_without_snapshots_falls_back_to_the_test_map(app, trained):
     app.radio(key="map_kind").set_value("training").run()
     assert "No map over training" in texts(app) and "--force" in texts(app)
     spec = chart_spec(app)  # the test map: no frames to play
-    assert "codes of the 10,000 test digits" in json.dumps(spec) and not spec.get("frames")
+    assert "codes of the 200 test digits" in json.dumps(spec) and not spec.get("frames")
     assert "200 digits" in texts(app)
 
 

@@ -58,8 +58,8 @@ def test_a_link_to_the_map_of_all_digits_waits_for_a_click(app):
     app.query_params.update({"run": run.run_id, "map": "all"})
     visit(app, "views/explore.py")
     job = derive.derived_job("embed_all", run)
-    assert "This link opens the map of all 70,000 digits" in texts(app)
-    assert app.radio(key="map_kind").value == "all" and "then the 60,000" not in texts(app)
+    assert "This link opens the map of all 800 digits" in texts(app)
+    assert app.radio(key="map_kind").value == "all" and "then the 600 training" not in texts(app)
     assert server.tasks().get(job.key) is None  # nothing heavy started
     app.button(key="fit_all_map").click().run()
     assert server.tasks().get(job.key) is not None and not app.exception

@@ -12,7 +12,7 @@ from aecore.core.errors import InvalidConfig
     ("epochs", "epochs", 0), ("lr", "learning rate", -1.0), ("lr", "learning rate", math.nan),
     ("lr", "learning rate", math.inf), ("lr", "learning rate", 0.0),
     ("batch_size", "batch size", 60_001), ("batch_size", "batch size", 0),
-    ("model", "model", "resnet"), ("dataset", "dataset", "cifar"), ("seed", "seed", -1),
+    ("model", "model", "resnet"), ("dataset", "dataset", "CIFAR/10"), ("seed", "seed", -1),
 ])
 def test_train_config_refuses_bad_values(field, name, value):
     with pytest.raises(InvalidConfig) as info:

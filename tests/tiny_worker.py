@@ -2,9 +2,8 @@
 
 from aecore.data import datasets
 from aecore.services import worker
-from tests.conftest import make_tiny
+from tests.conftest import make_tiny, serve_tiny
 
 if __name__ == "__main__":
-    tiny = make_tiny()
-    datasets.load = lambda name="mnist", download=True: tiny
+    datasets.load = serve_tiny(make_tiny())
     worker.main()

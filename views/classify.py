@@ -15,7 +15,12 @@ with widgets.errors_shown():
                          persist_state=session.KEEP,
                          format_func={"linear": "linear (softmax, the classic recipe)",
                                       "mlp": "MLP (one hidden layer of 256)"}.get)
-    st.caption("Trained on the 60,000 training codes, scored on the 10,000 test codes (the "
+    if not data.labelled:
+        st.info(f"{data.nouns.name} has no labels (its images sit in no class folders), so "
+                "there is nothing to classify. The map and the reconstructions still work.")
+        st.stop()
+    st.caption(f"Trained on the {len(data.train_x):,} training codes, scored on the "
+               f"{len(data.test_x):,} test codes (the "
                "classic recipe trains and scores on the test set; we never do). Baselines: "
                "the same head on raw pixels and on PCA with the same k.")
     job = derive.head_job(run, head_name)

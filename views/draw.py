@@ -24,11 +24,18 @@ RECOMMENDATION = (
     "2,000 canvas-style digits drawn from 14 fonts and synthetic strokes, never MNIST. The "
     "README's Drawings paragraph has the figures measured when this advice was written.")
 SCORES_SHOWN = 8
-noun = NOUNS[st.session_state.get("dataset", "mnist")]  # the sidebar's: the active run's too
+noun = NOUNS.get(st.session_state.get("dataset", "mnist"), NOUNS["mnist"])  # the sidebar's
 st.title(f"Draw {noun.drawn}")
 run = session.require_run()
 with widgets.errors_shown():
     data = cached.dataset(run.config.dataset)
+    if not (data.drawable and data.labelled):
+        shape = "x".join(map(str, data.image_shape[:2])) + (" colour" if len(
+            data.image_shape) == 3 else " grey")
+        st.info(f"Draw reads grey 28x28 images with labels, as MNIST's are; {data.nouns.name} "
+                f"holds {shape} images{'' if data.labelled else ' without labels'}. Pick MNIST "
+                "or Fashion-MNIST in the sidebar to draw.")
+        st.stop()
     names = data.label_names
     draw_col, result_col = st.columns([1, 2])
 

@@ -7,7 +7,6 @@ import streamlit as st
 
 from aecore.analysis import trust
 from aecore.core.errors import NoSnapshots
-from aecore.data.datasets import NOUNS
 from aecore.figures import gallery, plots, tables
 from aecore.figures.mapplots import COLOURINGS
 from aecore.runs import pipeline
@@ -26,15 +25,15 @@ from dashboard import (
 MAX_SHOWN = 60
 MAX_GRID = 1_000  # digits in the selection's PNG
 NEAREST = 8
-TEST_SIZE = 10_000
 
 st.title("Explore the latent map")
 run = session.require_run()
-noun = NOUNS[run.config.dataset]
+data = session.dataset_of(run)
+noun, test_size = data.nouns, len(data.test_x)
 
 
 def caption_of(i: int, kind: str, names: list[str], labels: np.ndarray, error: float) -> str:
-    where = f"train #{i - TEST_SIZE}" if kind == "all" and i >= TEST_SIZE else f"#{i}"
+    where = f"train #{i - test_size}" if kind == "all" and i >= test_size else f"#{i}"
     return f"{where} · {names[labels[i]]} · {error:.3f}"
 
 
@@ -95,10 +94,11 @@ def clicked_for(kind: str) -> str:
     if kind != "all" or not st.session_state.get(links.UNCONFIRMED_MAP) or pipeline.is_stored(
             derive.derived_job("embed_all", run).folder):
         return kind
-    st.info(f"This link opens the map of all 70,000 {noun.many}, which is not fitted for this "
+    everything = len(data.test_x) + len(data.train_x)
+    st.info(f"This link opens the map of all {everything:,} {noun.many}, which is not fitted for this "
             "run yet (the largest map the server fits): this is the map of the test "
             f"{noun.many} until you ask for it.")
-    if st.button(f"Fit the map of all 70,000 {noun.many}", key="fit_all_map"):
+    if st.button(f"Fit the map of all {everything:,} {noun.many}", key="fit_all_map"):
         confirm_map()
         st.rerun()
     return "test"
@@ -155,7 +155,7 @@ def interact(v: mapview.View, colour: str, shade: bool, head_ready: bool) -> Non
 with widgets.errors_shown():
     names = cached.test_set(run).names
     a, b = st.columns([2, 3])
-    kinds = mapview.kinds(noun)
+    kinds = mapview.kinds(data)
     kind = a.radio("Map of", list(kinds), key="map_kind", persist_state=session.KEEP,
                    format_func=kinds.get, on_change=confirm_map)
     colour = b.radio("Colour by", list(COLOURINGS), key="colour", persist_state=session.KEEP,
@@ -203,18 +203,18 @@ with widgets.errors_shown():
     line = (f"{len(v.labels):,} {noun.many}, {method} of their {k}-d codes (k={k}) · 2-D 5-NN "
             f"label accuracy {v.knn_accuracy_2d:.3f}.")
     if v.kind == "training" and len(v.frames.epochs) == 1:
-        line = (f"The 10,000 test {noun.many} at the one moment of training that was kept (epoch "
-                f"{v.frames.epochs[0]:g}): 2-D 5-NN accuracy {v.knn_accuracy_2d:.3f}.")
+        line = (f"The {test_size:,} test {noun.many} at the one moment of training that was "
+                f"kept (epoch {v.frames.epochs[0]:g}): 2-D 5-NN accuracy {v.knn_accuracy_2d:.3f}.")
     elif v.kind == "training":
         acc = v.frames.knn_accuracy_2d
-        line = (f"The 10,000 test {noun.many} at {len(v.frames.epochs)} moments of training, from "
-                f"{v.frames.epochs[0]:g} to epoch {v.frames.epochs[-1]:g} (0.05 is 5 % into the "
-                f"first epoch), each layout started from the one before. Press Play, or drag "
-                f"the epoch slider. 2-D 5-NN accuracy {acc[0]:.3f} at the first, "
-                f"{acc[-1]:.3f} at the last.")
+        line = (f"The {test_size:,} test {noun.many} at {len(v.frames.epochs)} moments of "
+                f"training, from {v.frames.epochs[0]:g} to epoch {v.frames.epochs[-1]:g} "
+                f"(0.05 is 5 % into the first epoch), each layout started from the one before. "
+                f"Press Play, or drag the epoch slider. 2-D 5-NN accuracy {acc[0]:.3f} at the "
+                f"first, {acc[-1]:.3f} at the last.")
     elif v.kind == "all":
-        line += (f" Index 0 to 9,999 are the test {noun.many}, then the 60,000 training "
-                 f"{noun.many}.")
+        line += (f" Index 0 to {test_size - 1:,} are the test {noun.many}, then the "
+                 f"{len(data.train_x):,} training {noun.many}.")
     place = "" if v.kind == "training" else ", or an empty place to decode it"
     st.caption(f"{line} Click {noun.with_article} to see its neighbours{place}; the box and "
                "lasso tools (top right) select a region.")

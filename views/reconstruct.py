@@ -5,7 +5,6 @@ import numpy as np
 import streamlit as st
 import torch
 
-from aecore.data.datasets import NOUNS
 from aecore.figures import codeplots
 from aecore.training import codestats, latents
 from dashboard import cached, session, widgets
@@ -14,7 +13,7 @@ TRAVERSAL_ROWS = 8
 
 st.title("Reconstructions")
 run = session.require_run()
-noun = NOUNS[run.config.dataset]
+noun = session.dataset_of(run).nouns
 with widgets.errors_shown():
     test = cached.test_set(run)
     names, test_images, labels = test.names, test.images, test.labels

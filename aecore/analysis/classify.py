@@ -22,24 +22,25 @@ EVAL_CHUNK = 8_192
 class Head(nn.Module):
     """Standardises its input with the training features' statistics, then linear or MLP."""
 
-    def __init__(self, n_features: int, cfg: HeadConfig) -> None:
+    def __init__(self, n_features: int, cfg: HeadConfig, n_classes: int = N_CLASSES) -> None:
         super().__init__()
+        self.n_classes = n_classes
         self.register_buffer("mean", torch.zeros(n_features))
         self.register_buffer("std", torch.ones(n_features))
         if cfg.head == "linear":
-            self.net = nn.Linear(n_features, N_CLASSES)
+            self.net = nn.Linear(n_features, n_classes)
         else:
             self.net = nn.Sequential(nn.Linear(n_features, cfg.hidden), nn.ReLU(),
-                                     nn.Linear(cfg.hidden, N_CLASSES))
+                                     nn.Linear(cfg.hidden, n_classes))
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:  # [B, d] -> logits [B, 10]
+    def forward(self, features: torch.Tensor) -> torch.Tensor:  # [B, d] -> logits [B, C]
         return self.net((features - self.mean) / self.std)
 
     @torch.inference_mode()
     def probabilities(self, features: torch.Tensor) -> torch.Tensor:
         chunks = [F.softmax(self(features[i:i + EVAL_CHUNK].float()), dim=1)
                   for i in range(0, len(features), EVAL_CHUNK)]
-        return torch.cat(chunks) if chunks else torch.empty(0, N_CLASSES)
+        return torch.cat(chunks) if chunks else torch.empty(0, self.n_classes)
 
     def predict(self, features: torch.Tensor) -> np.ndarray:
         """int64 [N]: each row's most probable class."""
@@ -50,20 +51,23 @@ class NeighbourVote:
     """The labels of a code's k nearest training codes, as probabilities: an answer at once
     (one distance pass, nothing trained) while a trained head is not ready yet."""
 
-    def __init__(self, codes: torch.Tensor, labels: torch.Tensor, k: int = 10) -> None:
+    def __init__(self, codes: torch.Tensor, labels: torch.Tensor, k: int = 10,
+                 n_classes: int = N_CLASSES) -> None:
         self.codes, self.labels, self.k = codes.float(), labels.long(), min(k, len(codes))
+        self.n_classes = n_classes
 
     @torch.inference_mode()
     def probabilities(self, features: torch.Tensor) -> torch.Tensor:
         nearest = torch.cdist(features.float(), self.codes).topk(self.k, largest=False).indices
-        return F.one_hot(self.labels[nearest], N_CLASSES).float().mean(1)
+        return F.one_hot(self.labels[nearest], self.n_classes).float().mean(1)
 
 
-def train_head(features: torch.Tensor, labels: torch.Tensor, cfg: HeadConfig) -> Head:
+def train_head(features: torch.Tensor, labels: torch.Tensor, cfg: HeadConfig,
+               n_classes: int = N_CLASSES) -> Head:
     """Adam with a one-cycle schedule on minibatches of the training features [N, d]."""
     torch.manual_seed(cfg.seed)
     features = features.float()
-    head = Head(features.shape[1], cfg)
+    head = Head(features.shape[1], cfg, n_classes)
     head.mean.copy_(features.mean(0))
     head.std.copy_(features.std(0).clamp_min(1e-6))
     n = len(features)
@@ -84,9 +88,9 @@ def train_head(features: torch.Tensor, labels: torch.Tensor, cfg: HeadConfig) ->
     return head.eval()
 
 
-def scores(predicted: torch.Tensor, labels: torch.Tensor) -> dict:
+def scores(predicted: torch.Tensor, labels: torch.Tensor, n_classes: int = N_CLASSES) -> dict:
     """Accuracy, per-class accuracy (recall) and the confusion matrix [true][predicted]."""
-    confusion = torch.zeros(N_CLASSES, N_CLASSES, dtype=torch.long)
+    confusion = torch.zeros(n_classes, n_classes, dtype=torch.long)
     confusion.index_put_((labels, predicted), torch.ones_like(labels), accumulate=True)
     per_class = confusion.diag().float() / confusion.sum(1).clamp_min(1).float()
     return {
@@ -97,9 +101,10 @@ def scores(predicted: torch.Tensor, labels: torch.Tensor) -> dict:
 
 
 def fit_and_score(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor,
-                  test_y: torch.Tensor, cfg: HeadConfig) -> tuple[Head, dict]:
-    head = train_head(train_x, train_y, cfg)
-    test = scores(head.probabilities(test_x).argmax(1), test_y)
+                  test_y: torch.Tensor, cfg: HeadConfig,
+                  n_classes: int = N_CLASSES) -> tuple[Head, dict]:
+    head = train_head(train_x, train_y, cfg, n_classes)
+    test = scores(head.probabilities(test_x).argmax(1), test_y, n_classes)
     train_acc = float((head.probabilities(train_x).argmax(1) == train_y).float().mean())
     return head, {"test_accuracy": test["accuracy"], "train_accuracy": train_acc,
                   "per_class": test["per_class"], "confusion": test["confusion"]}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -12,7 +13,8 @@ from aecore import FORMAT_VERSION
 from aecore.core.errors import InvalidConfig
 from aecore.core.metrics import number
 
-DATASETS = ("mnist", "fashion")
+DATASETS = ("mnist", "fashion")  # built in; a person adds their own (aecore.data.folders)
+DATASET_NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 # Each model with the shape a person picks it by (the Train page, Compare and the CLI's help).
 MODEL_SHAPES = {"dense": "784-k-784, the classic", "deep": "784-256-128-k",
                 "conv": "small CNN", "vae": "variational, deep dense",
@@ -58,6 +60,16 @@ class Config:
 
 def model_label(name: str) -> str:
     return f"{name} ({MODEL_SHAPES[name]})"
+
+
+def check_dataset_name(name: Any) -> None:
+    """A built-in dataset or the form of an added one's name (whether it exists is the data
+    layer's to say, when it loads)."""
+    if name in DATASETS:
+        return
+    if not isinstance(name, str) or not DATASET_NAME.fullmatch(name):
+        raise InvalidConfig(f"dataset must be one of {', '.join(DATASETS)} or the name of one "
+                            f"added with aecore data add, not {str(name)[:60]!r}")
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
@@ -126,7 +138,7 @@ class TrainConfig(Config):
                          if getattr(self, name) != getattr(default, name))
 
     def validate(self) -> None:
-        _check_choice("dataset", self.dataset, DATASETS)
+        check_dataset_name(self.dataset)
         _check_choice("model", self.model, MODELS)
         _check_int("latent size", self.latent_dim, 2, 256)
         _check_int("epochs", self.epochs, 1, 1000)

@@ -13,6 +13,10 @@ class DatasetUnavailable(AecoreError):
     """The dataset is neither on disk nor downloadable."""
 
 
+class DatasetExists(AecoreError):
+    """A dataset of that name is stored already."""
+
+
 class DatasetCorrupt(AecoreError):
     """A dataset file on disk is truncated or altered."""
 

@@ -9,16 +9,17 @@ import functools
 import hashlib
 import socket
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
 import torch
 
-from aecore.core.config import DATASETS
+from aecore.core.config import DATASETS, check_dataset_name
 from aecore.core.errors import DatasetCorrupt, DatasetUnavailable, InvalidConfig
 from aecore.core.paths import cache_dir, data_dirs
+from aecore.data import folders
 
 # torchvision's folder name and the md5 of each uncompressed IDX file with its size in bytes.
 _IMAGES_TRAIN, _IMAGES_TEST = 47_040_016, 7_840_016
@@ -56,6 +57,7 @@ class Nouns(NamedTuple):
         return f"{'an' if self.one[0] in 'aeiou' else 'a'} {self.one}"
 
 
+UNLABELLED = "unlabelled"
 NOUNS = {"mnist": Nouns("digit", "digits", "MNIST", "a digit"),
          "fashion": Nouns("image", "images", "Fashion-MNIST", "a piece of clothing")}
 
@@ -63,18 +65,22 @@ NOUNS = {"mnist": Nouns("digit", "digits", "MNIST", "a digit"),
 @dataclass(frozen=True)
 class Dataset:
     name: str
-    train_x: torch.Tensor  # uint8 [60000, 28, 28]
+    train_x: torch.Tensor  # uint8 [60000, 28, 28] (an added one: [N, s, s] or [N, s, s, 3])
     train_y: torch.Tensor  # int64 [60000]
     test_x: torch.Tensor   # uint8 [10000, 28, 28]
     test_y: torch.Tensor   # int64 [10000]
+    label_names: list[str] = field(default_factory=lambda: LABEL_NAMES["mnist"])
+    nouns: Nouns = field(default_factory=lambda: NOUNS["mnist"])
+    labelled: bool = True  # an unlabelled one has every label 0 and one name
 
     @property
-    def label_names(self) -> list[str]:
-        return LABEL_NAMES[self.name]
+    def image_shape(self) -> tuple[int, ...]:
+        return tuple(self.train_x.shape[1:])
 
     @property
-    def nouns(self) -> Nouns:
-        return NOUNS[self.name]
+    def drawable(self) -> bool:
+        """Grey 28x28 like MNIST: what Draw's canvas makes."""
+        return self.image_shape == (28, 28)
 
 
 def raw_folder(root: Path, name: str) -> Path:
@@ -137,7 +143,7 @@ def unavailable(name: str, why: str) -> DatasetUnavailable:
 
 def locate(name: str, download: bool = True) -> Path:
     """The raw folder holding the dataset's four IDX files, downloading them if allowed."""
-    if name not in DATASETS:
+    if name not in SOURCES:
         raise InvalidConfig(f"dataset must be one of {', '.join(DATASETS)}, not {name!r}")
     for root in data_dirs():
         if _complete(raw_folder(root, name), name):
@@ -164,13 +170,47 @@ def _read(folder: Path, name: str, file: str) -> torch.Tensor:
 
 def load(name: str = "mnist", download: bool = True) -> Dataset:
     """The whole dataset in memory; shared by every caller in the process, so never mutate it."""
-    return _load(locate(name, download), name)
+    if name in SOURCES:
+        return _load(locate(name, download), name)
+    check_dataset_name(name)
+    return _load_added(name, folders.stamp(name))
 
 
 @functools.lru_cache(maxsize=2)
 def _load(folder: Path, name: str) -> Dataset:
     parts = [_read(folder, name, f) for f in SOURCES[name][1]]
-    return Dataset(name, parts[0], parts[1].long(), parts[2], parts[3].long())
+    return Dataset(name, parts[0], parts[1].long(), parts[2], parts[3].long(),
+                   LABEL_NAMES[name], NOUNS[name])
+
+
+@functools.lru_cache(maxsize=2)
+def _load_added(name: str, stamp: tuple) -> Dataset:
+    """An added dataset, keyed by its manifest's stat: removed and added again, it reloads."""
+    manifest = folders.manifest(name)
+    train_x, train_y, test_x, test_y = (torch.from_numpy(a) for a in folders.arrays(name))
+    return Dataset(name, train_x, train_y, test_x, test_y,
+                   list(manifest.classes) or [UNLABELLED],
+                   Nouns("image", "images", name, "an image"), manifest.labelled)
+
+
+def names() -> list[str]:
+    """Every dataset a run can name: the built-in ones, then those added."""
+    return [*DATASETS, *folders.names()]
+
+
+def version(name: str) -> tuple:
+    """Changes when an added dataset is removed and added again; () for a built-in one."""
+    return () if name in SOURCES else folders.stamp(name)
+
+
+def classes(name: str) -> list[str]:
+    """The class names, without loading the dataset ([] when it has no labels)."""
+    return LABEL_NAMES[name] if name in SOURCES else folders.manifest(name).classes
+
+
+def image_shape(name: str) -> tuple[int, ...]:
+    """An image's shape, without loading the dataset: [H, W] grey or [H, W, 3] colour."""
+    return (28, 28) if name in SOURCES else folders.manifest(name).shape
 
 
 def bars(n_train: int = 600, n_test: int = 200, seed: int = 0, name: str = "mnist") -> Dataset:
@@ -194,4 +234,5 @@ def bars(n_train: int = 600, n_test: int = 200, seed: int = 0, name: str = "mnis
 
     train_x, train_y = split(n_train)
     test_x, test_y = split(n_test)
-    return Dataset(name, train_x, train_y, test_x, test_y)
+    return Dataset(name, train_x, train_y, test_x, test_y,
+                   LABEL_NAMES.get(name, LABEL_NAMES["mnist"]), NOUNS.get(name, NOUNS["mnist"]))

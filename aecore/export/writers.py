@@ -243,20 +243,24 @@ def writing(projector: Path | None, onnx_dir: Path | None, html: Path | None) ->
 # --- TensorBoard projector -------------------------------------------------------------------
 
 def sprite(images: torch.Tensor, side: int = SPRITE_SIDE) -> np.ndarray:
-    """uint8 [N, 28, 28] -> one uint8 [side*28, side*28] sheet, row by row (N <= side^2)."""
-    n, h, w = images.shape
-    sheet = np.zeros((side * side, h, w), dtype=np.uint8)
+    """uint8 [N, 28, 28] -> one uint8 [side*28, side*28] sheet, row by row (N <= side^2); any
+    size, and colour [N, H, W, 3] gives a colour sheet."""
+    n, h, w = images.shape[:3]
+    channels = images.shape[3:]
+    sheet = np.zeros((side * side, h, w, *channels), dtype=np.uint8)
     sheet[:n] = images.numpy()
-    return sheet.reshape(side, side, h, w).transpose(0, 2, 1, 3).reshape(side * h, side * w)
+    return (sheet.reshape(side, side, h, w, *channels).swapaxes(1, 2)
+            .reshape(side * h, side * w, *channels))
 
 
-def projector_config(run_id: str, shape: tuple[int, int]) -> str:
+def projector_config(run_id: str, shape: tuple[int, int], image: tuple[int, ...] = (28, 28)
+                     ) -> str:
     """TensorBoard's ProjectorConfig as text format (what `tensorboard --logdir` reads)."""
     return (f'embeddings {{\n  tensor_name: "aecore run {run_id}: test codes"\n'
             f"  tensor_shape: {shape[0]}\n  tensor_shape: {shape[1]}\n"
             f'  tensor_path: "tensors.tsv"\n  metadata_path: "metadata.tsv"\n'
             f'  sprite {{\n    image_path: "sprite.png"\n'
-            f"    single_image_dim: 28\n    single_image_dim: 28\n  }}\n}}\n")
+            f"    single_image_dim: {image[1]}\n    single_image_dim: {image[0]}\n  }}\n}}\n")
 
 
 def projector(run: pipeline.Run, folder: Path, digits: TestDigits | None = None) -> list[Path]:
@@ -273,13 +277,14 @@ def projector(run: pipeline.Run, folder: Path, digits: TestDigits | None = None)
                                                          float_format="%.6g")),
             _write(folder / "sprite.png", tables.png_bytes(sprite(d.images))),
             _write(folder / "projector_config.pbtxt",
-                   projector_config(run.run_id, d.codes.shape))]
+                   projector_config(run.run_id, d.codes.shape, tuple(d.images.shape[1:3])))]
 
 
 # --- ONNX --------------------------------------------------------------------------------------
 
 class Encoder(nn.Module):
-    """images [B, 784] in [0, 1] -> codes [B, k] (a VAE's posterior mean)."""
+    """images [B, P] in [0, 1] -> codes [B, k] (a VAE's posterior mean); P = 784 for MNIST,
+    the pixels of the run's image shape (H*W, or H*W*3 in that order for colour)."""
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
@@ -290,7 +295,7 @@ class Encoder(nn.Module):
 
 
 class Decoder(nn.Module):
-    """codes [B, k] -> images [B, 784] in [0, 1]."""
+    """codes [B, k] -> images [B, P] in [0, 1]."""
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
@@ -321,7 +326,7 @@ def onnx(run: pipeline.Run, folder: Path) -> list[Path]:
     batch = torch.export.Dim("batch", min=1)
     blobs = {}
     for name, module, example, names in (
-            ("encoder.onnx", Encoder(model), torch.rand(2, 784), ("images", "codes")),
+            ("encoder.onnx", Encoder(model), torch.rand(2, model.pixels), ("images", "codes")),
             ("decoder.onnx", Decoder(model), torch.randn(2, k), ("codes", "images"))):
         # The exporter prints its steps on stdout, which carries --json's one object.
         with contextlib.redirect_stdout(sys.stderr if sys.stderr else io.StringIO()):

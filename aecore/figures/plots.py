@@ -132,18 +132,32 @@ def per_class_bars(per_class: list[float], label_names: list[str]) -> go.Figure:
 
 
 def side_by_side(original: np.ndarray, reconstruction: np.ndarray, gap: int = 2) -> np.ndarray:
-    """Two [28, 28] images in [0, 1] -> one uint8 [28, 58] image with a grey gap."""
-    sep = np.full((original.shape[0], gap), 0.5, dtype=np.float32)
+    """Two [28, 28] images in [0, 1] -> one uint8 [28, 58] image with a grey gap (any size;
+    colour [H, W, 3] too)."""
+    sep = np.full((original.shape[0], gap, *original.shape[2:]), 0.5, dtype=np.float32)
     return to_uint8(np.hstack([original, sep, reconstruction]))
 
 
 def strip(images: np.ndarray, gap: int = 2) -> np.ndarray:
-    """[N, 28, 28] in [0, 1] -> one uint8 row [28, N*28 + gaps]."""
-    sep = np.full((images.shape[1], gap), 0.5, dtype=np.float32)
+    """[N, 28, 28] in [0, 1] -> one uint8 row [28, N*28 + gaps] (colour [N, H, W, 3] too)."""
+    sep = np.full((images.shape[1], gap, *images.shape[3:]), 0.5, dtype=np.float32)
     parts = []
     for i, img in enumerate(images):
         parts.extend([sep, img] if i else [img])
     return to_uint8(np.hstack(parts))
+
+
+def class_samples(images: np.ndarray, labels: np.ndarray, per_class: int, n_classes: int,
+                  seed: int = 0) -> list[np.ndarray]:
+    """One strip per class: up to `per_class` of its uint8 images, picked seeded."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for c in range(n_classes):
+        members = np.flatnonzero(labels == c)
+        chosen = np.sort(rng.choice(members, min(per_class, len(members)), replace=False))
+        rows.append(strip(images[chosen] / 255.0) if len(chosen) else to_uint8(
+            np.zeros((1, 1))))
+    return rows
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:

@@ -43,10 +43,11 @@ def pairs_png(originals: np.ndarray, reconstructions: np.ndarray, columns: int =
     cells = [side_by_side(o, r) for o, r in zip(originals, reconstructions, strict=True)]
     if not cells:
         raise ValueError("no images to draw")
-    h, w = cells[0].shape
+    h, w = cells[0].shape[:2]
     rows = -(-len(cells) // columns)
     width = min(columns, len(cells))
-    sheet = np.full((rows * (h + gap) - gap, width * (w + gap) - gap), 255, dtype=np.uint8)
+    sheet = np.full((rows * (h + gap) - gap, width * (w + gap) - gap, *cells[0].shape[2:]), 255,
+                    dtype=np.uint8)
     for n, cell in enumerate(cells):
         r, c = divmod(n, columns)
         sheet[r * (h + gap):r * (h + gap) + h, c * (w + gap):c * (w + gap) + w] = cell

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from aecore.models.base import PIXELS, Autoencoder, as_pixels
+from aecore.data import datasets
+from aecore.models.base import MNIST_SHAPE, PIXELS, Autoencoder, as_pixels
 from aecore.models.conv import Conv
 from aecore.models.deep import Deep
 from aecore.models.dense import Dense
@@ -12,14 +13,17 @@ REGISTRY: dict[str, type[Autoencoder]] = {
     "dense": Dense, "deep": Deep, "conv": Conv, "vae": VAE, "vae-conv": ConvVAE}
 
 
-def build(name: str, latent_dim: int, beta: float = 1.0) -> Autoencoder:
+def build(name: str, latent_dim: int, beta: float = 1.0,
+          shape: tuple[int, ...] = MNIST_SHAPE) -> Autoencoder:
     model = REGISTRY[name]
-    return model(latent_dim, beta) if model.variational else model(latent_dim)
+    if model.variational:
+        return model(latent_dim, beta, shape=shape)
+    return model(latent_dim, shape=shape)
 
 
 def from_config(cfg) -> Autoencoder:
-    """The untrained model of a TrainConfig."""
-    return build(cfg.model, cfg.latent_dim, cfg.beta)
+    """The untrained model of a TrainConfig, for its dataset's image shape."""
+    return build(cfg.model, cfg.latent_dim, cfg.beta, datasets.image_shape(cfg.dataset))
 
 
 __all__ = ["PIXELS", "REGISTRY", "Autoencoder", "as_pixels", "build", "from_config"]

@@ -2,26 +2,32 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 PIXELS = 28 * 28
+MNIST_SHAPE = (28, 28)
 
 
 def as_pixels(images: torch.Tensor) -> torch.Tensor:
-    """uint8 [B, 28, 28] -> float [B, 784] in [0, 1]."""
-    return images.reshape(len(images), PIXELS).float().div_(255.0)
+    """uint8 [B, H, W] (or [B, H, W, 3]) -> float [B, H*W(*3)] in [0, 1]."""
+    return images.reshape(len(images), -1).float().div_(255.0)
 
 
 class Autoencoder(nn.Module):
-    """Inputs are float pixels in [0, 1], shape [B, 784]; decode returns logits [B, 784]."""
+    """Inputs are float pixels in [0, 1], shape [B, P] (P = 784 for MNIST's 28x28, the pixels
+    of `shape` in general); decode returns logits [B, P]."""
 
     variational = False
 
-    def __init__(self, latent_dim: int) -> None:
+    def __init__(self, latent_dim: int, shape: tuple[int, ...] = MNIST_SHAPE) -> None:
         super().__init__()
         self.latent_dim = latent_dim
+        self.shape = tuple(shape)  # one image: [H, W] grey or [H, W, 3] colour
+        self.pixels = math.prod(self.shape)
 
     # A model sets self.encoder and self.decoder (or overrides encode, as the VAEs do).
     encoder: nn.Module

@@ -10,8 +10,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from aecore.models.base import PIXELS, Autoencoder
-from aecore.models.conv import conv_decoder, conv_encoder
+from aecore.models.base import MNIST_SHAPE, Autoencoder
+from aecore.models.conv import conv_decoder, conv_encoder, conv_features
 from aecore.models.deep import deep_decoder, deep_encoder
 
 
@@ -36,18 +36,19 @@ def kl_per_dimension(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 class VAE(Autoencoder):
     variational = True
 
-    def __init__(self, latent_dim: int, beta: float = 1.0) -> None:
-        super().__init__(latent_dim)
+    def __init__(self, latent_dim: int, beta: float = 1.0,
+                 shape: tuple[int, ...] = MNIST_SHAPE) -> None:
+        super().__init__(latent_dim, shape)
         self.beta = beta
         self.body, width = self.make_body()
         self.posterior_head = Posterior(width, latent_dim)
         self.decoder = self.make_decoder()
 
     def make_body(self) -> tuple[nn.Module, int]:  # 784-256-128, as `deep`
-        return deep_encoder(), 128
+        return deep_encoder(self.pixels), 128
 
     def make_decoder(self) -> nn.Module:
-        return deep_decoder(self.latent_dim)
+        return deep_decoder(self.latent_dim, self.pixels)
 
     def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.posterior_head(self.body(x))
@@ -65,7 +66,7 @@ class VAE(Autoencoder):
         reconstruction = F.binary_cross_entropy_with_logits(self.decode(z), target)
         kl = kl_per_dimension(mu, logvar).sum(1).mean()
         terms = {"reconstruction": reconstruction, "kl": kl,
-                 "loss": reconstruction + self.beta * kl / PIXELS}
+                 "loss": reconstruction + self.beta * kl / self.pixels}
         if l1:
             terms["l1"] = mu.abs().sum(1).mean()
             terms["loss"] = terms["loss"] + l1 * terms["l1"]
@@ -74,7 +75,7 @@ class VAE(Autoencoder):
 
 class ConvVAE(VAE):
     def make_body(self):  # 28x28 -> 14x14x16 -> 7x7x32, as `conv`
-        return conv_encoder(), 32 * 7 * 7
+        return conv_encoder(self.shape), conv_features(self.shape)
 
     def make_decoder(self):
-        return conv_decoder(self.latent_dim)
+        return conv_decoder(self.latent_dim, self.shape)

@@ -7,9 +7,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from PIL import Image
 
 from aecore.analysis import projection, trust
 from aecore.analysis.classify import Head, NeighbourVote
+from aecore.core.config import DATASETS
 from aecore.runs.pipeline import Run
 from aecore.training import latents
 
@@ -19,22 +21,32 @@ NEAREST = 8  # test codes shown beside a drawing
 @dataclass(frozen=True)
 class Prediction:
     digit: int
-    probabilities: list[float]  # 10 floats
-    image: np.ndarray           # float32 [28, 28]: what the model saw
-    reconstruction: np.ndarray  # float32 [28, 28]
+    probabilities: list[float]  # one per class
+    image: np.ndarray           # float32 [28, 28] (the run's image shape): what the model saw
+    reconstruction: np.ndarray  # float32, the same shape
     code: torch.Tensor          # float32 [k]
 
 
 def predict(run: Run, head: Head | NeighbourVote, image) -> Prediction:
-    """A drawn or uploaded image (PIL image or array) -> digit, probabilities, reconstruction."""
+    """A drawn or uploaded image (PIL image or array) -> class, probabilities, reconstruction.
+    A built-in dataset's run sees it as MNIST's digits were made (scaled into a 20-pixel box,
+    centred by mass); an added dataset's as its own images were read (scaled whole)."""
+    from aecore.data import folders
     from aecore.data.preprocess import to_mnist
 
-    pixels = torch.from_numpy(to_mnist(image)).reshape(1, -1)
-    code = latents.encode(run.model, pixels)
+    shape = run.model.shape
+    if run.config.dataset in DATASETS:
+        pixels = torch.from_numpy(to_mnist(image))
+    else:
+        if not isinstance(image, Image.Image):
+            image = Image.fromarray(np.asarray(image))
+        pixels = torch.from_numpy(folders.as_dataset_image(image, shape[0], len(shape) == 3)
+                                  / np.float32(255.0))
+    code = latents.encode(run.model, pixels.reshape(1, -1).float())
     probs = head.probabilities(code)[0]
     recon = latents.decode(run.model, code)[0].numpy()
     return Prediction(int(probs.argmax()), [round(float(p), 6) for p in probs],
-                      pixels.reshape(28, 28).numpy(), recon, code[0])
+                      pixels.reshape(shape).numpy(), recon, code[0])
 
 
 @dataclass(frozen=True)

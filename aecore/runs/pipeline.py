@@ -20,7 +20,7 @@ from aecore.analysis import projection
 from aecore.analysis.classify import Head, fit_and_score, pca_features
 from aecore.core import metrics
 from aecore.core.config import HeadConfig, ProjectionConfig, TrainConfig
-from aecore.core.errors import CacheCorrupt, RunNotFound
+from aecore.core.errors import CacheCorrupt, InvalidConfig, RunNotFound
 from aecore.data import datasets
 from aecore.data.canvas_digits import load_canvas_digits
 from aecore.data.jitter import jitter
@@ -426,7 +426,8 @@ def baselines(dataset: str, k: int, cfg: HeadConfig) -> dict:
 
         def compute(features=features) -> store.Files:
             tr, te = features()
-            _, report = fit_and_score(tr, data.train_y, te, data.test_y, cfg)
+            _, report = fit_and_score(tr, data.train_y, te, data.test_y, cfg,
+                                      len(data.label_names))
             return {"report.json": store.json_bytes(report)}
 
         files, _ = store.get_or_compute(folder, compute)
@@ -439,6 +440,10 @@ def classify(run: Run, cfg: HeadConfig | None = None) -> HeadResult:
     a drawing head (jitter) without them, so that the Draw page does not wait for them (see
     `with_baselines`)."""
     cfg = cfg or HeadConfig()
+    classes = datasets.classes(run.config.dataset)
+    if not classes:
+        raise InvalidConfig(f"{run.config.dataset} has no labels (its images sit in no class "
+                            "folders): a classifier needs them")
     train_codes, test_codes = codes(run)
 
     def compute() -> store.Files:
@@ -448,7 +453,8 @@ def classify(run: Run, cfg: HeadConfig | None = None) -> HeadResult:
         if cfg.jitter:
             jittered = latents.encode(run.model, jitter(data.train_x, cfg.seed))
             features, labels = torch.cat([features, jittered]), torch.cat([labels, labels])
-        head, report = fit_and_score(features, labels, test_codes, data.test_y, cfg)
+        head, report = fit_and_score(features, labels, test_codes, data.test_y, cfg,
+                                     len(data.label_names))
         if run.config.dataset == "mnist":
             report["canvas_accuracy"] = canvas_accuracy(run, head)
         report["seconds"] = time.perf_counter() - start
@@ -460,7 +466,7 @@ def classify(run: Run, cfg: HeadConfig | None = None) -> HeadResult:
 
     folder = head_folder(run, cfg)
     files, cached = store.get_or_compute(folder, compute, _check_head)
-    head = Head(run.config.latent_dim, cfg)
+    head = Head(run.config.latent_dim, cfg, len(classes))
     head.load_state_dict(store.parse_tensors(files, "weights.safetensors", folder))
     report = store.parse_json(files, "report.json", folder)
     if "canvas_accuracy" not in report and run.config.dataset == "mnist":  # an older head's

@@ -15,8 +15,9 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from aecore.core.config import DATASETS, MODELS, TrainConfig
+from aecore.core.config import MODELS, TrainConfig, check_dataset_name
 from aecore.core.errors import AecoreError, InvalidConfig
+from aecore.data import datasets
 from aecore.runs import compare, pipeline
 
 LATENT_DIMS = (2, 4, 8, 16, 32, 64, 128)
@@ -35,9 +36,10 @@ class SweepSpec:
     seeds: tuple[int, ...] = (0,)
 
     def __post_init__(self) -> None:
-        if self.dataset not in DATASETS:
-            raise InvalidConfig(f"dataset must be one of {', '.join(DATASETS)}, "
-                                f"not {self.dataset!r}")
+        check_dataset_name(self.dataset)
+        if self.dataset not in datasets.names():
+            raise InvalidConfig(f"no dataset called {self.dataset!r}: choose from "
+                                f"{', '.join(datasets.names())}, or add one with aecore data add")
         for name, values in (("models", self.models), ("latent sizes", self.latent_dims),
                              ("seeds", self.seeds)):
             if not values:

@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 import torch
 
-from aecore.models import PIXELS, Autoencoder, as_pixels
+from aecore.models import Autoencoder, as_pixels
 from aecore.models.vae import VAE, kl_per_dimension
 from aecore.training import latents
 from aecore.training.loop import EVAL_CHUNK
@@ -55,7 +55,7 @@ def variational_stats(model: VAE, images: torch.Tensor, seed: int = 0) -> Variat
     per_dim = (kl_sum / n).tolist()
     kl = sum(per_dim)
     return VariationalStats(per_dim, kl, sum(v > ACTIVE_KL for v in per_dim),
-                            bce_mean / (n * PIXELS), bce_sample / n + kl)
+                            bce_mean / (n * model.pixels), bce_sample / n + kl)
 
 
 def prior_samples(model: Autoencoder, count: int, seed: int = 0) -> torch.Tensor:
@@ -79,7 +79,7 @@ def traversal(model: Autoencoder, code: torch.Tensor, dims: list[int], offsets: 
     for row, dim in enumerate(dims):
         moved[row, :, dim] += offsets
     images = latents.decode(model, moved.reshape(-1, len(code)))
-    return images.reshape(len(dims), len(offsets), 28, 28)
+    return images.reshape(len(dims), len(offsets), *model.shape)
 
 
 def interpolation(model: Autoencoder, start: torch.Tensor, end: torch.Tensor, steps: int

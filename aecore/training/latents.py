@@ -14,7 +14,8 @@ BATCH = 4_096
 
 @torch.inference_mode()
 def encode(model: Autoencoder, images: torch.Tensor) -> torch.Tensor:
-    """uint8 [N, 28, 28] (or float [N, 784] in [0, 1]) -> float32 codes [N, k] on the CPU."""
+    """uint8 [N, 28, 28] (any image shape; or float [N, 784] in [0, 1]) -> float32 codes [N, k]
+    on the CPU."""
     device = next(model.parameters()).device
     out = []
     for start in range(0, len(images), BATCH):
@@ -26,14 +27,15 @@ def encode(model: Autoencoder, images: torch.Tensor) -> torch.Tensor:
 
 @torch.inference_mode()
 def decode(model: Autoencoder, codes: torch.Tensor) -> torch.Tensor:
-    """float codes [N, k] -> images float [N, 28, 28] in [0, 1] on the CPU."""
+    """float codes [N, k] -> images float [N, *model.shape] ([N, 28, 28] for MNIST) in [0, 1]
+    on the CPU."""
     device = next(model.parameters()).device
     out = []
     for start in range(0, len(codes), BATCH):
         chunk = codes[start:start + BATCH].to(device, torch.float32)
         out.append(torch.sigmoid(model.decode(chunk)).cpu())
-    images = torch.cat(out) if out else torch.empty(0, 784)
-    return images.reshape(-1, 28, 28)
+    images = torch.cat(out) if out else torch.empty(0, model.pixels)
+    return images.reshape(-1, *model.shape)
 
 
 def reconstruction_error(model: Autoencoder, images: torch.Tensor) -> torch.Tensor:
@@ -55,4 +57,4 @@ def denoise(model: Autoencoder, images: torch.Tensor, share: float, seed: int = 
     gen = torch.Generator().manual_seed(seed)
     noisy = mask(images.reshape(len(images), -1).float(), share, gen)
     output = decode(model, encode(model, noisy))
-    return Denoised(noisy.reshape(-1, 28, 28), output)
+    return Denoised(noisy.reshape(-1, *model.shape), output)

@@ -1,0 +1,259 @@
+"""Your own image folders as datasets (aecore.data.folders, aecore.runs.imported, `aecore
+data`): what goes in, what is refused with one sentence, and that a refused or interrupted
+import leaves the cache as it was."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import threading
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from aecore import cli
+from aecore.core.config import TrainConfig
+from aecore.core.errors import DatasetExists, DatasetUnavailable, InvalidConfig
+from aecore.data import datasets, folders
+from aecore.runs import imported, pipeline
+from benchmarks.shapes import CLASSES, make_folder
+from tests.support import train_tiny
+
+
+@pytest.fixture(scope="module")
+def shapes_folder(tmp_path_factory) -> Path:
+    """Six classes of 40 rendered shapes each: 240 images, mixed sizes, modes and formats."""
+    return make_folder(tmp_path_factory.mktemp("shapes") / "shapes", per_class=40)
+
+
+def cache_listing(cache: Path) -> list[str]:
+    root = cache / "datasets"
+    return sorted(p.name for p in root.iterdir()) if root.is_dir() else []
+
+
+def zip_of(folder: Path, target: Path, extra: dict[str, bytes] | None = None) -> Path:
+    """A zip of the folder as people make one: everything inside one top folder."""
+    with zipfile.ZipFile(target, "w") as z:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                z.write(path, f"{folder.name}/{path.relative_to(folder).as_posix()}")
+        for name, data in (extra or {}).items():
+            z.writestr(name, data)
+    return target
+
+
+def test_a_labelled_folder_becomes_a_dataset(cache, shapes_folder):
+    m = imported.add(shapes_folder, "shapes")
+    assert m.summary() == {"name": "shapes", "images": 240, "skipped": 0,
+                           "classes": sorted(CLASSES), "train": m.summary()["train"],
+                           "test": 240 - m.summary()["train"], "size": 28, "channels": 1}
+    # Stratified: each class holds out its share (40 / 7, rounded), the same on every run.
+    assert m.test == {c: 6 for c in CLASSES}
+    data = datasets.load("shapes")
+    assert data.train_x.shape == (204, 28, 28) and data.train_x.dtype == torch.uint8
+    assert data.test_x.shape == (36, 28, 28) and data.labelled
+    assert data.label_names == sorted(CLASSES) and data.nouns.one == "image"
+    assert sorted(np.bincount(data.test_y.numpy()).tolist()) == [6] * 6
+    assert datasets.names() == ["mnist", "fashion", "shapes"]
+    assert datasets.image_shape("shapes") == (28, 28)
+    # The label of a circle is "circle": a bright disc's pixels are mostly one value.
+    circle = data.label_names.index("circle")
+    assert (data.train_y == circle).sum() == 34
+
+
+def test_colour_and_size_are_kept(cache, shapes_folder):
+    m = imported.add(shapes_folder, "colour", size=32, colour=True)
+    data = datasets.load("colour")
+    assert m.channels == 3 and data.train_x.shape[1:] == (32, 32, 3)
+    # Colour images keep their colours: some pixels differ between channels.
+    assert (data.train_x[..., 0].int() - data.train_x[..., 1].int()).abs().max() > 50
+
+
+def test_a_zip_with_broken_files_among_good_ones(cache, shapes_folder, tmp_path):
+    png = io.BytesIO()
+    Image.new("RGBA", (50, 30), (255, 0, 0, 128)).save(png, "PNG")
+    extra = {"shapes/circle/notes.txt": b"not an image",
+             "shapes/circle/cut.png": (shapes_folder / "circle" / "00001.png").read_bytes()[:80],
+             "shapes/square/wide.png": png.getvalue(),
+             "shapes/loose.png": png.getvalue()}
+    m = imported.add(zip_of(shapes_folder, tmp_path / "s.zip", extra), "zipped")
+    reasons = dict(m.skipped_files)
+    assert m.images == 241 and m.skipped == 3  # the wide RGBA square is read
+    assert "not a PNG, JPEG" in reasons["circle/notes.txt"]
+    assert "damaged or truncated" in reasons["circle/cut.png"]
+    assert reasons["loose.png"] == "not in a class folder"
+
+
+@pytest.mark.parametrize("entry", ["../evil.png", "/etc/evil.png", "a/../../evil.png",
+                                   "C:/evil.png"])
+def test_a_zip_slip_is_refused_whole(cache, shapes_folder, tmp_path, entry):
+    archive = zip_of(shapes_folder, tmp_path / "slip.zip", {entry: b"x"})
+    with pytest.raises(InvalidConfig, match="points outside its folder"):
+        imported.add(archive, "slip")
+    assert cache_listing(cache) == [] and not (tmp_path / "evil.png").exists()
+
+
+def test_a_zip_bomb_and_too_many_files_are_refused_before_reading(cache, tmp_path,
+                                                                  monkeypatch):
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as z:
+        for i in range(3):
+            z.writestr(f"b/{i}.png", b"\0" * 5_000_000)
+    monkeypatch.setattr(folders, "MAX_UNZIPPED", 10_000_000)
+    with pytest.raises(InvalidConfig, match="unpacks to .* GiB.*zip bomb"):
+        imported.add(bomb, "bomb")
+    monkeypatch.setattr(folders, "MAX_FILES", 2)
+    with pytest.raises(InvalidConfig, match="holds 3 entries; the limit is 2"):
+        imported.add(bomb, "bomb")
+    assert cache_listing(cache) == []
+
+
+def test_symlinks_are_skipped_not_followed(cache, shapes_folder, tmp_path):
+    folder = tmp_path / "linked"
+    for c in ("circle", "cross", "square"):
+        (folder / c).mkdir(parents=True)
+        for f in sorted((shapes_folder / c).iterdir()):
+            (folder / c / f.name).write_bytes(f.read_bytes())
+    secret = tmp_path / "secret.png"
+    secret.write_bytes((shapes_folder / "ring" / "00001.png").read_bytes())
+    (folder / "circle" / "link.png").symlink_to(secret)
+    (folder / "elsewhere").symlink_to(shapes_folder / "ring", target_is_directory=True)
+    m = imported.add(folder, "linked")
+    assert m.classes == ["circle", "cross", "square"] and m.images == 120
+    assert dict(m.skipped_files) == {"circle/link.png": "a symbolic link",
+                                     "elsewhere": "a symbolic link"}
+
+
+def test_each_bad_input_is_one_sentence_and_leaves_nothing(cache, shapes_folder, tmp_path):
+    one_class = tmp_path / "one"
+    (one_class / "circle").mkdir(parents=True)
+    for f in sorted((shapes_folder / "circle").iterdir()):
+        for i in range(3):
+            (one_class / "circle" / f"{i}{f.name}").write_bytes(f.read_bytes())
+    few = tmp_path / "few"
+    few.mkdir()
+    (few / "one.png").write_bytes((shapes_folder / "bar" / "00001.png").read_bytes())
+    cases = [(one_class, "one", "has one class folder \\(circle\\)"),
+             (few, "few", "holds 1 candidate image files; a dataset needs at least 100"),
+             (tmp_path / "absent", "absent", "does not exist"),
+             (few / "one.png", "file", "neither a folder nor a .zip"),
+             (shapes_folder, "mnist", "a built-in dataset's name"),
+             (shapes_folder, "a/b", "a dataset name is 1 to 32"),
+             (shapes_folder, "../up", "a dataset name is 1 to 32")]
+    for source, name, sentence in cases:
+        with pytest.raises(InvalidConfig, match=sentence) as info:
+            imported.add(source, name)
+        assert "\n" not in str(info.value)
+    with pytest.raises(InvalidConfig, match="size must be a whole number from 16 to 64"):
+        imported.add(shapes_folder, "big", size=65)
+    assert cache_listing(cache) == []
+
+
+def test_split_folders_and_unlabelled_folders(cache, shapes_folder, tmp_path):
+    split = tmp_path / "split"
+    for part, files in (("train", slice(0, 30)), ("test", slice(30, 40))):
+        for c in ("circle", "cross", "ring"):
+            (split / part / c).mkdir(parents=True)
+            for f in sorted((shapes_folder / c).iterdir())[files]:
+                (split / part / c / f.name).write_bytes(f.read_bytes())
+    m = imported.add(split, "split")
+    assert m.train == {"circle": 30, "cross": 30, "ring": 30}
+    assert m.test == {"circle": 10, "cross": 10, "ring": 10}
+
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for f in sorted(shapes_folder.rglob("*.png"))[:150]:
+        (flat / f"{f.parent.name}-{f.name}").write_bytes(f.read_bytes())
+    m = imported.add(flat, "flat")
+    data = datasets.load("flat")
+    assert not m.labelled and not data.labelled and data.label_names == ["unlabelled"]
+    assert len(data.train_x) + len(data.test_x) == 150 and set(data.test_y.tolist()) == {0}
+
+
+def test_an_interrupted_import_leaves_the_cache_as_it_was(cache, shapes_folder, monkeypatch):
+    decoded = []
+    real = folders._decode
+
+    def stopping(*args):
+        decoded.append(1)
+        if len(decoded) == 50:
+            raise KeyboardInterrupt
+        return real(*args)
+
+    monkeypatch.setattr(folders, "_decode", stopping)
+    with pytest.raises(KeyboardInterrupt):
+        imported.add(shapes_folder, "cut")
+    assert cache_listing(cache) == []
+    with pytest.raises(DatasetUnavailable, match="no dataset called 'cut'"):
+        datasets.load("cut")
+
+
+def test_two_sessions_adding_one_name_make_one_dataset(cache, shapes_folder):
+    outcomes = []
+
+    def add():
+        try:
+            outcomes.append(imported.add(shapes_folder, "twice").images)
+        except DatasetExists as exc:
+            outcomes.append(str(exc))
+
+    threads = [threading.Thread(target=add) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(map(str, outcomes))[0] == "240"
+    assert "called 'twice'" in sorted(map(str, outcomes))[1]
+    assert cache_listing(cache) == ["twice"]
+
+
+def test_train_map_and_remove_on_an_added_dataset(cache, shapes_folder):
+    imported.add(shapes_folder, "shapes", size=32, colour=True)
+    dense = train_tiny(TrainConfig(dataset="shapes", latent_dim=8, epochs=1)).run
+    conv = train_tiny(TrainConfig(dataset="shapes", model="conv", latent_dim=8, epochs=1)).run
+    assert dense.model.shape == (32, 32, 3) and conv.model.shape == (32, 32, 3)
+    codes = pipeline.codes(conv)
+    assert codes[1].shape == (36, 8)
+    # A size the conv models cannot halve twice is one sentence, before any training.
+    imported.add(shapes_folder, "odd", size=30)
+    with pytest.raises(InvalidConfig, match="side is divisible by 4; these are 30x30"):
+        train_tiny(TrainConfig(dataset="odd", model="conv", epochs=1))
+    removed = imported.remove("shapes")
+    assert sorted(removed.runs) == sorted([dense.run_id, conv.run_id])
+    assert [r["config"]["dataset"] for r in pipeline.list_runs()] == []
+    assert cache_listing(cache) == ["odd"]
+
+
+def test_the_data_commands(cache, shapes_folder, capsys):
+    assert cli.main(["data", "add", str(shapes_folder), "--name", "shapes", "--json"]) == 0
+    added = json.loads(capsys.readouterr().out)
+    assert set(added) == {"name", "images", "skipped", "classes", "train", "test", "size",
+                          "channels"} and added["images"] == 240
+    assert cli.main(["data", "add", str(shapes_folder), "--name", "shapes"]) == 2
+    assert "exists: remove it first" in capsys.readouterr().err
+    assert cli.main(["data", "list", "--json"]) == 0
+    assert [d["name"] for d in json.loads(capsys.readouterr().out)["datasets"]] == ["shapes"]
+    assert cli.main(["train", "--dataset", "shapes", "--latent-dim", "4", "--epochs", "1",
+                     "--json"]) == 0
+    with pytest.raises(SystemExit) as parse_error:
+        cli.main(["train", "--dataset", "no/such", "--epochs", "1"])
+    assert parse_error.value.code == 2
+    assert "dataset must be one of mnist, fashion or the name" in capsys.readouterr().err
+    assert cli.main(["train", "--dataset", "nosuch", "--epochs", "1"]) == 2
+    assert "no dataset called 'nosuch'" in capsys.readouterr().err
+    assert cli.main(["data", "remove", "shapes", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["runs"]) == 1
+    assert cli.main(["data", "remove", "shapes"]) == 2
+    assert os.listdir(cache / "datasets") == []
+
+
+def test_class_names_from_folders_are_plain_text():
+    shown = folders.class_names({"<a href='x'>cat</a>", "dog\n", "**bold**", "a<b", "a>b"})
+    assert shown["<a href='x'>cat</a>"] == "_a href__x__cat__a_"
+    assert shown["dog\n"] == "dog_" and shown["**bold**"] == "__bold__"
+    assert {shown["a<b"], shown["a>b"]} == {"a_b", "a_b (2)"}
