@@ -65,3 +65,14 @@ def make_folder(root: Path, per_class: int = 350, seed: int = 0) -> Path:
             image = render(shape, 64 if colour else 40, rng, colour)
             image.save(folder / f"{i:05d}.{'jpg' if i % 5 == 0 else 'png'}")
     return root
+
+
+def make_zip(folder: Path, target: Path) -> Path:
+    """The folder zipped as people zip one: everything inside one top folder."""
+    import zipfile
+
+    with zipfile.ZipFile(target, "w") as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                archive.write(path, f"{folder.name}/{path.relative_to(folder).as_posix()}")
+    return target

@@ -47,7 +47,8 @@ def test_all_digits_map_and_regions_once_a_classifier_exists(app, trained):
     assert app.toggle(key="regions").disabled  # no classifier yet
     app.radio(key="map_kind").set_value("all").run()
     poll(app, lambda a: "UMAP map of the codes of all 800" in json.dumps(chart_spec(a)))
-    assert "800 digits" in texts(app) and "Index 0 to 199 are the test digits, then the 600 training" in texts(app)
+    assert "800 digits" in texts(app)
+    assert "Index 0 to 199 are the test digits, then the 600 training" in texts(app)
     app.radio(key="colour").set_value("trust").run()
     assert "Trust is measured on the map of the test digits" in texts(app)
     visit(app, "views/reconstruct.py")  # coming back keeps the choices

@@ -21,7 +21,7 @@ from aecore.core.config import TrainConfig
 from aecore.core.errors import DatasetExists, DatasetUnavailable, InvalidConfig
 from aecore.data import datasets, folders
 from aecore.runs import imported, pipeline
-from benchmarks.shapes import CLASSES, make_folder
+from benchmarks.shapes import CLASSES, make_folder, make_zip
 from tests.support import train_tiny
 
 
@@ -37,11 +37,9 @@ def cache_listing(cache: Path) -> list[str]:
 
 
 def zip_of(folder: Path, target: Path, extra: dict[str, bytes] | None = None) -> Path:
-    """A zip of the folder as people make one: everything inside one top folder."""
-    with zipfile.ZipFile(target, "w") as z:
-        for path in sorted(folder.rglob("*")):
-            if path.is_file():
-                z.write(path, f"{folder.name}/{path.relative_to(folder).as_posix()}")
+    """A zip of the folder as people make one (one top folder), with extra entries."""
+    make_zip(folder, target)
+    with zipfile.ZipFile(target, "a") as z:
         for name, data in (extra or {}).items():
             z.writestr(name, data)
     return target

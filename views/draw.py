@@ -8,7 +8,7 @@ from streamlit_drawable_canvas import st_canvas
 
 from aecore.analysis import trust
 from aecore.core.errors import AecoreError, EmptyImage
-from aecore.data.datasets import NOUNS
+from aecore.data import datasets
 from aecore.data.preprocess import load_image
 from aecore.figures import plots
 from aecore.figures.mapplots import map_figure
@@ -24,7 +24,7 @@ RECOMMENDATION = (
     "2,000 canvas-style digits drawn from 14 fonts and synthetic strokes, never MNIST. The "
     "README's Drawings paragraph has the figures measured when this advice was written.")
 SCORES_SHOWN = 8
-noun = NOUNS.get(st.session_state.get("dataset", "mnist"), NOUNS["mnist"])  # the sidebar's
+noun = datasets.nouns(st.session_state.get("dataset", "mnist"))  # the sidebar's
 st.title(f"Draw {noun.drawn}")
 run = session.require_run()
 with widgets.errors_shown():

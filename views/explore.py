@@ -95,8 +95,8 @@ def clicked_for(kind: str) -> str:
             derive.derived_job("embed_all", run).folder):
         return kind
     everything = len(data.test_x) + len(data.train_x)
-    st.info(f"This link opens the map of all {everything:,} {noun.many}, which is not fitted for this "
-            "run yet (the largest map the server fits): this is the map of the test "
+    st.info(f"This link opens the map of all {everything:,} {noun.many}, which is not fitted "
+            "for this run yet (the largest map the server fits): this is the map of the test "
             f"{noun.many} until you ask for it.")
     if st.button(f"Fit the map of all {everything:,} {noun.many}", key="fit_all_map"):
         confirm_map()

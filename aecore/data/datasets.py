@@ -190,12 +190,17 @@ def _load_added(name: str, stamp: tuple) -> Dataset:
     train_x, train_y, test_x, test_y = (torch.from_numpy(a) for a in folders.arrays(name))
     return Dataset(name, train_x, train_y, test_x, test_y,
                    list(manifest.classes) or [UNLABELLED],
-                   Nouns("image", "images", name, "an image"), manifest.labelled)
+                   nouns(name), manifest.labelled)
 
 
 def names() -> list[str]:
     """Every dataset a run can name: the built-in ones, then those added."""
     return [*DATASETS, *folders.names()]
+
+
+def nouns(name: str) -> Nouns:
+    """What the pages call the dataset's images, without loading it."""
+    return NOUNS.get(name) or Nouns("image", "images", name, "an image")
 
 
 def version(name: str) -> tuple:

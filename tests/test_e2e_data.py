@@ -1,0 +1,49 @@
+"""In Chromium, on the real path (server, queue, worker process): a zip of a folder of
+rendered shapes uploaded on the Data page, trained on, mapped and classified."""
+
+from __future__ import annotations
+
+from benchmarks.shapes import make_folder, make_zip
+from benchmarks.ui import slide_to
+from tests.e2e import (
+    BROWSER_TEST,
+    WAIT_MS,
+    alert,
+    exceptions_on,
+    new_page,
+    screenshot,
+    train_and_watch,
+    wait_for_active_run,
+)
+
+pytestmark = BROWSER_TEST
+
+
+def test_a_zip_uploaded_trained_mapped_and_classified(app_server, tmp_path):
+    archive = make_zip(make_folder(tmp_path / "shapes", per_class=40), tmp_path / "shapes.zip")
+    with new_page() as page:
+        page.goto(f"{app_server}/data")
+        page.get_by_text("Your own images").first.wait_for()
+        page.locator("input[type=file]").set_input_files(str(archive))
+        page.get_by_role("textbox", name="Name").fill("shapes")
+        page.get_by_role("button", name="Add the dataset").click()
+        alert(page, "Added shapes: 240 images").first.wait_for(timeout=WAIT_MS)
+        page.get_by_text("shapes: 240 images").first.wait_for()
+        screenshot(page, "data")
+        # The sidebar's picker holds it, and it is the active dataset.
+        assert page.get_by_role("combobox", name="Dataset").input_value() == "shapes (your images)"
+
+        page.get_by_role("link", name="Train").click()
+        page.get_by_text("Train an autoencoder").wait_for()
+        slide_to(page, "Epochs", 2)
+        train_and_watch(page, "trained 2 epochs:")
+        wait_for_active_run(page, "dense · k=32 · 2 ep")
+
+        page.get_by_role("link", name="Explore").click()
+        page.get_by_text("36 images, UMAP").first.wait_for(timeout=WAIT_MS)
+        page.get_by_role("link", name="Classifier").click()
+        page.get_by_role("button", name="Train classifier").click()
+        page.get_by_text("Misclassified test images").wait_for(timeout=WAIT_MS)
+        page.get_by_role("link", name="Draw").click()  # grey 28x28 with labels: drawable
+        page.get_by_role("heading", name="Draw an image").wait_for()
+        assert not exceptions_on(page)
