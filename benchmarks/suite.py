@@ -31,6 +31,7 @@ from benchmarks.appserver import APP, browser, chromium_missing, streamlit_serve
 from benchmarks.compare import aecore_json, bench_compare_render, bench_sweep_overhead
 from benchmarks.conv import bench_train_conv, time_to_quality_conv
 from benchmarks.explore import bench_explore
+from benchmarks.own_images import bench_own_images
 from benchmarks.targets import schema_problems, verdict_rows, verdicts
 from benchmarks.ui import slide_to
 
@@ -312,6 +313,8 @@ def run(mode: str = "full") -> dict:
         result["sweep"] = bench_sweep_overhead((32,) if quick else (8, 16, 32))
     result["compare"] = bench_compare_render(n_runs=5 if smoke else 50)
     result["app"], result["draw"] = app_figures(mode)
+    result["data"] = bench_own_images(data, per_class=25 if smoke else 350,
+                                      epochs=1 if smoke else 10)
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     # a smoke run's figures are of synthetic bars: no target speaks of them
     result["targets"] = verdict_rows({} if smoke else result)
@@ -319,7 +322,7 @@ def run(mode: str = "full") -> dict:
 
 
 def table(r: dict) -> str:
-    t, u, a = r["train"], r["umap"], r["app"]
+    t, u, a, d = r["train"], r["umap"], r["app"], r["data"]
 
     def f(v, unit="", digits=2):
         return "n/a" if v is None else f"{v:.{digits}f}{unit}"
@@ -385,6 +388,14 @@ def table(r: dict) -> str:
          f(r["draw"]["first_answer_new_run_s"], " s", 1), "<= 5"),
         ("server RSS growth over a sweep of 20 trainings", f(a["rss_growth_mb_20"], " MB", 0),
          "<= 200"),
+        (f"own images: import of {d['images']:,} rendered shapes",
+         f(d["import_images_per_s"], " img/s", 0), ""),
+        ("own images: one epoch over MNIST's, same image count", f(d["epoch_over_mnist"], "x"),
+         ""),
+        ("own images: linear head / pixels / PCA test accuracy",
+         f"{f(d['head_accuracy'], '', 3)} / {f(d['pixels_accuracy'], '', 3)} / "
+         f"{f(d['pca_accuracy'], '', 3)}", ""),
+        ("own images: map 2-D 5-NN accuracy", f(d["knn_accuracy_2d"], "", 3), ""),
     ]
     width = max(len(name) for name, _, _ in rows)
     m = r["machine"]

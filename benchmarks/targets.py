@@ -38,6 +38,11 @@ SCHEMA: dict[str, dict[str, str] | str] = {
             "page_switch_s_at_5": MAYBE, "page_switch_s_at_200": MAYBE,
             "rss_growth_mb_20": MAYBE},
     "draw": {"first_answer_new_run_s": MAYBE},
+    # a folder of rendered shapes as a dataset (benchmarks/own_images.py)
+    "data": {"images": NUMBER, "import_s": NUMBER, "import_images_per_s": NUMBER,
+             "test_loss": NUMBER, "seconds_per_epoch": NUMBER, "mnist_seconds_per_epoch": NUMBER,
+             "epoch_over_mnist": NUMBER, "head_accuracy": NUMBER, "pixels_accuracy": NUMBER,
+             "pca_accuracy": NUMBER, "knn_accuracy_2d": NUMBER},
 }
 
 

@@ -39,8 +39,9 @@ SIZES = (16, 64)
 MAX_FILES = 250_000
 MAX_UNZIPPED = 4 * 2**30      # the sum of a zip's declared sizes, checked before reading any
 MAX_ARRAY_BYTES = 3 * 2**30   # images x size x size x channels, checked before decoding any
-MIN_IMAGES = 100              # a test split large enough for a map's 15 neighbours
-TEST_SHARE = 1 / 7            # MNIST's 10,000 of 70,000
+MIN_IMAGES = 100
+MIN_TEST = 20                 # a map draws each test image among its 15 nearest
+TEST_SHARE = 1 / 7            # MNIST's 10,000 of 70,000 (more in a small dataset: MIN_TEST)
 SPLITS = ("train", "test")
 SKIPPED_KEPT = 200            # reasons listed in the manifest (the count is always exact)
 IGNORED = ("__MACOSX", ".DS_Store", "Thumbs.db")
@@ -244,12 +245,14 @@ def as_dataset_image(image: Image.Image, size: int, colour: bool) -> np.ndarray:
 
 
 def _held_out(labels: np.ndarray, seed: int) -> np.ndarray:
-    """A boolean mask: TEST_SHARE of each class (at least one when it has two), seeded."""
+    """A boolean mask: TEST_SHARE of each class (at least one when it has two; a larger share
+    when that would hold fewer than MIN_TEST in all), seeded."""
     rng = np.random.default_rng(seed)
+    share = max(TEST_SHARE, MIN_TEST / len(labels))
     test = np.zeros(len(labels), dtype=bool)
     for c in np.unique(labels):
         idx = rng.permutation(np.flatnonzero(labels == c))
-        n = int(round(len(idx) * TEST_SHARE)) if len(idx) > 1 else 0
+        n = int(round(len(idx) * share)) if len(idx) > 1 else 0
         test[idx[:max(n, 1 if len(idx) > 1 else 0)]] = True
     return test
 
@@ -387,8 +390,9 @@ def _write(found: Layout, work: Path, name: str, source: Path, size: int, colour
     counts = {}
     for split, mask in (("train", ~test), ("test", test)):
         rows = kept[mask]
-        if len(rows) == 0:
-            raise InvalidConfig(f"the {split} split has no readable images")
+        if len(rows) < MIN_TEST:
+            raise InvalidConfig(f"the {split} split holds {len(rows)} readable images; it needs "
+                                f"at least {MIN_TEST}")
         _save(work / f"{split}_x.npy", images, rows)
         np.save(work / f"{split}_y.npy", labels[rows], allow_pickle=False)
         counts[split] = dict(Counter(classes[c] if classes else "" for c in labels[rows]))
