@@ -7,6 +7,7 @@ import streamlit as st
 
 from aecore.core import metrics
 from aecore.core.config import TrainConfig
+from aecore.core.errors import AecoreError
 from aecore.data import datasets
 from dashboard import cached, datasets_added, downloads, links, manage, server, session
 
@@ -65,9 +66,12 @@ with st.sidebar:
                      key="run_id", on_change=session.picked_run)
     else:
         st.caption("No trained run for this dataset yet.")
-    classes = datasets.classes(dataset)
-    st.caption(f"Device: **{server.device_name()}** · "
-               + (f"{len(classes)} classes" if classes else "no labels"))
+    try:
+        classes = datasets.classes(dataset)
+        about = f"{len(classes)} classes" if classes else "no labels"
+    except AecoreError:  # a damaged added dataset: the Data page says why and removes it
+        about = "damaged: see the Data page"
+    st.caption(f"Device: **{server.device_name()}** · {about}")
 
 # Train is served at the root, and at /train, the path its title suggests (a default page's
 # own path is reserved, so the root's is another name).

@@ -313,10 +313,12 @@ def cmd_data_list(args) -> int:
     from aecore.runs import imported
 
     found = imported.listing()
-    lines = [f"{m.name:<20} {m.images:>8,} images  {m.size}x{m.size} "
-             f"{'colour' if m.channels == 3 else 'grey':<6} "
-             f"{len(m.classes) or 'no'} classes" for m in found]
-    _emit(args, {"datasets": [m.summary() for m in found]},
+    lines = [f"{d.name:<20} {m.images:>8,} images  {m.size}x{m.size} "
+             f"{'colour' if m.channels == 3 else 'grey':<6} {len(m.classes) or 'no'} classes"
+             if (m := d.manifest) else f"{d.name:<20} damaged: {d.problem}" for d in found]
+    rows = [d.manifest.summary() if d.manifest else {"name": d.name, "problem": d.problem}
+            for d in found]
+    _emit(args, {"datasets": rows},
           "\n".join(lines) or "no datasets added yet: try `aecore data add FOLDER --name NAME`")
     return 0
 

@@ -19,6 +19,7 @@ import streamlit as st
 
 from aecore.core.config import HeadConfig, ProjectionConfig
 from aecore.core.errors import AecoreError
+from aecore.data import datasets
 from aecore.runs import compare, derived, pipeline
 from aecore.services.jobs import Task, Tasks
 from aecore.services.worker import Worker
@@ -67,7 +68,8 @@ def sweep_derive(tasks: Tasks, worker: Worker | None) -> Callable[[pipeline.Run]
     open on that run shows them fitting, and hurries them); it waits for each and raises if
     one failed. Asked ahead: no page waits on them until one follows them."""
     def derive(run: pipeline.Run) -> None:
-        jobs = [*(head_job(run, cfg, worker, ahead=True) for cfg in compare.HEADS.values()),
+        heads = compare.HEADS.values() if datasets.classes(run.config.dataset) else ()
+        jobs = [*(head_job(run, cfg, worker, ahead=True) for cfg in heads),
                 map_job(run, compare.MAP, worker, ahead=True)]
         for job in jobs:
             if pipeline.is_valid(job.folder):

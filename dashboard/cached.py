@@ -207,9 +207,12 @@ class TestSet:
 
 def test_set(r: pipeline.Run) -> TestSet:
     data = dataset(r.config.dataset)
-    return TestSet(data, data.label_names, _test_images(r.config.dataset), data.test_y.numpy())
+    return TestSet(data, data.label_names,
+                   _test_images(r.config.dataset, datasets.version(r.config.dataset)),
+                   data.test_y.numpy())
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
-def _test_images(name: str) -> np.ndarray:
-    return dataset(name).test_x.numpy() / 255.0
+def _test_images(name: str, version: tuple) -> np.ndarray:
+    """float32 (a float64 copy of 200,000 colour images would be twice as large)."""
+    return dataset(name).test_x.numpy().astype(np.float32) / np.float32(255.0)

@@ -26,7 +26,7 @@ def add_upload(upload, name: str, size: int, colour: bool,
     folder, read by the engine, then removed whatever happens."""
     temp_dir = store.cache_dir() / "tmp"
     temp_dir.mkdir(parents=True, exist_ok=True)
-    fd, path = tempfile.mkstemp(suffix=".zip", dir=temp_dir)
+    fd, path = tempfile.mkstemp(prefix=store.TMP_PREFIX, suffix=".zip", dir=temp_dir)
     try:
         with os.fdopen(fd, "wb") as out:
             for chunk in iter(lambda: upload.read(1 << 20), b""):
@@ -39,7 +39,7 @@ def add_upload(upload, name: str, size: int, colour: bool,
     return manifest
 
 
-def listing() -> list[folders.Manifest]:
+def listing() -> list[imported.Listed]:
     return imported.listing()
 
 
@@ -68,3 +68,9 @@ def remove(name: str) -> imported.Removed:
     removed = imported.remove(name)
     st.cache_data.clear()  # listings and reports that held its runs
     return removed
+
+
+def shown(name: str) -> bool:
+    """Samples are read for the sidebar's dataset only: a rerun of the Data page never loads
+    every dataset (the server keeps two)."""
+    return st.session_state.get("dataset") == name

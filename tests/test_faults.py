@@ -115,11 +115,10 @@ def test_idx_with_wrong_magic_number_is_refused(tmp_path):
         datasets.check_file(path, md5, size)
 
 
-def test_batch_larger_than_the_data_is_refused(tiny):
-    from aecore.core.errors import InvalidConfig
-
-    with pytest.raises(InvalidConfig, match="larger than"):
-        finish(TrainConfig(latent_dim=8, epochs=1, batch_size=5000))
+def test_a_batch_larger_than_the_data_is_the_whole_split(tiny):
+    """A small added dataset under the default batch of 128: one step an epoch, of all of it."""
+    run = finish(TrainConfig(latent_dim=8, epochs=2, batch_size=5000)).run
+    assert len(run.history.batch_loss) == 2 and run.metrics["epochs_done"] == 2
 
 
 def test_manifest_with_a_list_of_files_is_moved_aside(tiny, caplog, capsys):

@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 
 from aecore import cli
-from aecore.core.config import TrainConfig
+from aecore.core.config import HeadConfig, TrainConfig
 from aecore.core.errors import DatasetExists, DatasetUnavailable, InvalidConfig
 from aecore.data import datasets, folders
 from aecore.runs import imported, pipeline
@@ -251,7 +251,105 @@ def test_the_data_commands(cache, shapes_folder, capsys):
 
 
 def test_class_names_from_folders_are_plain_text():
-    shown = folders.class_names({"<a href='x'>cat</a>", "dog\n", "**bold**", "a<b", "a>b"})
-    assert shown["<a href='x'>cat</a>"] == "_a href__x__cat__a_"
-    assert shown["dog\n"] == "dog_" and shown["**bold**"] == "__bold__"
-    assert {shown["a<b"], shown["a>b"]} == {"a_b", "a_b (2)"}
+    shown = folders.class_names({"<a href='x'>cat</a>", "dog\n", "**bold**", "a<b", "a>b",
+                                 "__init__", "1. one", "- item", "[x](http://e)", "#"})
+    assert shown["<a href='x'>cat</a>"] == "a href x cat a"
+    assert shown["dog\n"] == "dog" and shown["**bold**"] == "bold"
+    assert {shown["a<b"], shown["a>b"]} == {"a b", "a b 2"}
+    assert shown["__init__"] == "init" and shown["1. one"] == "1 one"
+    assert shown["- item"] == "item" and shown["[x](http://e)"] == "x http e"
+    assert shown["#"] == "class"
+
+
+def test_too_many_classes_and_too_many_pixels_are_refused(cache, shapes_folder, monkeypatch):
+    monkeypatch.setattr(folders, "MAX_CLASSES", 5)
+    with pytest.raises(InvalidConfig, match="has 6 class folders; the limit is 5"):
+        imported.add(shapes_folder, "many")
+    monkeypatch.setattr(folders, "MAX_CLASSES", 1_000)
+    # Read from each image's header before it is decoded: 100 images of 64x64 pass 400,000.
+    monkeypatch.setattr(folders, "MAX_DECODED_PIXELS", 400_000)
+    with pytest.raises(InvalidConfig, match="more than 400,000 pixels in all"):
+        imported.add(shapes_folder, "huge")
+    assert cache_listing(cache) == []
+
+
+def test_a_damaged_deflate_stream_is_one_skipped_file(cache, shapes_folder, tmp_path):
+    archive = tmp_path / "bad.zip"
+    make_zip(shapes_folder, archive)
+    png = (shapes_folder / "circle" / "00001.png").read_bytes()
+    with zipfile.ZipFile(archive, "a", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("shapes/circle/zz-bad.png", png * 4)
+    data = bytearray(archive.read_bytes())
+    with zipfile.ZipFile(archive) as z:
+        info = z.getinfo("shapes/circle/zz-bad.png")
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+    data[start:start + 8] = b"\xff" * 8  # invalid code lengths: zlib.error, not an OSError
+    archive.write_bytes(bytes(data))
+    m = imported.add(archive, "bad")
+    assert m.images == 240 and [p for p, _ in m.skipped_files] == ["circle/zz-bad.png"]
+
+
+def test_split_names_in_any_case_and_a_dotted_wrapper(cache, shapes_folder, tmp_path):
+    archive = tmp_path / "split.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for part, files in (("Training", slice(0, 30)), ("Testing", slice(30, 40))):
+            for c in ("circle", "cross", "ring"):
+                for f in sorted((shapes_folder / c).iterdir())[files]:
+                    z.write(f, f"./wrap/{part}/{c}/{f.name}")
+    m = imported.add(archive, "split")
+    assert m.classes == ["circle", "cross", "ring"] and sum(m.test.values()) == 30
+
+
+def test_stored_files_are_checked_before_they_are_read(cache, shapes_folder):
+    imported.add(shapes_folder, "shapes")
+    folder = cache / "datasets" / "shapes"
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["classes"][0] = "**<b>bar</b>**"
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    assert folders.manifest("shapes").classes[0] == "b bar b"
+    # A header that claims a terabyte is refused before anything is allocated.
+    header = np.lib.format.header_data_from_array_1_0(np.zeros((1,), np.uint8))
+    header["shape"] = (2**40,)
+    with open(folder / "train_x.npy", "wb") as f:
+        np.lib.format.write_array_header_1_0(f, header)
+    with pytest.raises(DatasetUnavailable, match="damaged .train_x: holds"):
+        list(folders.arrays("shapes"))
+    (folder / "train_x.npy").unlink()
+    (folder / "train_x.npy").symlink_to(folder / "test_x.npy")
+    with pytest.raises(DatasetUnavailable, match="damaged .train_x"):
+        list(folders.arrays("shapes"))
+    # Damaged, it is still listed (with why) and removed.
+    assert cli.main(["data", "remove", "shapes"]) == 0
+
+
+def test_a_name_whose_runs_outlived_their_dataset_is_refused(cache, shapes_folder):
+    imported.add(shapes_folder, "shapes")
+    run = train_tiny(TrainConfig(dataset="shapes", latent_dim=4, epochs=1)).run
+    folders.remove("shapes")  # by hand: the runs stay
+    with pytest.raises(DatasetExists, match="1 runs or baselines of an earlier dataset"):
+        imported.add(shapes_folder, "shapes")
+    assert imported.remove("shapes").runs == [run.run_id]
+    assert imported.add(shapes_folder, "shapes").images == 240
+
+
+def test_drawing_and_galleries_on_added_datasets(cache, shapes_folder):
+    from aecore.analysis.classify import NeighbourVote
+    from aecore.figures.gallery import Thumbnails
+    from aecore.runs import drawing
+
+    imported.add(shapes_folder, "grey")
+    run = train_tiny(TrainConfig(dataset="grey", latent_dim=4, epochs=1)).run
+    canvas = np.zeros((280, 280, 4), np.uint8)
+    canvas[100:180, 60:220] = 255  # white ink on a transparent ground, as the canvas gives
+    data = datasets.load("grey")
+    guess = drawing.predict(run, NeighbourVote(pipeline.codes(run)[0], data.train_y,
+                                               n_classes=6), canvas)
+    assert 0 < guess.image.mean() < 0.6  # the ink on black, not a white square
+    with pytest.raises(InvalidConfig, match="is for grey 28x28 images"):
+        imported.add(shapes_folder, "colour", size=32, colour=True)
+        colour = train_tiny(TrainConfig(dataset="colour", latent_dim=4, epochs=1)).run
+        pipeline.classify(colour, HeadConfig(jitter=True))
+    colour = pipeline.load_run(TrainConfig(dataset="colour", latent_dim=4, epochs=1).key())
+    pairs = Thumbnails(colour.model, datasets.load("colour").test_x,
+                       pipeline.codes(colour)[1]).pairs([0, 1])
+    assert len(pairs) == 2 and all(p.error > 0 for p in pairs)

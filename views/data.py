@@ -48,18 +48,45 @@ if not found:
     st.stop()
 
 st.subheader("Datasets added")
-for m in found:
-    with st.expander(f"{m.name}: {m.images:,} images", expanded=m.name == st.session_state.get(
-            "dataset")):
+SAMPLE_CLASSES = 30  # rows of samples shown (a dataset may hold up to 1,000 classes)
+
+
+def remove_button(name: str) -> None:
+    with st.popover("Remove ...", icon=":material/delete:"):
+        st.text(f"Removes {name} and the {datasets_added.runs_on(name)} runs trained on it.")
+        if st.button("Remove for good", type="primary", key=f"remove_{name}"):
+            with widgets.errors_shown():
+                removed = datasets_added.remove(name)
+                if st.session_state.get("run_id") in removed.runs:  # gone with it, said here
+                    st.session_state.pop("run_id")
+                session.note(f"Removed {removed.name} and its {len(removed.runs)} runs.")
+                st.rerun()
+
+
+for listed in found:
+    m = listed.manifest
+    if m is None:
+        with st.expander(f"{listed.name}: damaged"):
+            st.text(listed.problem)
+            remove_button(listed.name)
+        continue
+    with st.expander(f"{m.name}: {m.images:,} images", expanded=datasets_added.shown(m.name)):
         st.dataframe(datasets_added.summary_table(m), hide_index=True)
-        with widgets.errors_shown():
-            data = cached.dataset(m.name)
-            names = data.label_names
-            rows = plots.class_samples(data.train_x.numpy(), data.train_y.numpy(), 12,
-                                       len(names))
-            st.image(rows, caption=[f"{n}: {m.train.get(n if m.labelled else '', 0):,} train, "
-                                    f"{m.test.get(n if m.labelled else '', 0):,} test"
-                                    for n in names], width=min(12 * (m.size + 2), 700))
+        if datasets_added.shown(m.name):
+            with widgets.errors_shown():
+                data = cached.dataset(m.name)
+                names = data.label_names[:SAMPLE_CLASSES]
+                rows = plots.class_samples(data.train_x.numpy(), data.train_y.numpy(), 12,
+                                           len(names))
+                st.image(rows, caption=[
+                    widgets.plain(f"{n}: {m.train.get(n if m.labelled else '', 0):,} train, "
+                                  f"{m.test.get(n if m.labelled else '', 0):,} test")
+                    for n in names], width=min(12 * (m.size + 2), 700))
+                if len(data.label_names) > SAMPLE_CLASSES:
+                    st.caption(f"The first {SAMPLE_CLASSES} of {len(data.label_names):,} "
+                               "classes.")
+        else:
+            st.caption("Use it to see samples of each class.")
         if m.skipped:
             st.caption(f"{m.skipped:,} files skipped (the first {len(m.skipped_files)} listed):")
             st.dataframe(datasets_added.skipped_table(m), hide_index=True, height=200)
@@ -67,13 +94,5 @@ for m in found:
         if left.button("Use it", key=f"use_{m.name}"):
             st.session_state["activate_dataset"] = m.name
             st.rerun()
-        with right.popover("Remove ...", icon=":material/delete:"):
-            runs = datasets_added.runs_on(m.name)
-            st.text(f"Removes {m.name} and the {runs} runs trained on it.")
-            if st.button("Remove for good", type="primary", key=f"remove_{m.name}"):
-                with widgets.errors_shown():
-                    removed = datasets_added.remove(m.name)
-                    if st.session_state.get("run_id") in removed.runs:  # gone with it, said here
-                        st.session_state.pop("run_id")
-                    session.note(f"Removed {removed.name} and its {len(removed.runs)} runs.")
-                    st.rerun()
+        with right:
+            remove_button(m.name)

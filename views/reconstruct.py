@@ -32,7 +32,8 @@ with widgets.errors_shown():
         mode = c1.radio(f"Which {noun.many}", ["random", "per class", "worst"], key="recon_mode",
                         persist_state=session.KEEP,
                         horizontal=True)
-        count = c2.slider("How many", 4, 60, 24, key="recon_count", persist_state=session.KEEP)
+        count = min(c2.slider("How many", 4, 60, 24, key="recon_count",
+                              persist_state=session.KEEP), n)  # a small test split: all of it
         if mode == "random":
             seed = c3.number_input("Shuffle (seed)", 0, 10_000, 0, key="recon_seed",
                                    persist_state=session.KEEP)

@@ -9,8 +9,10 @@ path here. The arrays are written into a fresh folder beside the target and rena
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import lzma
 import os
 import re
 import shutil
@@ -19,6 +21,7 @@ import sys
 import tempfile
 import time
 import zipfile
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
@@ -30,7 +33,13 @@ from PIL import Image
 
 from aecore import FORMAT_VERSION
 from aecore.core.config import DATASET_NAME
-from aecore.core.errors import DatasetExists, DatasetUnavailable, InvalidConfig, InvalidImage
+from aecore.core.errors import (
+    CacheWriteFailed,
+    DatasetExists,
+    DatasetUnavailable,
+    InvalidConfig,
+    InvalidImage,
+)
 from aecore.core.paths import cache_dir
 from aecore.data.preprocess import MAX_BYTES, load_image
 
@@ -38,11 +47,17 @@ NAME = DATASET_NAME
 SIZES = (16, 64)
 MAX_FILES = 250_000
 MAX_UNZIPPED = 4 * 2**30      # the sum of a zip's declared sizes, checked before reading any
-MAX_ARRAY_BYTES = 3 * 2**30   # images x size x size x channels, checked before decoding any
+# images x size x size x channels, checked before decoding any: the server keeps float copies
+# of a dataset for its maps and baselines, so this is what one server can hold a few of.
+MAX_ARRAY_BYTES = 512 * 2**20
+MAX_CLASSES = 1_000
+MAX_DECODED_PIXELS = 10_000_000_000  # in all: 200,000 photos of 224x224; read from headers
+TMP_PREFIX = ".tmp-"           # what the store's sweep of temp folders removes when stale
 MIN_IMAGES = 100
 MIN_TEST = 20                 # a map draws each test image among its 15 nearest
 TEST_SHARE = 1 / 7            # MNIST's 10,000 of 70,000 (more in a small dataset: MIN_TEST)
-SPLITS = ("train", "test")
+SPLITS = {"train": "train", "training": "train", "test": "test", "testing": "test",
+          "val": "test", "valid": "test", "validation": "test"}  # folder names, any case
 SKIPPED_KEPT = 200            # reasons listed in the manifest (the count is always exact)
 IGNORED = ("__MACOSX", ".DS_Store", "Thumbs.db")
 
@@ -104,6 +119,12 @@ def check_name(name: str, taken: tuple[str, ...]) -> None:
         raise InvalidConfig(f"{name!r} is a built-in dataset's name: choose another")
 
 
+def printable(path: str) -> str:
+    """A file's path as a summary may print it: control characters (a terminal's escape
+    sequences) become "?", and it is cut at 200 characters."""
+    return "".join(ch if ch.isprintable() else "?" for ch in path[:200])
+
+
 def _hidden(parts: tuple[str, ...]) -> bool:
     return any(p.startswith(".") or p in IGNORED for p in parts)
 
@@ -114,7 +135,8 @@ def _folder_entries(folder: Path) -> tuple[list[Entry], list[Skipped]]:
         here = Path(top)
         for name in sorted(dirs):
             if (here / name).is_symlink():
-                skipped.append(Skipped(str((here / name).relative_to(folder)), "a symbolic link"))
+                skipped.append(Skipped(printable(str((here / name).relative_to(folder))),
+                                       "a symbolic link"))
         dirs[:] = sorted(d for d in dirs if not (here / d).is_symlink())
         for name in sorted(files):
             path = here / name
@@ -123,9 +145,9 @@ def _folder_entries(folder: Path) -> tuple[list[Entry], list[Skipped]]:
                 continue
             info = path.lstat()
             if stat.S_ISLNK(info.st_mode):
-                skipped.append(Skipped(rel, "a symbolic link"))
+                skipped.append(Skipped(printable(rel), "a symbolic link"))
             elif not stat.S_ISREG(info.st_mode):
-                skipped.append(Skipped(rel, "not a regular file"))
+                skipped.append(Skipped(printable(rel), "not a regular file"))
             else:
                 entries.append(Entry(rel, info.st_size, lambda p=path: _read_bounded(p.open("rb"))))
             if len(entries) > MAX_FILES:
@@ -142,9 +164,9 @@ def _read_bounded(stream) -> bytes:
     return data
 
 
-def _zip_entries(path: Path) -> tuple[list[Entry], list[Skipped]]:
+def _zip_entries(path: Path, stack: contextlib.ExitStack) -> tuple[list[Entry], list[Skipped]]:
     try:
-        archive = zipfile.ZipFile(path)
+        archive = stack.enter_context(zipfile.ZipFile(path))
         infos = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise InvalidConfig(f"{path.name} is not a readable zip file ({exc})") from exc
@@ -165,7 +187,7 @@ def _zip_entries(path: Path) -> tuple[list[Entry], list[Skipped]]:
         if info.is_dir() or _hidden(pure.parts):
             continue
         if stat.S_ISLNK(info.external_attr >> 16):
-            skipped.append(Skipped(name, "a symbolic link"))
+            skipped.append(Skipped(printable(name), "a symbolic link"))
             continue
         entries.append(Entry(name, info.file_size,
                              lambda i=info: _read_bounded(archive.open(i))))
@@ -180,37 +202,45 @@ class Layout(NamedTuple):
 
 
 def _strip_wrapper(entries: list[Entry]) -> list[Entry]:
-    """A zip of a folder holds one top folder around everything: that folder is the dataset."""
-    tops = {PurePosixPath(e.path).parts[0] for e in entries}
-    nested = all(len(PurePosixPath(e.path).parts) > 1 for e in entries)
-    if len(tops) == 1 and nested and tops != {"train"} and tops != {"test"}:
-        cut = len(next(iter(tops))) + 1
-        return [e._replace(path=e.path[cut:]) for e in entries]
-    return entries
+    """A zip of a folder holds one top folder around everything: that folder is the dataset
+    (paths compared by their parts: "./a/b", "a//b" and "a/b" are one path)."""
+    parts = [PurePosixPath(e.path).parts for e in entries]
+    tops = {p[0] for p in parts}
+    if (len(tops) == 1 and all(len(p) > 1 for p in parts)
+            and next(iter(tops)).lower() not in SPLITS):
+        return [e._replace(path="/".join(p[1:])) for e, p in zip(entries, parts, strict=True)]
+    return [e._replace(path="/".join(p)) for e, p in zip(entries, parts, strict=True)]
 
 
 def class_names(raw: set[str]) -> dict[str, str]:
-    """Each class folder's name as the pages show it: letters, digits, space and -_.,()+ kept,
-    anything else (markup, control characters) an underscore, 40 characters at most; names
-    that become equal are told apart by a number."""
+    """Each class folder's name as the pages show it (safe_label), 40 characters at most;
+    names that become equal are told apart by a number."""
     shown: dict[str, str] = {}
+    taken: set[str] = set()
     for name in sorted(raw):
-        safe = "".join(ch if ch.isalnum() or ch in " -_.,()+" else "_" for ch in name)
-        safe = safe.strip()[:40] or "_"
+        safe = safe_label(name)
         base, n = safe, 2
-        while safe in shown.values():
-            safe, n = f"{base[:36]} ({n})", n + 1
+        while safe in taken:
+            safe, n = f"{base[:36]} {n}", n + 1
         shown[name] = safe
+        taken.add(safe)
     return shown
+
+
+def safe_label(name: str) -> str:
+    """Letters, digits, spaces and inner hyphens: nothing Markdown or HTML reads as markup (a
+    class name is shown in captions, legends and the report)."""
+    text = "".join(ch if ch.isalnum() or ch == "-" else " " for ch in name)
+    return " ".join(text.split()).strip("-").strip()[:40] or "class"
 
 
 def layout(entries: list[Entry]) -> Layout:
     """Each file's split and class from where it sits; files that fit no place are skipped."""
     parts = [PurePosixPath(e.path).parts for e in entries]
-    split_given = any(len(p) > 1 and p[0] in SPLITS for p in parts)
+    split_given = any(len(p) > 1 and p[0].lower() in SPLITS for p in parts)
     if split_given:
-        rest = [p[1:] if len(p) > 1 and p[0] in SPLITS else () for p in parts]
-        splits = [p[0] if r else None for p, r in zip(parts, rest, strict=True)]
+        rest = [p[1:] if len(p) > 1 and p[0].lower() in SPLITS else () for p in parts]
+        splits = [SPLITS[p[0].lower()] if r else None for p, r in zip(parts, rest, strict=True)]
     else:
         rest, splits = parts, [None] * len(parts)
     labelled = any(len(r) > 1 for r in rest)
@@ -218,9 +248,9 @@ def layout(entries: list[Entry]) -> Layout:
     kept, skipped = Layout([], [], [], []), []
     for entry, r, split in zip(entries, rest, splits, strict=True):
         if split_given and not r:
-            skipped.append(Skipped(entry.path, "outside train/ and test/"))
+            skipped.append(Skipped(printable(entry.path), "outside train/ and test/"))
         elif labelled and len(r) == 1:
-            skipped.append(Skipped(entry.path, "not in a class folder"))
+            skipped.append(Skipped(printable(entry.path), "not in a class folder"))
         else:
             kept.entries.append(entry)
             kept.splits.append(split)
@@ -228,17 +258,47 @@ def layout(entries: list[Entry]) -> Layout:
     return kept._replace(skipped=skipped)
 
 
-def _decode(data: bytes, size: int, colour: bool) -> np.ndarray:
-    return as_dataset_image(load_image(data), size, colour)
+class Budget:
+    """The pixels decoded so far, from each image's header before it is decoded: a zip of
+    small files that hold huge blank images is refused, not decoded for hours."""
+
+    def __init__(self, limit: int | None = None) -> None:
+        self.limit, self.used = limit or MAX_DECODED_PIXELS, 0
+
+    def take(self, image: Image.Image) -> None:
+        self.used += image.width * image.height
+        if self.used > self.limit:
+            raise InvalidConfig(f"the images hold more than {self.limit:,} pixels in all: "
+                                "scale them down before adding them")
 
 
-def as_dataset_image(image: Image.Image, size: int, colour: bool) -> np.ndarray:
-    """An image as an added dataset holds it: uint8 [size, size] (or [size, size, 3])."""
+# What one damaged file among good ones raises while it is read and decoded: it is skipped.
+UNREADABLE = (InvalidImage, OSError, zipfile.BadZipFile, RuntimeError, EOFError, ValueError,
+              SyntaxError, zlib.error, lzma.LZMAError, NotImplementedError,
+              Image.DecompressionBombError)
+
+
+def _decode(data: bytes, size: int, colour: bool, budget: Budget) -> np.ndarray:
+    image = load_image(data, decode=False)
+    budget.take(image)
+    if image.format == "JPEG":  # decoded at a fraction of its size: far less work
+        image.draft("RGB" if colour else "L", (size * 2, size * 2))
+    try:
+        image.load()
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        raise InvalidImage(f"the image is damaged or truncated ({exc})") from exc
+    return as_dataset_image(image, size, colour)
+
+
+def as_dataset_image(image: Image.Image, size: int, colour: bool,
+                     paper: int = 255) -> np.ndarray:
+    """An image as an added dataset holds it: uint8 [size, size] (or [size, size, 3]).
+    Transparent parts read as white paper, as a viewer shows them (a canvas's ink on a
+    transparent ground asks for black paper)."""
     if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
-        # Transparent parts read as white paper, as a viewer shows them.
         image = image.convert("RGBA")
-        paper = Image.new("RGBA", image.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(paper, image)
+        ground = Image.new("RGBA", image.size, (paper, paper, paper, 255))
+        image = Image.alpha_composite(ground, image)
     image = image.convert("RGB" if colour else "L").resize((size, size),
                                                            Image.Resampling.LANCZOS)
     return np.asarray(image, dtype=np.uint8)
@@ -286,11 +346,13 @@ class Progress:
             self.bar.close()
 
 
-def entries_of(source: Path) -> tuple[list[Entry], list[Skipped]]:
+def entries_of(source: Path, stack: contextlib.ExitStack) -> tuple[list[Entry], list[Skipped]]:
+    """Every file's entry (read later), and what was skipped already; a zip stays open until
+    `stack` closes."""
     if source.is_dir():
         entries, skipped = _folder_entries(source)
     elif source.is_file() and zipfile.is_zipfile(source):
-        entries, skipped = _zip_entries(source)
+        entries, skipped = _zip_entries(source, stack)
         entries = _strip_wrapper(entries) if entries else entries
     elif source.exists():
         raise InvalidConfig(f"{source} is neither a folder nor a .zip file")
@@ -304,6 +366,9 @@ def _check_layout(found: Layout, source: Path, size: int, channels: int) -> None
         raise InvalidConfig(f"{source.name} holds {len(found.entries)} candidate image files; a "
                             f"dataset needs at least {MIN_IMAGES}")
     classes = sorted({c for c in found.labels if c is not None})
+    if len(classes) > MAX_CLASSES:
+        raise InvalidConfig(f"{source.name} has {len(classes):,} class folders; the limit is "
+                            f"{MAX_CLASSES:,}")
     if len(classes) == 1:
         raise InvalidConfig(f"{source.name} has one class folder ({classes[0][:40]}): add a "
                             "second, or put the images at the top for an unlabelled dataset")
@@ -326,14 +391,20 @@ def add(source: Path, name: str, taken: tuple[str, ...], size: int = 28, colour:
     if target.exists():
         raise DatasetExists(f"a dataset called {name!r} exists: remove it first "
                             f"(aecore data remove {name})")
+    with contextlib.ExitStack() as stack:
+        return _add(source, name, target, size, colour, seed, show_progress, on_progress, stack)
+
+
+def _add(source, name, target, size, colour, seed, show_progress, on_progress,
+         stack: contextlib.ExitStack) -> Manifest:
     started = time.perf_counter()
-    entries, skipped = entries_of(Path(source))
+    entries, skipped = entries_of(Path(source), stack)
     found = layout(entries)
     skipped += found.skipped
     channels = 3 if colour else 1
     _check_layout(found, Path(source), size, channels)
     root().mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=root()))
+    work = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{name}.", dir=root()))
     try:
         manifest = _write(found, work, name, Path(source), size, colour, seed, skipped,
                           show_progress, on_progress)
@@ -342,6 +413,9 @@ def add(source: Path, name: str, taken: tuple[str, ...], size: int = 28, colour:
         try:
             os.rename(work, target)
         except OSError as exc:
+            if not target.exists():
+                raise CacheWriteFailed(f"the dataset could not be moved into {root()}: "
+                                       f"{exc.strerror}") from exc
             raise DatasetExists(f"a dataset called {name!r} was added meanwhile (by another "
                                 "session?): it is kept, this copy is dropped") from exc
     except BaseException:
@@ -356,17 +430,20 @@ def _write(found: Layout, work: Path, name: str, source: Path, size: int, colour
     shape = (size, size, 3) if colour else (size, size)
     n = len(found.entries)
     # Decoded straight into a file: 200,000 images never sit twice in memory.
-    images = np.lib.format.open_memmap(work / "all.npy", mode="w+", dtype=np.uint8,
-                                       shape=(n, *shape))
+    images = _array_file(work / "all.npy", (n, *shape))
     ok = np.zeros(n, dtype=bool)
     progress = Progress(n, show_progress, on_progress)
+    budget = Budget()
     try:
         for i, entry in enumerate(found.entries):
             try:
-                images[i] = _decode(entry.read(), size, colour)
+                images[i] = _decode(entry.read(), size, colour, budget)
                 ok[i] = True
-            except (InvalidImage, OSError, zipfile.BadZipFile, RuntimeError, EOFError) as exc:
-                skipped.append(Skipped(entry.path, str(exc)[:200] or type(exc).__name__))
+            except InvalidConfig:  # the whole import's limit (a ValueError too): not one file's
+                raise
+            except UNREADABLE as exc:
+                skipped.append(Skipped(printable(entry.path),
+                                       printable(str(exc)) or type(exc).__name__))
             progress.step()
     finally:
         progress.close()
@@ -404,9 +481,20 @@ def _write(found: Layout, work: Path, name: str, source: Path, size: int, colour
                     skipped_files=skipped[:SKIPPED_KEPT])
 
 
+def _array_file(path: Path, shape: tuple[int, ...]) -> np.ndarray:
+    """A uint8 .npy file mapped for writing, its blocks reserved first: a full disk is one
+    sentence here, not a bus error that ends the process later."""
+    array = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=shape)
+    try:
+        with open(path, "r+b") as f:
+            os.posix_fallocate(f.fileno(), 0, os.fstat(f.fileno()).st_size)
+    except OSError as exc:
+        raise CacheWriteFailed(f"no room for the images in {root()}: {exc.strerror}") from exc
+    return array
+
+
 def _save(path: Path, images: np.ndarray, rows: np.ndarray) -> None:
-    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8,
-                                    shape=(len(rows), *images.shape[1:]))
+    out = _array_file(path, (len(rows), *images.shape[1:]))
     for start in range(0, len(rows), 4096):
         out[start:start + 4096] = images[rows[start:start + 4096]]
     out.flush()
@@ -418,21 +506,61 @@ def _write_manifest(work: Path, manifest: Manifest) -> None:
     (work / "manifest.json").write_text(json.dumps(data, indent=1))
 
 
+def _open_regular(path: Path):
+    """A file of the cache opened for reading, never through a symlink nor a FIFO's wait."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(f"{path.name} is not a regular file")
+    return os.fdopen(fd, "rb")
+
+
+def _damaged(name: str, why: str) -> DatasetUnavailable:
+    return DatasetUnavailable(f"the dataset {name!r} is damaged ({why}): remove it (aecore data "
+                              f"remove {name}) and add it again")
+
+
+def _counts(value) -> dict[str, int]:
+    if not isinstance(value, dict) or not all(
+            isinstance(k, str) and type(v) is int and v >= 0 for k, v in value.items()):
+        raise ValueError("counts per class are not a mapping of names to counts")
+    return value
+
+
 def manifest(name: str) -> Manifest:
+    """The stored manifest, every field checked (a cache file is hostile until checked)."""
     path = root() / name / "manifest.json"
     try:
-        data = json.loads(path.read_text())
-        data["skipped_files"] = [Skipped(*s) for s in data.get("skipped_files", [])]
-        found = Manifest(**data)
+        with _open_regular(path) as f:
+            data = json.loads(f.read(4 * 2**20))
+        if not isinstance(data, dict):
+            raise ValueError("not an object")
+        if data.get("format_version") != FORMAT_VERSION:
+            raise DatasetUnavailable(f"the dataset {name!r} was stored by another version of "
+                                     f"aecore: remove it (aecore data remove {name}) and add it "
+                                     "again")
+        classes = data.get("classes")
+        if (not isinstance(classes, list) or len(classes) > MAX_CLASSES
+                or not all(isinstance(c, str) for c in classes)):
+            raise ValueError("its classes are not a list of names")
+        found = Manifest(
+            name=name, source=str(data.get("source", ""))[:500], size=data["size"],
+            channels=data["channels"], classes=[safe_label(c) for c in classes],
+            train=_counts(data["train"]), test=_counts(data["test"]),
+            files_hash=str(data.get("files_hash", ""))[:64], skipped=int(data["skipped"]),
+            skipped_files=[Skipped(printable(str(p)), printable(str(w)))
+                           for p, w in list(data.get("skipped_files", []))[:SKIPPED_KEPT]],
+            seconds=float(data.get("seconds", 0.0)))
+        if type(found.size) is not int or not SIZES[0] <= found.size <= SIZES[1] \
+                or found.channels not in (1, 3):
+            raise ValueError("its image size is out of range")
     except FileNotFoundError as exc:
         raise DatasetUnavailable(f"no dataset called {name!r}: add one with aecore data add "
                                  f"FOLDER --name {name}") from exc
-    except (OSError, ValueError, TypeError) as exc:
-        raise DatasetUnavailable(f"the dataset {name!r} has a damaged manifest ({exc}); remove "
-                                 f"it (aecore data remove {name}) and add it again") from exc
-    if found.format_version != FORMAT_VERSION:
-        raise DatasetUnavailable(f"the dataset {name!r} was stored by another version of "
-                                 "aecore: add it again")
+    except DatasetUnavailable:
+        raise
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        raise _damaged(name, f"its manifest: {exc}") from exc
     return found
 
 
@@ -454,14 +582,30 @@ def names() -> list[str]:
 
 
 def arrays(name: str) -> Iterator[np.ndarray]:
-    """train_x, train_y, test_x, test_y, read without unpickling."""
+    """train_x, train_y, test_x, test_y, read without unpickling; each file's header is checked
+    against the manifest before its data is read (a header can claim a terabyte)."""
+    m = manifest(name)
     folder = root() / name
-    for part in ("train_x", "train_y", "test_x", "test_y"):
-        try:
-            yield np.load(folder / f"{part}.npy", allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise DatasetUnavailable(f"the dataset {name!r} is damaged ({part}: "
-                                     f"{type(exc).__name__}); remove it and add it again") from exc
+    labels = max(len(m.classes), 1)
+    for split in ("train", "test"):
+        count = sum(getattr(m, split).values())
+        for part, dtype, shape in ((f"{split}_x", np.uint8, (count, *m.shape)),
+                                   (f"{split}_y", np.int64, (count,))):
+            try:
+                with _open_regular(folder / f"{part}.npy") as f:
+                    major, _ = np.lib.format.read_magic(f)
+                    read_header = (np.lib.format.read_array_header_1_0 if major == 1
+                                   else np.lib.format.read_array_header_2_0)
+                    header = read_header(f)
+                    if header[0] != shape or header[1] or header[2] != np.dtype(dtype):
+                        raise ValueError(f"holds {header[2]} {header[0]}, not {shape}")
+                    f.seek(0)
+                    array = np.load(f, allow_pickle=False)
+            except (OSError, ValueError, EOFError) as exc:
+                raise _damaged(name, f"{part}: {exc}") from exc
+            if dtype is np.int64 and len(array) and not 0 <= array.min() <= array.max() < labels:
+                raise _damaged(name, f"{part}: labels out of range")
+            yield array
 
 
 def remove(name: str) -> None:
@@ -469,6 +613,6 @@ def remove(name: str) -> None:
     if not NAME.fullmatch(name) or not folder.is_dir():
         raise DatasetUnavailable(f"no dataset called {str(name)[:60]!r}")
     # Renamed first, so no reader sees a half-removed dataset.
-    gone = root() / f".{name}.removed-{os.getpid()}-{time.time_ns()}"
+    gone = root() / f"{TMP_PREFIX}{name}.removed-{os.getpid()}-{time.time_ns()}"
     os.rename(folder, gone)
     shutil.rmtree(gone, ignore_errors=True)

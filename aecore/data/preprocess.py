@@ -25,8 +25,9 @@ MIN_EXTENT = 1 / 8               # the ink must span this share of the image's l
 BOX, FIELD = 20, 28
 
 
-def load_image(source: bytes | str | Path) -> Image.Image:
-    """Open and fully decode an image file, refusing what is not a usable image."""
+def load_image(source: bytes | str | Path, decode: bool = True) -> Image.Image:
+    """Open and fully decode an image file, refusing what is not a usable image (decode=False:
+    its header only, checked; the caller decodes, after a draft or a budget)."""
     try:
         data = source if isinstance(source, bytes) else _read_file(Path(source))
     except OSError as exc:
@@ -40,7 +41,8 @@ def load_image(source: bytes | str | Path) -> Image.Image:
                 raise InvalidImage(f"the image is {image.width}x{image.height} pixels; the "
                                    f"limit is {MAX_PIXELS:,} pixels")
             image.seek(0)  # an animation: its first frame
-            image.load()
+            if decode:
+                image.load()
     except InvalidImage:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:

@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 
 from aecore.core import metrics
 from aecore.core.config import ProjectionConfig
+from aecore.data import datasets
 from aecore.figures import plots, tables
 from aecore.figures.mapplots import map_figure
 from aecore.runs import pipeline
@@ -72,7 +73,7 @@ def _reconstructions(run: pipeline.Run, digits) -> str:
             f'<img class="pairs" alt="test images and their reconstructions" src="{uri}">')
 
 
-def _classifier(digits, k: int, figure: _Figures) -> str:
+def _classifier(digits, k: int, train: int, figure: _Figures) -> str:
     r = digits.report
     if r is None:
         return ('<p class="note">No classifier was trained on this run\'s codes when this '
@@ -85,8 +86,9 @@ def _classifier(digits, k: int, figure: _Figures) -> str:
     if "canvas_accuracy" in r:
         rows["canvas-style digits"] = f"{r['canvas_accuracy']:.2%}"
     names = digits.label_names
-    return ('<p class="note">Trained on the 60,000 training codes, scored on the 10,000 test '
-            "codes; the baselines are the same head on raw pixels and on PCA with the same k."
+    return (f'<p class="note">Trained on the {train:,} training codes, scored on the '
+            f"{len(digits.images):,} test codes; the baselines are the same head on raw "
+            "pixels and on PCA with the same k."
             f"</p>{_table(rows)}{figure(plots.accuracy_bars(r, k))}"
             f"{figure(plots.per_class_bars(r['per_class'], names))}"
             f"{figure(plots.confusion_heatmap(r['confusion'], names))}")
@@ -95,7 +97,7 @@ def _classifier(digits, k: int, figure: _Figures) -> str:
 def report_html(run: pipeline.Run, digits, projection: ProjectionConfig | None = None) -> str:
     cfg, figure = run.config, _Figures()
     history = run.history
-    steps_per_epoch = math.ceil(60_000 / cfg.batch_size)
+    steps_per_epoch = math.ceil(len(datasets.load(cfg.dataset).train_x) / cfg.batch_size)
     loss = plots.loss_figure(list(range(1, len(history.batch_loss) + 1)), history.batch_loss,
                              history.epochs, steps_per_epoch, history.batch_kl)
     projection = projection or ProjectionConfig()
@@ -119,6 +121,6 @@ label accuracy {mapped.knn_accuracy_2d:.3f}.</p>
 {figure(map_figure(mapped.map.embedding, digits.labels, names, title=f"{method} map"))}
 <h2>Reconstructions</h2>{_reconstructions(run, digits)}
 <h2>Classifier on the codes</h2>
-{_classifier(digits, cfg.latent_dim, figure)}
+{_classifier(digits, cfg.latent_dim, len(datasets.load(cfg.dataset).train_x), figure)}
 </body></html>
 """

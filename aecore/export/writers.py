@@ -7,6 +7,7 @@ import contextlib
 import fcntl
 import io
 import itertools
+import math
 import os
 import secrets
 import stat
@@ -58,7 +59,8 @@ def test_digits(run: pipeline.Run, train_head: bool = True) -> TestDigits:
     trained now if needed unless `train_head` is False (then there are none)."""
     data = datasets.load(run.config.dataset)
     codes = pipeline.codes(run)[1]
-    name = pipeline.stored_head_name(run) or ("linear" if train_head else None)
+    name = pipeline.stored_head_name(run) or ("linear" if train_head and data.labelled
+                                              else None)  # unlabelled: nothing to predict
     head = pipeline.classify(run, HeadConfig(head=name)) if name else None
     return TestDigits(data.test_x, data.test_y.numpy(), data.label_names, codes.numpy(),
                       latents.reconstruction_error(run.model, data.test_x).numpy(),
@@ -242,11 +244,12 @@ def writing(projector: Path | None, onnx_dir: Path | None, html: Path | None) ->
 
 # --- TensorBoard projector -------------------------------------------------------------------
 
-def sprite(images: torch.Tensor, side: int = SPRITE_SIDE) -> np.ndarray:
+def sprite(images: torch.Tensor, side: int | None = None) -> np.ndarray:
     """uint8 [N, 28, 28] -> one uint8 [side*28, side*28] sheet, row by row (N <= side^2); any
     size, and colour [N, H, W, 3] gives a colour sheet."""
     n, h, w = images.shape[:3]
     channels = images.shape[3:]
+    side = side or max(SPRITE_SIDE, math.ceil(math.sqrt(n)))
     sheet = np.zeros((side * side, h, w, *channels), dtype=np.uint8)
     sheet[:n] = images.numpy()
     return (sheet.reshape(side, side, h, w, *channels).swapaxes(1, 2)
@@ -269,8 +272,9 @@ def projector(run: pipeline.Run, folder: Path, digits: TestDigits | None = None)
     tensors = io.StringIO()
     np.savetxt(tensors, d.codes, fmt="%.6g", delimiter="\t")
     names = np.asarray(d.label_names)
-    meta = pd.DataFrame({"label": names[d.labels], "prediction": names[d.predictions],
-                         "reconstruction_error": d.errors})
+    meta = pd.DataFrame({"label": names[d.labels], "reconstruction_error": d.errors})
+    if d.predictions is not None:
+        meta.insert(1, "prediction", names[d.predictions])
     folder = _folder(folder)
     return [_write(folder / "tensors.tsv", tensors.getvalue()),
             _write(folder / "metadata.tsv", meta.to_csv(sep="\t", index=False,

@@ -48,7 +48,7 @@ class Thumbnails:
                 originals = self._images[missing].float() / 255.0              # [M, 28, 28]
                 recon = latents.decode(self._model, self._codes[missing])      # [M, 28, 28]
                 errors = torch.nn.functional.binary_cross_entropy(
-                    recon.clamp(1e-7, 1 - 1e-7), originals, reduction="none").mean((1, 2))
+                    recon.clamp(1e-7, 1 - 1e-7), originals, reduction="none").flatten(1).mean(1)
                 for j, i in enumerate(missing):
                     self._pairs[i] = Pair(png_uri(side_by_side(originals[j].numpy(),
                                                                recon[j].numpy())),

@@ -38,10 +38,11 @@ def predict(run: Run, head: Head | NeighbourVote, image) -> Prediction:
     if run.config.dataset in DATASETS:
         pixels = torch.from_numpy(to_mnist(image))
     else:
-        if not isinstance(image, Image.Image):
-            image = Image.fromarray(np.asarray(image))
-        pixels = torch.from_numpy(folders.as_dataset_image(image, shape[0], len(shape) == 3)
-                                  / np.float32(255.0))
+        paper = 255  # an uploaded file's transparent parts: white, as a viewer shows them
+        if not isinstance(image, Image.Image):  # the canvas: light ink on a transparent ground
+            image, paper = Image.fromarray(np.asarray(image)), 0
+        pixels = torch.from_numpy(folders.as_dataset_image(image, shape[0], len(shape) == 3,
+                                                           paper) / np.float32(255.0))
     code = latents.encode(run.model, pixels.reshape(1, -1).float())
     probs = head.probabilities(code)[0]
     recon = latents.decode(run.model, code)[0].numpy()

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from aecore.core.config import DATASETS
-from aecore.core.errors import DatasetUnavailable
+from aecore.core.errors import DatasetExists, DatasetUnavailable
 from aecore.data import folders
 from aecore.runs import pipeline, store
 
@@ -20,32 +20,56 @@ class Removed(NamedTuple):
     bytes_freed: int
 
 
+class Listed(NamedTuple):
+    name: str
+    manifest: folders.Manifest | None  # None: damaged, and why
+    problem: str = ""
+
+
+def _baselines(name: str) -> Path:
+    return store.cache_dir() / "baselines" / name
+
+
+def runs_on(name: str) -> list[str]:
+    return [r["run_id"] for r in pipeline.list_runs() if r["config"]["dataset"] == name]
+
+
 def add(source: Path, name: str, size: int = 28, colour: bool = False,
         show_progress: bool = False, on_progress=None) -> folders.Manifest:
+    """A new dataset. Runs and baselines are keyed by the dataset's name, so a name whose
+    earlier dataset left some behind is refused: they were trained on other images."""
+    folders.check_name(name, RESERVED)
+    if name not in folders.names() and (left := len(runs_on(name))
+                                        + _baselines(name).is_dir()):
+        raise DatasetExists(f"{left} runs or baselines of an earlier dataset called {name!r} "
+                            f"are still stored: remove them (aecore data remove {name}) or "
+                            "choose another name")
     return folders.add(source, name, RESERVED, size=size, colour=colour,
                        show_progress=show_progress, on_progress=on_progress)
 
 
-def listing() -> list[folders.Manifest]:
+def listing() -> list[Listed]:
+    """Every added dataset, a damaged one with why (so that it can still be removed)."""
     found = []
     for name in folders.names():
         try:
-            found.append(folders.manifest(name))
-        except DatasetUnavailable:  # damaged: `data remove` still takes it away
-            continue
+            found.append(Listed(name, folders.manifest(name)))
+        except DatasetUnavailable as exc:
+            found.append(Listed(name, None, str(exc)))
     return found
 
 
 def remove(name: str) -> Removed:
-    """The dataset and every run trained on it (a run without its data cannot be mapped)."""
+    """The dataset and every run trained on it (a run without its data cannot be mapped), and
+    its baselines; also what an earlier dataset of that name left, when the folder is gone."""
     folders.check_name(name, RESERVED)
-    if name not in folders.names() and not (folders.root() / name).is_dir():
-        folders.remove(name)  # raises the sentence
-    runs = [r["run_id"] for r in pipeline.list_runs() if r["config"]["dataset"] == name]
+    runs = runs_on(name)
+    if name not in folders.names() and not (folders.root() / name).is_dir() and not runs \
+            and not _baselines(name).is_dir():
+        raise DatasetUnavailable(f"no dataset called {name!r} (aecore data list shows them)")
     freed = sum(pipeline.remove_run(run_id) for run_id in runs)
-    # Its baselines are keyed by its name: a dataset added again under it must not read them.
-    baselines = store.cache_dir() / "baselines" / name
-    if baselines.is_dir() and not baselines.is_symlink():
-        freed += store.remove_artefact(baselines)
-    folders.remove(name)
+    if _baselines(name).is_dir() and not _baselines(name).is_symlink():
+        freed += store.remove_artefact(_baselines(name))
+    if (folders.root() / name).is_dir():
+        folders.remove(name)
     return Removed(name, runs, freed)

@@ -444,6 +444,9 @@ def classify(run: Run, cfg: HeadConfig | None = None) -> HeadResult:
     if not classes:
         raise InvalidConfig(f"{run.config.dataset} has no labels (its images sit in no class "
                             "folders): a classifier needs them")
+    if cfg.jitter and datasets.image_shape(run.config.dataset) != (28, 28):
+        raise InvalidConfig("--jitter (the drawing head's slanted and thickened copies) is for "
+                            f"grey 28x28 images; {run.config.dataset}'s are not")
     train_codes, test_codes = codes(run)
 
     def compute() -> store.Files:

@@ -78,8 +78,9 @@ def missing(s: pipeline.RunSummary | None) -> list[str]:
         return list(DERIVED)
     folders = [*(pipeline.head_folder(s, cfg) for cfg in compare.HEADS.values()),
                pipeline.map_folder(s, compare.MAP)]
+    labelled = bool(datasets.classes(s.config.dataset))
     return [name for name, folder in zip(DERIVED, folders, strict=True)
-            if not pipeline.is_stored(folder)]
+            if not pipeline.is_stored(folder) and (labelled or name == "map")]
 
 
 def derived_left(s: pipeline.RunSummary | None) -> int:
@@ -130,10 +131,13 @@ def run_local(configs: list[TrainConfig], device: str = "auto",
 
 
 def derive(run: pipeline.Run, step: Callable[[str], None] = lambda _: None) -> None:
-    """The heads and the map a sweep computes for each run (cached: free when stored)."""
+    """The heads and the map a sweep computes for each run (cached: free when stored); a
+    dataset without labels gets its map alone."""
+    labelled = bool(datasets.classes(run.config.dataset))
     for name, cfg in compare.HEADS.items():
-        pipeline.classify(run, cfg)
-        step(f"{name} head")
+        if labelled:
+            pipeline.classify(run, cfg)
+        step(f"{name} head" if labelled else f"{name} head (no labels)")
     pipeline.embed(run, compare.MAP)
     step("map")
 

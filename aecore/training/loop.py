@@ -206,8 +206,7 @@ def run(cfg: TrainConfig, data: Dataset, stop: threading.Event | None = None,
     train_x = data.train_x.to(dev)
     test_x = data.test_x.to(dev)
     n = len(train_x)
-    if cfg.batch_size > n:
-        raise InvalidConfig(f"batch size {cfg.batch_size} is larger than the {n} training images")
+    # A batch larger than a small dataset's training split is the whole split, once an epoch.
     steps_per_epoch = math.ceil(n / cfg.batch_size)
     # fused Adam: one kernel per step instead of a handful per parameter (~15% of an epoch).
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=dev.type in ("cpu", "cuda"))
