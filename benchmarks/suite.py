@@ -392,7 +392,7 @@ def table(r: dict) -> str:
          f(d["import_images_per_s"], " img/s", 0), ""),
         ("own images: one epoch over MNIST's, same image count", f(d["epoch_over_mnist"], "x"),
          ""),
-        ("own images: linear head / pixels / PCA test accuracy",
+        ("own images: MLP head on codes / pixels / PCA: accuracy",
          f"{f(d['head_accuracy'], '', 3)} / {f(d['pixels_accuracy'], '', 3)} / "
          f"{f(d['pca_accuracy'], '', 3)}", ""),
         ("own images: map 2-D 5-NN accuracy", f(d["knn_accuracy_2d"], "", 3), ""),
