@@ -118,7 +118,8 @@ def cmd_embed(args) -> int:
               "seconds": time.perf_counter() - start if res.cached else res.map.seconds,
               "knn_accuracy_2d": res.knn_accuracy_2d, "cached": res.cached}
     text = (f"{args.method} map of {result['n_points']} {what}: 2-D 5-NN accuracy "
-            f"{res.knn_accuracy_2d:.3f}, {result['seconds']:.1f} s"
+            f"{metrics.text(res.knn_accuracy_2d, '.3f', 'n/a (no labels)')}, "
+            f"{result['seconds']:.1f} s"
             + (" (cached)" if res.cached else ""))
     if not args.all_digits:
         summary = mapping.map_trust(run, cfg).summary
@@ -142,7 +143,8 @@ def _embed_over_training(args, run, cfg: ProjectionConfig, start: float) -> int:
     seconds = time.perf_counter() - start if maps.cached else maps.seconds
     result = {"run_id": args.run_id, "method": args.method, "snapshots": rows,
               "seconds": seconds, "cached": maps.cached}
-    lines = [f"epoch {r['epoch']:>7g}: 2-D 5-NN accuracy {r['knn_accuracy_2d']:.3f}, "
+    lines = [f"epoch {r['epoch']:>7g}: 2-D 5-NN accuracy "
+             f"{metrics.text(r['knn_accuracy_2d'], '.3f')}, "
              f"{r['neighbours_kept_15']:.1%} of 15 code neighbours kept" for r in rows]
     _emit(args, result, "\n".join([*lines, f"{len(rows)} {args.method} maps, {seconds:.1f} s"
                                     + (" (cached)" if maps.cached else "")]))

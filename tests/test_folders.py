@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 
 from aecore import cli
-from aecore.core.config import HeadConfig, TrainConfig
+from aecore.core.config import HeadConfig, ProjectionConfig, TrainConfig
 from aecore.core.errors import DatasetExists, DatasetUnavailable, InvalidConfig
 from aecore.data import datasets, folders
 from aecore.runs import imported, pipeline
@@ -96,18 +96,23 @@ def test_a_zip_slip_is_refused_whole(cache, shapes_folder, tmp_path, entry):
     assert cache_listing(cache) == [] and not (tmp_path / "evil.png").exists()
 
 
-def test_a_zip_bomb_and_too_many_files_are_refused_before_reading(cache, tmp_path,
-                                                                  monkeypatch):
+@pytest.mark.parametrize(("limit", "value", "source", "sentence"), [
+    ("MAX_UNZIPPED", 10_000_000, "bomb", "unpacks to .* GiB.*zip bomb"),
+    ("MAX_FILES", 2, "bomb", "holds 3 entries; the limit is 2"),
+    ("MAX_CLASSES", 5, "shapes", "has 6 class folders; the limit is 5"),
+    # read from each image's header before it is decoded: 100 images of 64x64 pass 400,000
+    ("MAX_DECODED_PIXELS", 400_000, "shapes", "more than 400,000 pixels in all"),
+])
+def test_each_limit_is_one_sentence_before_the_work_it_bounds(cache, shapes_folder, tmp_path,
+                                                              monkeypatch, limit, value, source,
+                                                              sentence):
     bomb = tmp_path / "bomb.zip"
     with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as z:
         for i in range(3):
             z.writestr(f"b/{i}.png", b"\0" * 5_000_000)
-    monkeypatch.setattr(folders, "MAX_UNZIPPED", 10_000_000)
-    with pytest.raises(InvalidConfig, match="unpacks to .* GiB.*zip bomb"):
-        imported.add(bomb, "bomb")
-    monkeypatch.setattr(folders, "MAX_FILES", 2)
-    with pytest.raises(InvalidConfig, match="holds 3 entries; the limit is 2"):
-        imported.add(bomb, "bomb")
+    monkeypatch.setattr(folders, limit, value)
+    with pytest.raises(InvalidConfig, match=sentence):
+        imported.add(bomb if source == "bomb" else shapes_folder, "limited")
     assert cache_listing(cache) == []
 
 
@@ -171,6 +176,11 @@ def test_split_folders_and_unlabelled_folders(cache, shapes_folder, tmp_path):
     data = datasets.load("flat")
     assert not m.labelled and not data.labelled and data.label_names == ["unlabelled"]
     assert len(data.train_x) + len(data.test_x) == 150 and set(data.test_y.tolist()) == {0}
+    # Its map has no label accuracy (a trivial 1.0 with one label), and no classifier.
+    run = train_tiny(TrainConfig(dataset="flat", latent_dim=4, epochs=1)).run
+    assert pipeline.embed(run, ProjectionConfig(method="pca")).knn_accuracy_2d is None
+    with pytest.raises(InvalidConfig, match="flat has no labels"):
+        pipeline.classify(run)
 
 
 def test_an_interrupted_import_leaves_the_cache_as_it_was(cache, shapes_folder, monkeypatch):
@@ -259,18 +269,6 @@ def test_class_names_from_folders_are_plain_text():
     assert shown["__init__"] == "init" and shown["1. one"] == "1 one"
     assert shown["- item"] == "item" and shown["[x](http://e)"] == "x http e"
     assert shown["#"] == "class"
-
-
-def test_too_many_classes_and_too_many_pixels_are_refused(cache, shapes_folder, monkeypatch):
-    monkeypatch.setattr(folders, "MAX_CLASSES", 5)
-    with pytest.raises(InvalidConfig, match="has 6 class folders; the limit is 5"):
-        imported.add(shapes_folder, "many")
-    monkeypatch.setattr(folders, "MAX_CLASSES", 1_000)
-    # Read from each image's header before it is decoded: 100 images of 64x64 pass 400,000.
-    monkeypatch.setattr(folders, "MAX_DECODED_PIXELS", 400_000)
-    with pytest.raises(InvalidConfig, match="more than 400,000 pixels in all"):
-        imported.add(shapes_folder, "huge")
-    assert cache_listing(cache) == []
 
 
 def test_a_damaged_deflate_stream_is_one_skipped_file(cache, shapes_folder, tmp_path):

@@ -6,6 +6,7 @@ import numpy as np
 import streamlit as st
 
 from aecore.analysis import trust
+from aecore.core import metrics
 from aecore.core.errors import NoSnapshots
 from aecore.figures import gallery, plots, tables
 from aecore.figures.mapplots import COLOURINGS
@@ -201,17 +202,19 @@ with widgets.errors_shown():
     method = "UMAP" if v.final else "PCA"
     k = run.config.latent_dim
     line = (f"{len(v.labels):,} {noun.many}, {method} of their {k}-d codes (k={k}) · 2-D 5-NN "
-            f"label accuracy {v.knn_accuracy_2d:.3f}.")
+            f"label accuracy {metrics.text(v.knn_accuracy_2d, '.3f', 'not measured (no labels)')}.")
     if v.kind == "training" and len(v.frames.epochs) == 1:
         line = (f"The {test_size:,} test {noun.many} at the one moment of training that was "
-                f"kept (epoch {v.frames.epochs[0]:g}): 2-D 5-NN accuracy {v.knn_accuracy_2d:.3f}.")
+                f"kept (epoch {v.frames.epochs[0]:g}): 2-D 5-NN accuracy "
+                f"{metrics.text(v.knn_accuracy_2d, '.3f', 'not measured')}.")
     elif v.kind == "training":
         acc = v.frames.knn_accuracy_2d
         line = (f"The {test_size:,} test {noun.many} at {len(v.frames.epochs)} moments of "
                 f"training, from {v.frames.epochs[0]:g} to epoch {v.frames.epochs[-1]:g} "
                 f"(0.05 is 5 % into the first epoch), each layout started from the one before. "
-                f"Press Play, or drag the epoch slider. 2-D 5-NN accuracy {acc[0]:.3f} at the "
-                f"first, {acc[-1]:.3f} at the last.")
+                f"Press Play, or drag the epoch slider. 2-D 5-NN accuracy "
+                f"{metrics.text(acc[0], '.3f')} at the first, {metrics.text(acc[-1], '.3f')} at "
+                "the last.")
     elif v.kind == "all":
         line += (f" Index 0 to {test_size - 1:,} are the test {noun.many}, then the "
                  f"{len(data.train_x):,} training {noun.many}.")

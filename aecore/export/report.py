@@ -117,7 +117,7 @@ shows is inside this one file.</p>
 <h2>Training</h2>{_table(_metrics(run))}{figure(loss)}
 <h2>The map</h2>
 <p class="note">{method} of the {len(digits.labels):,} test codes (k={cfg.latent_dim}); 2-D 5-NN
-label accuracy {mapped.knn_accuracy_2d:.3f}.</p>
+label accuracy {metrics.text(mapped.knn_accuracy_2d, '.3f', 'not measured (no labels)')}.</p>
 {figure(map_figure(mapped.map.embedding, digits.labels, names, title=f"{method} map"))}
 <h2>Reconstructions</h2>{_reconstructions(run, digits)}
 <h2>Classifier on the codes</h2>

@@ -73,7 +73,7 @@ def embed_over_training(run: pipeline.Run, cfg: ProjectionConfig | None = None) 
         labels = datasets.load(run.config.dataset).test_y.numpy()
         start = time.perf_counter()
         frames = projection.fit_series(list(kept.codes), cfg)
-        accuracy = [projection.knn_accuracy_2d(f.embedding, labels) for f in frames]
+        accuracy = [pipeline.label_accuracy(f.embedding, labels) for f in frames]
         trusts = [trust.neighbours_kept(f.neighbours, f.embedding) for f in frames]
         meta = {"config": cfg.to_dict(), "epochs": kept.epochs, "knn_accuracy_2d": accuracy,
                 "seconds": time.perf_counter() - start}

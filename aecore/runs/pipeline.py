@@ -346,7 +346,9 @@ def _numbers(files: store.Files, name: str, folder: Path, required: tuple[str, .
 
 
 def _check_map(files: store.Files, folder: Path) -> None:
-    _numbers(files, "meta.json", folder, ("seconds", "knn_accuracy_2d"))
+    meta = _numbers(files, "meta.json", folder, ("seconds",))
+    if meta.get("knn_accuracy_2d") is not None:  # null: a dataset without labels
+        _numbers(files, "meta.json", folder, ("knn_accuracy_2d",))
 
 
 def _check_head(files: store.Files, folder: Path) -> None:
@@ -372,8 +374,14 @@ def content_check(folder: Path) -> store.Check | None:
 @dataclass(frozen=True)
 class MapResult:
     map: projection.Map
-    knn_accuracy_2d: float
+    knn_accuracy_2d: float | None  # None: the dataset has no labels
     cached: bool
+
+
+def label_accuracy(embedding: np.ndarray, labels: np.ndarray) -> float | None:
+    """The map's 2-D 5-NN label accuracy; None for one label (an unlabelled dataset), where it
+    would be a trivial 1.0."""
+    return projection.knn_accuracy_2d(embedding, labels) if len(np.unique(labels)) > 1 else None
 
 
 def embed(run: Run, cfg: ProjectionConfig | None = None) -> MapResult:
@@ -386,11 +394,11 @@ def embed(run: Run, cfg: ProjectionConfig | None = None) -> MapResult:
 def cached_map(folder: Path, points: torch.Tensor, cfg: ProjectionConfig,
                labels: Callable[[], np.ndarray]) -> MapResult:
     """The map of `points` [N, k] stored in `folder`: fitted once, with the 2-D 5-NN accuracy
-    of `labels()` [N] on it."""
+    of `labels()` [N] on it (None when every label is one: a dataset without labels)."""
     def compute() -> store.Files:
         fitted = projection.fit(points, cfg)
         meta = {"config": cfg.to_dict(), "seconds": fitted.seconds,
-                "knn_accuracy_2d": projection.knn_accuracy_2d(fitted.embedding, labels())}
+                "knn_accuracy_2d": label_accuracy(fitted.embedding, labels())}
         return {"embedding.safetensors": store.tensor_bytes(
                     {"embedding": torch.from_numpy(fitted.embedding)}),
                 "meta.json": store.json_bytes(meta)}
