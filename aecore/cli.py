@@ -459,10 +459,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="; ".join(map(model_label, MODELS)) + "; conv reads drawings best")
     p.add_argument("--latent-dim", type=int, default=d.latent_dim,
                    help="the code's size k, 2 to 256")
-    p.add_argument("--epochs", type=int, default=d.epochs, help="passes over the 60,000 "
-                   "training images, 1 to 1000")
+    p.add_argument("--epochs", type=int, default=d.epochs, help="passes over the training "
+                   "images (MNIST's 60,000), 1 to 1000")
     p.add_argument("--batch-size", type=int, default=d.batch_size,
-                   help="images per step, 1 to 60,000")
+                   help="images per step, 1 to 60,000 (more than a small dataset's training "
+                        "split: all of it)")
     p.add_argument("--lr", type=float, default=d.lr, help="Adam's learning rate, above 0, "
                    "at most 10")
     p.add_argument("--seed", type=int, default=d.seed,
@@ -485,7 +486,7 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--over-training", action="store_true",
                        help="a map per snapshot of the test codes kept while training")
     which.add_argument("--all-digits", action="store_true",
-                       help="map the 60,000 training digits with the 10,000 test digits")
+                       help="map the training images with the test images (MNIST's 70,000)")
     p.set_defaults(func=cmd_embed)
 
     p = sub.add_parser("classify", help="train and score a head on a run's codes",

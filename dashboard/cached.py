@@ -164,7 +164,8 @@ def _draw_head(r: pipeline.Run) -> pipeline.HeadResult:
 @st.cache_resource(max_entries=4, show_spinner="Encoding the images ...", hash_funcs=BY_WEIGHTS)
 def neighbour_vote(r: pipeline.Run) -> NeighbourVote:
     """Draw's answer while its head trains: the vote of the nearest training codes."""
-    return NeighbourVote(codes(r)[0], dataset(r.config.dataset).train_y)
+    data = dataset(r.config.dataset)
+    return NeighbourVote(codes(r)[0], data.train_y, n_classes=len(data.label_names))
 
 
 def stored_head(r: pipeline.Run, name: str | None = None) -> pipeline.HeadResult | None:

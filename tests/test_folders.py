@@ -99,7 +99,7 @@ def test_a_zip_slip_is_refused_whole(cache, shapes_folder, tmp_path, entry):
 @pytest.mark.parametrize(("limit", "value", "source", "sentence"), [
     ("MAX_UNZIPPED", 10_000_000, "bomb", "unpacks to .* GiB.*zip bomb"),
     ("MAX_FILES", 2, "bomb", "holds 3 entries; the limit is 2"),
-    ("MAX_CLASSES", 5, "shapes", "has 6 class folders; the limit is 5"),
+    ("MAX_CLASSES", 5, "shapes", "sit in 6 class folders; the limit is 5"),
     # read from each image's header before it is decoded: 100 images of 64x64 pass 400,000
     ("MAX_DECODED_PIXELS", 400_000, "shapes", "more than 400,000 pixels in all"),
 ])
@@ -351,3 +351,15 @@ def test_drawing_and_galleries_on_added_datasets(cache, shapes_folder):
     pairs = Thumbnails(colour.model, datasets.load("colour").test_x,
                        pipeline.codes(colour)[1]).pairs([0, 1])
     assert len(pairs) == 2 and all(p.error > 0 for p in pairs)
+
+
+def test_a_readme_beside_the_zips_folder_and_clashing_class_names(cache, shapes_folder, tmp_path):
+    archive = zip_of(shapes_folder, tmp_path / "readme.zip", {"README.md": b"# shapes"})
+    m = imported.add(archive, "readme")
+    assert m.classes == sorted(CLASSES) and dict(m.skipped_files) == {
+        "README.md": "beside the zip's folder"}
+    shown = folders.class_names({"!" * i for i in range(1, 1000)} | {"x" * 40 + "!"})
+    assert len(set(shown.values())) == 1000 and max(map(len, shown.values())) == 40
+    assert all(folders.safe_label(s) == s for s in shown.values())  # read back as written
+    with pytest.raises(InvalidConfig, match="sit in 1,001 class folders"):  # before naming
+        folders.class_names({"!" * i for i in range(1, 1002)})

@@ -1,15 +1,15 @@
 """Train: sliders for the config, a background job, a live loss chart, stop, the queue."""
 
-import math
 import time
 
 import streamlit as st
 
 from aecore.core import metrics
-from aecore.core.config import MODELS, TRAIN_SIZE, VARIATIONAL, TrainConfig, model_label
+from aecore.core.config import MODELS, VARIATIONAL, TrainConfig, model_label
 from aecore.core.errors import AecoreError
 from aecore.figures import plots
 from aecore.runs import pipeline
+from aecore.services import jobs
 from dashboard import background, cached, server, session
 
 # Every redraw costs the trainer: on 2 cores the page's reruns and Chromium take CPU from
@@ -61,7 +61,7 @@ except AecoreError as exc:
     st.stop()
 
 queue = server.training_queue()
-steps_per_epoch = math.ceil(TRAIN_SIZE / cfg.batch_size)
+steps_per_epoch = jobs.steps_per_epoch(cfg)
 stored = pipeline.find_complete(cfg.key())
 own = session.own_statuses(queue)
 # The job to show: this session's running or next one, else its last one; a session with
@@ -122,7 +122,7 @@ def loss_chart(status):
     if status.finished or last is None or last[0] != status.job_id or now - last[1] >= \
             CHART_SECONDS:
         figure = plots.loss_figure(status.batch_steps, status.batch_losses, status.epochs,
-                                   math.ceil(TRAIN_SIZE / status.config.batch_size),
+                                   jobs.steps_per_epoch(status.config),
                                    status.batch_kl)
         last = st.session_state["loss_chart_cache"] = (status.job_id, now, figure)
     return last[2]

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import torch
 
-from aecore.core.config import DATASETS, check_dataset_name
+from aecore.core.config import DATASETS, TRAIN_SIZE, check_dataset_name
 from aecore.core.errors import DatasetCorrupt, DatasetUnavailable, InvalidConfig
 from aecore.core.paths import cache_dir, data_dirs
 from aecore.data import folders
@@ -206,6 +206,11 @@ def nouns(name: str) -> Nouns:
 def version(name: str) -> tuple:
     """Changes when an added dataset is removed and added again; () for a built-in one."""
     return () if name in SOURCES else folders.stamp(name)
+
+
+def train_size(name: str) -> int:
+    """Images in the training split, without loading the dataset (a progress bar's steps)."""
+    return TRAIN_SIZE if name in SOURCES else sum(folders.manifest(name).train.values())
 
 
 def classes(name: str) -> list[str]:

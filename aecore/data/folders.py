@@ -201,27 +201,35 @@ class Layout(NamedTuple):
     skipped: list[Skipped]
 
 
-def _strip_wrapper(entries: list[Entry]) -> list[Entry]:
+def _strip_wrapper(entries: list[Entry]) -> tuple[list[Entry], list[Skipped]]:
     """A zip of a folder holds one top folder around everything: that folder is the dataset
-    (paths compared by their parts: "./a/b", "a//b" and "a/b" are one path)."""
+    (paths compared by their parts: "./a/b", "a//b" and "a/b" are one path). Loose files
+    beside it (a README, a LICENSE) are skipped, not read as the dataset's own layout."""
     parts = [PurePosixPath(e.path).parts for e in entries]
-    tops = {p[0] for p in parts}
-    if (len(tops) == 1 and all(len(p) > 1 for p in parts)
-            and next(iter(tops)).lower() not in SPLITS):
-        return [e._replace(path="/".join(p[1:])) for e, p in zip(entries, parts, strict=True)]
-    return [e._replace(path="/".join(p)) for e, p in zip(entries, parts, strict=True)]
+    tops = {p[0] for p in parts if len(p) > 1}
+    loose = [e for e, p in zip(entries, parts, strict=True) if len(p) == 1]
+    if len(tops) == 1 and next(iter(tops)).lower() not in SPLITS and len(loose) < len(entries):
+        kept = [e._replace(path="/".join(p[1:]))
+                for e, p in zip(entries, parts, strict=True) if len(p) > 1]
+        return kept, [Skipped(printable(e.path), "beside the zip's folder") for e in loose]
+    return [e._replace(path="/".join(p)) for e, p in zip(entries, parts, strict=True)], []
 
 
 def class_names(raw: set[str]) -> dict[str, str]:
     """Each class folder's name as the pages show it (safe_label), 40 characters at most;
     names that become equal are told apart by a number."""
+    if len(raw) > MAX_CLASSES:  # before any naming work: a zip can hold 250,000 folders
+        raise InvalidConfig(f"the images sit in {len(raw):,} class folders; the limit is "
+                            f"{MAX_CLASSES:,}")
     shown: dict[str, str] = {}
     taken: set[str] = set()
+    clashes: dict[str, int] = {}
     for name in sorted(raw):
-        safe = safe_label(name)
-        base, n = safe, 2
-        while safe in taken:
-            safe, n = f"{base[:36]} {n}", n + 1
+        safe = base = safe_label(name)
+        while safe in taken:  # numbered per base name: one step per clash, not a scan
+            clashes[base] = clashes.get(base, 1) + 1
+            suffix = f" {clashes[base]}"
+            safe = base[:40 - len(suffix)] + suffix
         shown[name] = safe
         taken.add(safe)
     return shown
@@ -353,7 +361,9 @@ def entries_of(source: Path, stack: contextlib.ExitStack) -> tuple[list[Entry], 
         entries, skipped = _folder_entries(source)
     elif source.is_file() and zipfile.is_zipfile(source):
         entries, skipped = _zip_entries(source, stack)
-        entries = _strip_wrapper(entries) if entries else entries
+        if entries:
+            entries, loose = _strip_wrapper(entries)
+            skipped += loose
     elif source.exists():
         raise InvalidConfig(f"{source} is neither a folder nor a .zip file")
     else:
@@ -487,7 +497,8 @@ def _array_file(path: Path, shape: tuple[int, ...]) -> np.ndarray:
     array = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=shape)
     try:
         with open(path, "r+b") as f:
-            os.posix_fallocate(f.fileno(), 0, os.fstat(f.fileno()).st_size)
+            if hasattr(os, "posix_fallocate"):  # not on macOS: written unreserved there
+                os.posix_fallocate(f.fileno(), 0, os.fstat(f.fileno()).st_size)
     except OSError as exc:
         raise CacheWriteFailed(f"no room for the images in {root()}: {exc.strerror}") from exc
     return array

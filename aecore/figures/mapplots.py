@@ -79,7 +79,7 @@ def _regions_trace(regions) -> go.Heatmap:
     """The classifier's answer at each place, shaded under the points in the class colours."""
     n = len(PALETTE)
     scale = [[edge, PALETTE[c]] for c in range(n) for edge in (c / n, (c + 1) / n)]
-    return go.Heatmap(x=regions.x, y=regions.y, z=regions.classes, zmin=-0.5, zmax=n - 0.5,
+    return go.Heatmap(x=regions.x, y=regions.y, z=regions.classes % n, zmin=-0.5, zmax=n - 0.5,
                       colorscale=scale, opacity=0.22, showscale=False, hoverinfo="skip",
                       name="classifier regions")
 

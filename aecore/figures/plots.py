@@ -53,7 +53,7 @@ def loss_figure(batch_steps: list[float], batch_losses: list[float], epochs: lis
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
                         row_heights=[0.6, 0.4]) if variational else go.Figure()
     top = dict(row=1, col=1) if variational else {}
-    batch_name = "batch loss (BCE + β·KL/784)" if variational else "batch loss"
+    batch_name = "batch loss (BCE + β·KL/pixels)" if variational else "batch loss"
     _batch_lines(fig, batch_steps, batch_losses, steps_per_epoch, batch_name, top)
     if epochs:
         ep = [e["epoch"] for e in epochs]
@@ -107,7 +107,7 @@ def probability_bars(probabilities: list[float], label_names: list[str]) -> go.F
 
 def accuracy_bars(report: dict, latent_dim: int) -> go.Figure:
     b = report["baselines"]
-    names = [f"codes (k={latent_dim})", "raw pixels (784)", f"PCA (k={latent_dim})"]
+    names = [f"codes (k={latent_dim})", "raw pixels", f"PCA (k={latent_dim})"]
     values = [report["test_accuracy"], b["pixels"], b["pca"]]
     fig = go.Figure(go.Bar(x=names, y=values, text=[f"{v:.2%}" for v in values],
                            textposition="outside", marker_color=[PALETTE[0], "#aaa", "#777"]))
@@ -217,7 +217,8 @@ def pair_map_figure(embedding: np.ndarray, labels: np.ndarray, label_names: list
         sel = (labels == c) & lit
         fig.add_scattergl(x=embedding[sel, 0], y=embedding[sel, 1], mode="markers", name=name,
                           customdata=index[sel], text=names[sel], hovertemplate=hover,
-                          marker=dict(size=4 if highlight is None else 6, color=PALETTE[c]))
+                          marker=dict(size=4 if highlight is None else 6,
+                                      color=PALETTE[c % len(PALETTE)]))
     fig.update_xaxes(showticklabels=False)
     fig.update_yaxes(showticklabels=False, scaleanchor="x")
     return layout(fig, title, height=460)

@@ -16,8 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from aecore.core.config import TRAIN_SIZE, TrainConfig
+from aecore.core.config import TrainConfig
 from aecore.core.errors import AecoreError
+from aecore.data import datasets
 from aecore.runs import pipeline
 from aecore.training.loop import BatchEvent, EpochEvent
 
@@ -27,6 +28,14 @@ KEPT_TRAININGS = 100  # finished trainings it remembers (each with its loss curv
 KEEP_SECONDS = 600.0  # ... beyond which one that ended this recently is still kept
 MAX_CURVE_POINTS = 1_000
 
+
+
+def steps_per_epoch(cfg: TrainConfig) -> int:
+    """Batches in one epoch of cfg's dataset (a batch larger than the split is one)."""
+    try:
+        return math.ceil(datasets.train_size(cfg.dataset) / cfg.batch_size)
+    except AecoreError:  # its dataset removed meanwhile: the training will say so itself
+        return 1
 
 class Curve:
     """(step, loss) pairs kept under a bound by averaging neighbours when it fills up."""
@@ -106,7 +115,7 @@ class TrainingJob:
         self.started = 0.0
         self.finished_at = 0.0
         self.status = JobStatus(self.job_id, cfg, "queued", 1, origin=origin,
-                                total_steps=cfg.epochs * math.ceil(TRAIN_SIZE / cfg.batch_size))
+                                total_steps=cfg.epochs * steps_per_epoch(cfg))
 
     def update(self, **changes: Any) -> None:
         with self.lock:
