@@ -181,6 +181,10 @@ def test_split_folders_and_unlabelled_folders(cache, shapes_folder, tmp_path):
     assert pipeline.embed(run, ProjectionConfig(method="pca")).knn_accuracy_2d is None
     with pytest.raises(InvalidConfig, match="flat has no labels"):
         pipeline.classify(run)
+    from aecore.services import sweep
+
+    assert sweep.missing(None, "flat") == ["map"] and sweep.missing(None, "mnist") == list(
+        sweep.DERIVED)
 
 
 def test_an_interrupted_import_leaves_the_cache_as_it_was(cache, shapes_folder, monkeypatch):

@@ -181,7 +181,11 @@ with widgets.errors_shown():
         st.info(f"UMAP is fitting the map of {kinds[v.kind]} in the background; this is the "
                 "PCA map meanwhile, swapped when UMAP is ready.")
     summary = None
-    if colour == "correct" and head is None:
+    if colour == "correct" and not data.labelled:
+        st.info(f"{data.nouns.name} has no labels, so nothing is right or wrong: colouring by "
+                "label.")
+        colour = "label"
+    elif colour == "correct" and head is None:
         st.info("No classifier is trained for this run yet (see the Classifier page): "
                 "colouring by label.")
         colour = "label"

@@ -72,15 +72,17 @@ def parse_list(text: str, kind: type = str) -> tuple:
                             f"{'whole numbers' if kind is int else 'names'}") from None
 
 
-def missing(s: pipeline.RunSummary | None) -> list[str]:
-    """Which of DERIVED are not stored yet for this run (all of them if it is not trained)."""
+def missing(s: pipeline.RunSummary | None, dataset: str | None = None) -> list[str]:
+    """Which of DERIVED are not stored yet for this run (all of them if it is not trained; a
+    dataset without labels gets a map alone)."""
+    dataset = s.config.dataset if s is not None else dataset
+    wanted = DERIVED if dataset is None or datasets.classes(dataset) else ("map",)
     if s is None or not s.complete:
-        return list(DERIVED)
+        return list(wanted)
     folders = [*(pipeline.head_folder(s, cfg) for cfg in compare.HEADS.values()),
                pipeline.map_folder(s, compare.MAP)]
-    labelled = bool(datasets.classes(s.config.dataset))
     return [name for name, folder in zip(DERIVED, folders, strict=True)
-            if not pipeline.is_stored(folder) and (labelled or name == "map")]
+            if name in wanted and not pipeline.is_stored(folder)]
 
 
 def derived_left(s: pipeline.RunSummary | None) -> int:
@@ -231,7 +233,7 @@ class Tracker:
     def progress(self) -> Progress:
         summaries = [pipeline.summary(cfg.key()) for cfg in self.configs]
         done = [s for s in summaries if s is not None and s.complete]
-        left = [name for s in summaries for name in missing(s)]
+        left = [name for s in summaries for name in missing(s, self.spec.dataset)]
         maps = left.count("map")
         return Progress(len(done), len(self.configs), len(left), len(left) - maps, maps,
                         self.finished, self.cancelled, list(self.errors))

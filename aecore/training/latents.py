@@ -39,12 +39,16 @@ def decode(model: Autoencoder, codes: torch.Tensor) -> torch.Tensor:
 
 
 def reconstruction_error(model: Autoencoder, images: torch.Tensor) -> torch.Tensor:
-    """Mean per-pixel BCE of each image: float [N]."""
+    """Mean per-pixel BCE of each image: float [N], a chunk at a time (float copies of a whole
+    added dataset would be 16 times its uint8 size)."""
+    out = []
     with torch.inference_mode():
-        pixels = as_pixels(images)
-        recon = decode(model, encode(model, images)).reshape(len(images), -1)
-        return torch.nn.functional.binary_cross_entropy(
-            recon.clamp(1e-7, 1 - 1e-7), pixels, reduction="none").mean(1)
+        for start in range(0, len(images), BATCH):
+            chunk = images[start:start + BATCH]
+            recon = decode(model, encode(model, chunk)).reshape(len(chunk), -1)
+            out.append(torch.nn.functional.binary_cross_entropy(
+                recon.clamp(1e-7, 1 - 1e-7), as_pixels(chunk), reduction="none").mean(1))
+    return torch.cat(out) if out else torch.empty(0)
 
 
 class Denoised(NamedTuple):
