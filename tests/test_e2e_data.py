@@ -29,6 +29,11 @@ def test_a_zip_uploaded_trained_mapped_and_classified(app_server, tmp_path):
         page.get_by_role("button", name="Add the dataset").click()
         alert(page, "Added shapes: 240 images").first.wait_for(timeout=WAIT_MS)
         page.get_by_text("shapes: 240 images").first.wait_for()
+        # The same zip again, as a second click or a second person would: one sentence, and
+        # the first dataset stays as it was.
+        page.get_by_role("button", name="Add the dataset").click()
+        alert(page, "a dataset called 'shapes' exists").first.wait_for(timeout=WAIT_MS)
+        page.get_by_text("shapes: 240 images").first.wait_for()
         screenshot(page, "data")
         # The sidebar's picker holds it, and it is the active dataset.
         assert page.get_by_role("combobox", name="Dataset").input_value() == "shapes (your images)"
