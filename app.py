@@ -9,15 +9,12 @@ from aecore.core import metrics
 from aecore.core.config import TrainConfig
 from aecore.core.errors import AecoreError
 from aecore.data import datasets
-from dashboard import cached, datasets_added, downloads, links, manage, server, session
+from dashboard import cached, downloads, links, manage, server, session
 
 st.set_page_config(page_title="Latent-space lab", page_icon=":material/scatter_plot:",
                    layout="wide")
 server.startup()
 session.settle_own_trainings()
-
-BUILT_IN = {"mnist": "MNIST (digits)", "fashion": "Fashion-MNIST (clothes)"}
-
 
 def run_label(row: dict) -> str:
     c, m = row["config"], row["metrics"]
@@ -39,7 +36,7 @@ pages = [
     st.Page("views/data.py", title="Data", icon=":material/folder_open:"),
 ]
 
-dataset_names = [*BUILT_IN, *datasets_added.names()]
+dataset_names = datasets.offered()
 unknown_run = links.read_once(dataset_names, cached.runs_listing())
 if (added := st.session_state.pop("activate_dataset", None)) in dataset_names:
     st.session_state["dataset"] = added
@@ -49,8 +46,7 @@ elif st.session_state.get("dataset") not in dataset_names:  # removed meanwhile
 with st.sidebar:
     menu = st.container()
     st.divider()
-    dataset = st.selectbox("Dataset", dataset_names, key="dataset",
-                           format_func=lambda name: BUILT_IN.get(name, f"{name} (your images)"))
+    dataset = st.selectbox("Dataset", dataset_names, key="dataset", format_func=datasets.label)
     rows = [r for r in cached.runs_listing() if r["config"]["dataset"] == dataset]
     labels = {r["run_id"]: run_label(r) for r in rows}
     pending = st.session_state.pop("activate_run", None)

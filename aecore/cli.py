@@ -312,16 +312,23 @@ def cmd_data_add(args) -> int:
 
 
 def cmd_data_list(args) -> int:
+    from aecore.data import datasets
     from aecore.runs import imported
 
+    known = datasets.known()
     found = imported.listing()
-    lines = [f"{d.name:<20} {m.images:>8,} images  {m.size}x{m.size} "
-             f"{'colour' if m.channels == 3 else 'grey':<6} {len(m.classes) or 'no'} classes"
-             if (m := d.manifest) else f"{d.name:<20} damaged: {d.problem}" for d in found]
+    lines = ["known by name (downloaded when first used):"]
+    lines += [f"  {k.name:<18} {k.train + k.test:>8,} images  28x28 grey   {k.classes} classes  "
+              f"{'here' if k.folder else 'not here'}" for k in known]
+    lines.append("added:" if found else "added: none yet, try `aecore data add FOLDER --name NAME`")
+    lines += [f"  {d.name:<18} {m.images:>8,} images  {m.size}x{m.size} "
+              f"{'colour' if m.channels == 3 else 'grey':<6} {len(m.classes) or 'no'} classes"
+              if (m := d.manifest) else f"  {d.name:<18} damaged: {d.problem}" for d in found]
     rows = [d.manifest.summary() if d.manifest else {"name": d.name, "problem": d.problem}
             for d in found]
-    _emit(args, {"datasets": rows},
-          "\n".join(lines) or "no datasets added yet: try `aecore data add FOLDER --name NAME`")
+    here = [{"name": k.name, "classes": k.classes, "train": k.train, "test": k.test,
+             "here": k.folder is not None} for k in known]
+    _emit(args, {"datasets": rows, "known": here}, "\n".join(lines))
     return 0
 
 

@@ -1,5 +1,6 @@
-"""The Data page's work on datasets added from uploads: the upload kept in a private temp file
-while the engine reads it, the listings, and the caches to drop when one is removed."""
+"""The Data page's work: the datasets known by name (listed, downloaded on a click) and those
+added from uploads (the upload kept in a private temp file while the engine reads it, the
+listings, and the caches to drop when one is removed)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from aecore.data import folders
+from aecore.data import datasets, folders
 from aecore.runs import imported, store
-from dashboard import cached
+from dashboard import cached, widgets
 
 # A dataset's zip may be far larger than a drawing (the server's cap, config.toml, is for
 # those): this widget's own cap.
@@ -39,12 +40,21 @@ def add_upload(upload, name: str, size: int, colour: bool,
     return manifest
 
 
+def known_table(known: list[datasets.Known]) -> pd.DataFrame:
+    return pd.DataFrame([{
+        "dataset": datasets.label(k.name), "name": k.name, "classes": k.classes,
+        "train": k.train, "test": k.test,
+        "files": widgets.without_paths(str(k.folder)) if k.folder
+        else "not here: download it below"} for k in known])
+
+
+def download(name: str) -> None:
+    """Heavy work from a click: torchvision's download, checked, renamed into the cache."""
+    datasets.locate(name, download=True)
+
+
 def listing() -> list[imported.Listed]:
     return imported.listing()
-
-
-def names() -> list[str]:
-    return folders.names()
 
 
 def summary_table(m: folders.Manifest) -> pd.DataFrame:

@@ -32,7 +32,7 @@ def test_an_added_dataset_on_every_page(app_on_disk, shapes_folder):
     imported.add(shapes_folder, "shapes", size=32, colour=True)
     visit(app, "views/data.py")
     assert "shapes: 240 images" in [e.label for e in app.expander]
-    summary = app.dataframe[0].value
+    summary = app.dataframe[1].value  # after the datasets known by name
     assert summary["images"][0] == 240 and summary["colour"][0] == "colour"
     app.button(key="use_shapes").click().run()
     assert app.sidebar.selectbox(key="dataset").value == "shapes"
@@ -72,3 +72,34 @@ def test_an_unlabelled_dataset_and_its_removal(app_on_disk, shapes_folder, tmp_p
     assert "Removed flat and its 1 runs." in texts(app)
     assert app.sidebar.selectbox(key="dataset").value == "mnist"
     assert pipeline.list_runs() == []
+
+
+def test_a_dataset_known_by_name(app_on_disk, tmp_path, monkeypatch):
+    """EMNIST letters' stand-in in AECORE_DATA_DIR: listed as found, offered in the picker,
+    trained from the page, drawn on; a missing one's download, offline, is one sentence."""
+    from tests.test_idx import make_standins, trust, write
+
+    standins = make_standins()
+    write(tmp_path / "data", standins)
+    trust(monkeypatch, standins)
+    monkeypatch.setenv("AECORE_DATA_DIR", str(tmp_path / "data"))
+    app = app_on_disk
+    visit(app, "views/data.py")
+    known = app.dataframe[0].value
+    found = dict(zip(known["name"], known["files"], strict=True))
+    assert found["emnist-letters"] == "<the data folder>/EMNIST/raw"  # no server path shown
+    assert found["fashion"].startswith("not here")
+    assert "EMNIST Letters (handwritten)" in app.sidebar.selectbox(key="dataset").options
+    app.sidebar.selectbox(key="dataset").set_value("emnist-letters").run()
+    train_from_the_page(app)
+    visit(app, "views/draw.py")
+    assert "Draw reads grey 28x28 images with labels" not in texts(app)
+    assert "a letter" in texts(app)
+
+    from torchvision import datasets as tv
+    monkeypatch.setattr(tv.FashionMNIST, "mirrors", ["http://127.0.0.1:9/"])
+    visit(app, "views/data.py")
+    app.selectbox(key="known_fetch").set_value("fashion")
+    app.button[[b.label for b in app.button].index("Download")].click().run()
+    assert len(app.error) == 1 and "FashionMNIST is not available: no download mirror " \
+        "answers (127.0.0.1)" in texts(app)

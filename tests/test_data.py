@@ -1,13 +1,13 @@
 import pytest
 
 from aecore.core.errors import DatasetCorrupt, DatasetUnavailable, InvalidConfig
-from aecore.data import datasets
+from aecore.data import datasets, idx
 
 
 def fake_raw(root, name="mnist"):
-    folder = datasets.raw_folder(root, name)
+    folder = idx.raw_folder(root, name)
     folder.mkdir(parents=True)
-    for file in datasets.SOURCES[name][1]:
+    for file in idx.SOURCES[name].files:
         (folder / file).write_bytes(b"\x00" * 16)
     return folder
 
@@ -59,11 +59,11 @@ def test_truncated_file_is_refused(cache, tmp_path, monkeypatch):
 
 
 def test_altered_file_is_refused(tmp_path):
-    md5, size = datasets.SOURCES["mnist"][1]["t10k-labels-idx1-ubyte"]
+    md5, size = idx.SOURCES["mnist"].files["t10k-labels-idx1-ubyte"]
     path = tmp_path / "t10k-labels-idx1-ubyte"
     path.write_bytes(b"\x00\x00\x08\x01" + b"\x07" * (size - 4))  # right size, wrong bytes
     with pytest.raises(DatasetCorrupt, match="md5"):
-        datasets.check_file(path, md5, size)
+        idx.check_file(path, md5, size)
 
 
 def test_unknown_dataset():

@@ -10,7 +10,7 @@ import torch
 
 from aecore.core.config import TrainConfig
 from aecore.core.errors import CacheWriteFailed, DatasetCorrupt, OutOfMemory, RunNotFound
-from aecore.data import datasets
+from aecore.data import idx
 from aecore.models.base import Autoencoder
 from aecore.runs import pipeline, store
 from tests.support import train_tiny as finish
@@ -108,11 +108,11 @@ def test_manifest_cannot_point_outside_its_folder(cache):
 
 
 def test_idx_with_wrong_magic_number_is_refused(tmp_path):
-    md5, size = datasets.SOURCES["mnist"][1]["t10k-images-idx3-ubyte"]
+    md5, size = idx.SOURCES["mnist"].files["t10k-images-idx3-ubyte"]
     path = tmp_path / "t10k-images-idx3-ubyte"
     path.write_bytes(b"\x00\x00\x08\x04" + b"\x00" * (size - 4))  # magic 2052, not 2051
     with pytest.raises(DatasetCorrupt, match="md5"):
-        datasets.check_file(path, md5, size)
+        idx.check_file(path, md5, size)
 
 
 def test_a_batch_larger_than_the_data_is_the_whole_split(tiny):

@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 
 from aecore import cli
-from aecore.core.config import HeadConfig, ProjectionConfig, TrainConfig
+from aecore.core.config import DATASETS, HeadConfig, ProjectionConfig, TrainConfig
 from aecore.core.errors import DatasetExists, DatasetUnavailable, InvalidConfig
 from aecore.data import datasets, folders
 from aecore.runs import imported, pipeline
@@ -57,7 +57,7 @@ def test_a_labelled_folder_becomes_a_dataset(cache, shapes_folder):
     assert data.test_x.shape == (36, 28, 28) and data.labelled
     assert data.label_names == sorted(CLASSES) and data.nouns.one == "image"
     assert sorted(np.bincount(data.test_y.numpy()).tolist()) == [6] * 6
-    assert datasets.names() == ["mnist", "fashion", "shapes"]
+    assert datasets.names() == [*DATASETS, "shapes"] and datasets.offered()[-1] == "shapes"
     assert datasets.image_shape("shapes") == (28, 28)
     # The label of a circle is "circle": a bright disc's pixels are mostly one value.
     circle = data.label_names.index("circle")
@@ -249,13 +249,16 @@ def test_the_data_commands(cache, shapes_folder, capsys):
     assert cli.main(["data", "add", str(shapes_folder), "--name", "shapes"]) == 2
     assert "exists: remove it first" in capsys.readouterr().err
     assert cli.main(["data", "list", "--json"]) == 0
-    assert [d["name"] for d in json.loads(capsys.readouterr().out)["datasets"]] == ["shapes"]
+    listed = json.loads(capsys.readouterr().out)
+    assert [d["name"] for d in listed["datasets"]] == ["shapes"]
+    assert [k["name"] for k in listed["known"]] == ["mnist", "fashion", "kmnist",
+                                                    "emnist-letters", "emnist-balanced"]
     assert cli.main(["train", "--dataset", "shapes", "--latent-dim", "4", "--epochs", "1",
                      "--json"]) == 0
     with pytest.raises(SystemExit) as parse_error:
         cli.main(["train", "--dataset", "no/such", "--epochs", "1"])
     assert parse_error.value.code == 2
-    assert "dataset must be one of mnist, fashion or the name" in capsys.readouterr().err
+    assert f"dataset must be one of {', '.join(DATASETS)} or the name" in capsys.readouterr().err
     assert cli.main(["train", "--dataset", "nosuch", "--epochs", "1"]) == 2
     assert "no dataset called 'nosuch'" in capsys.readouterr().err
     assert cli.main(["data", "remove", "shapes", "--json"]) == 0

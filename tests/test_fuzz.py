@@ -8,7 +8,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from aecore.core.errors import CacheCorrupt, DatasetCorrupt, InvalidImage, RunNotFound
-from aecore.data import datasets
+from aecore.data import idx
 from aecore.data.preprocess import load_image, to_mnist
 from aecore.runs import pipeline, store
 
@@ -56,13 +56,13 @@ def test_images():
 
 
 def test_idx_files(tmp_path):
-    md5, size = datasets.SOURCES["mnist"][1]["t10k-labels-idx1-ubyte"]
+    md5, size = idx.SOURCES["mnist"].files["t10k-labels-idx1-ubyte"]
     valid = b"\x00\x00\x08\x01\x00\x00\x27\x10" + bytes(i % 10 for i in range(size - 8))
     path = tmp_path / "t10k-labels-idx1-ubyte"
     for blob in blobs(SEED + 1, valid):
         path.write_bytes(blob)
         with pytest.raises(DatasetCorrupt):
-            datasets.check_file(path, md5, size)
+            idx.check_file(path, md5, size)
 
 
 def test_cache_artefacts(cache):

@@ -1,12 +1,31 @@
-"""Data: a .zip of your own image folder becomes a dataset every page works on."""
+"""Data: the datasets known by name, and a .zip of your own image folder made a dataset
+every page works on."""
 
 import streamlit as st
 
-from aecore.data import folders
+from aecore.data import datasets, folders
 from aecore.figures import plots
 from dashboard import cached, datasets_added, session, widgets
 
-st.title("Your own images")
+st.title("Data")
+st.subheader("Datasets known by name")
+known = datasets.known()
+st.dataframe(datasets_added.known_table(known), hide_index=True)
+st.caption("All are 28x28 grey images in MNIST's format, checked against their published md5 "
+           "sums. MNIST and Fashion-MNIST are downloaded when first used; the others appear in "
+           "the sidebar's picker once their files are here. Offline, put the files where the "
+           "table says, or set AECORE_DATA_DIR (see the README).")
+if missing := [k.name for k in known if k.folder is None]:
+    left, right = st.columns([3, 1], vertical_alignment="bottom")
+    fetch = left.selectbox("Download", missing, format_func=datasets.label, key="known_fetch")
+    if right.button("Download", icon=":material/download:"):
+        with st.spinner(f"Downloading {datasets.label(fetch)} ..."), widgets.errors_shown():
+            datasets_added.download(fetch)
+            st.session_state["activate_dataset"] = fetch
+            session.note(f"Downloaded {datasets.label(fetch)}. It is the active dataset now.")
+            st.rerun()
+
+st.subheader("Your own images")
 st.caption("Zip a folder of images and add it here: one sub-folder per class "
            "(`shapes/circle/*.png`, `shapes/square/*.png` ...) gives labels, images straight in "
            "the folder make an unlabelled dataset, and `train/` and `test/` sub-folders give the "
@@ -44,7 +63,7 @@ if added:
 
 found = datasets_added.listing()
 if not found:
-    st.info("No dataset added yet. MNIST and Fashion-MNIST are always there.")
+    st.info("No dataset added yet.")
     st.stop()
 
 st.subheader("Datasets added")

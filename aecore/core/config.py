@@ -13,7 +13,8 @@ from aecore import FORMAT_VERSION
 from aecore.core.errors import InvalidConfig
 from aecore.core.metrics import number
 
-DATASETS = ("mnist", "fashion")  # built in; a person adds their own (aecore.data.folders)
+# Known by name (aecore.data.idx); a person adds their own (aecore.data.folders).
+DATASETS = ("mnist", "fashion", "kmnist", "emnist-letters", "emnist-balanced")
 DATASET_NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 # Each model with the shape a person picks it by (the Train page, Compare and the CLI's help).
 MODEL_SHAPES = {"dense": "784-k-784, the classic", "deep": "784-256-128-k",

@@ -11,7 +11,7 @@ from aecore.data import folders
 from aecore.runs import pipeline, store
 
 # Names kept for datasets offered by name (built in, or known IDX sets in AECORE_DATA_DIR).
-RESERVED = (*DATASETS, "kmnist", "emnist", "emnist-letters", "emnist-balanced", "data")
+RESERVED = (*DATASETS, "emnist", "data")
 
 
 class Removed(NamedTuple):
