@@ -1,5 +1,7 @@
-"""The Ray backend on a local Ray instance, on the real MNIST: each config trains as a Ray
-task whose files land in this process's cache; a failed task is reported and the others land."""
+"""The Ray backend on a local Ray instance, on the real MNIST and on an added dataset: each
+config trains as a Ray task whose files land in this process's cache; a failed task is reported
+and the others land. The tasks see no data folder and an empty cache, as on another machine:
+they train on what the caller ships them."""
 
 from __future__ import annotations
 
@@ -15,9 +17,12 @@ pytestmark = [pytest.mark.mnist, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def ray_instance():
+def ray_instance(tmp_path_factory):
     ray = pytest.importorskip("ray", reason="the cluster extra: pip install -e '.[cluster]'")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    elsewhere = tmp_path_factory.mktemp("another-machine")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env={
+        "env_vars": {"AECORE_DATA_DIR": str(elsewhere / "data"),
+                     "AECORE_CACHE_DIR": str(elsewhere / "cache")}})
     yield ray
     ray.shutdown()
 
@@ -51,3 +56,20 @@ def test_ray_sweep_lands_runs_and_reports_a_failed_task(mnist, session_cache, mo
     assert (store.run_dir(good.key()) / "weights.safetensors").read_bytes() == before
     x = mnist.test_x[:8].reshape(8, -1).float() / 255
     assert torch.equal(pipeline.load_run(good.key()).model.encode(x), run.model.encode(x))
+
+
+def test_an_added_dataset_is_shipped_to_the_tasks(session_cache, monkeypatch, ray_instance,
+                                                  tmp_path):
+    from aecore.runs import imported
+    from benchmarks.shapes import make_folder
+
+    monkeypatch.setenv("AECORE_CACHE_DIR", str(session_cache))
+    imported.add(make_folder(tmp_path / "shapes", per_class=30), "ray-shapes", size=32,
+                 colour=True)
+    try:
+        cfg = TrainConfig(dataset="ray-shapes", model="conv", latent_dim=8, epochs=1)
+        [outcome] = run_ray([cfg])
+        assert outcome.error == "" and outcome.run_id == cfg.key()
+        assert pipeline.load_run(cfg.key()).model.shape == (32, 32, 3)
+    finally:
+        imported.remove("ray-shapes")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
-from aecore.figures.plots import PALETTE, layout
+from aecore.figures.plots import LEGEND_MAX, WIDE_PALETTE, class_colours, class_groups, layout
 
 GRID_SIZE = 48  # invisible click targets per side over the map, for "decode this place"
 FRAME_MS = 40  # Play waits this long after each frame is drawn
@@ -45,11 +45,10 @@ def _marker(colouring: Colouring, values: np.ndarray | None = None) -> dict:
 
 
 def _groups(labels: np.ndarray, label_names: list[str], colouring: Colouring) -> list:
-    """(name, indices, colour) per trace: a trace per class when coloured by label (so the
-    legend toggles classes), else one trace."""
+    """(name, indices, colour) per trace: by class when coloured by label (plots.class_groups),
+    else one trace."""
     if colouring.kind == "label":
-        return [(name, np.flatnonzero(labels == c), PALETTE[c % len(PALETTE)])
-                for c, name in enumerate(label_names)]
+        return class_groups(labels, label_names)
     return [(COLOURINGS[colouring.kind], np.arange(len(labels)), None)]
 
 
@@ -62,7 +61,9 @@ def _point_traces(embedding: np.ndarray, labels: np.ndarray, label_names: list[s
         marker = dict(size=4, color=colour) if colour else _marker(colouring)
         traces.append(go.Scattergl(x=embedding[idx, 0], y=embedding[idx, 1], mode="markers",
                                    name=name, customdata=idx, text=text[idx],
-                                   hovertemplate=HOVER, marker=marker))
+                                   hovertemplate=HOVER, marker=marker,
+                                   showlegend=None if len(label_names) <= LEGEND_MAX or not colour
+                                   else False))
     return traces
 
 
@@ -75,10 +76,11 @@ def _click_grid(lo: np.ndarray, hi: np.ndarray) -> go.Scattergl:
                         marker=dict(size=8, opacity=0))
 
 
-def _regions_trace(regions) -> go.Heatmap:
+def _regions_trace(regions, n_classes: int) -> go.Heatmap:
     """The classifier's answer at each place, shaded under the points in the class colours."""
-    n = len(PALETTE)
-    scale = [[edge, PALETTE[c]] for c in range(n) for edge in (c / n, (c + 1) / n)]
+    palette = class_colours(n_classes)[:len(WIDE_PALETTE)]
+    n = len(palette)
+    scale = [[edge, palette[c]] for c in range(n) for edge in (c / n, (c + 1) / n)]
     return go.Heatmap(x=regions.x, y=regions.y, z=regions.classes % n, zmin=-0.5, zmax=n - 0.5,
                       colorscale=scale, opacity=0.22, showscale=False, hoverinfo="skip",
                       name="classifier regions")
@@ -98,7 +100,7 @@ def map_figure(embedding: np.ndarray, labels: np.ndarray, label_names: list[str]
     trust.Regions shaded under the points."""
     fig = go.Figure()
     if regions is not None:
-        fig.add_trace(_regions_trace(regions))
+        fig.add_trace(_regions_trace(regions, len(label_names)))
     fig.add_traces(_point_traces(embedding, labels, label_names, colouring))
     fig.add_trace(_click_grid(embedding.min(0), embedding.max(0)))
     if marks is not None and len(marks):
@@ -117,9 +119,12 @@ def _frame_groups(labels: np.ndarray, label_names: list[str], colouring: Colouri
     """(names, colours, group [S, N]) for an animation: every colouring as a few single-colour
     traces, because a colour per point is redrawn at every frame (half the frame rate)."""
     if colouring.kind == "label":
-        group = np.broadcast_to(labels, (frames, len(labels)))
-        return list(label_names), [PALETTE[c % len(PALETTE)] for c in range(len(label_names))], \
-            group
+        groups = class_groups(labels, label_names)
+        group = np.empty(len(labels), int)
+        for g, (_, members, _) in enumerate(groups):
+            group[members] = g
+        return [g[0] for g in groups], [g[2] for g in groups], \
+            np.broadcast_to(group, (frames, len(labels)))
     if colouring.kind == "correct":
         group = np.broadcast_to(np.where(colouring.values, 0, 1), (frames, len(labels)))
         return ["right", "wrong"], ["#9ecae1", "#d62728"], group
@@ -149,9 +154,10 @@ def training_figure(embeddings: np.ndarray, epochs: list[float], labels: np.ndar
         out = []
         for g, name in enumerate(names):
             idx = np.flatnonzero(group[s] == g)
+            text = label_text[idx] if colouring.kind == "label" else \
+                np.char.add(label_text[idx], f" · {name}")
             out.append(go.Scattergl(x=embeddings[s, idx, 0], y=embeddings[s, idx, 1],
-                                    customdata=idx, text=np.char.add(label_text[idx],
-                                                                     f" · {name}")))
+                                    customdata=idx, text=text))
         return out
 
     fig = go.Figure(traces(0))
@@ -167,6 +173,7 @@ def training_figure(embeddings: np.ndarray, epochs: list[float], labels: np.ndar
     fig.update_yaxes(range=[lo[1] - pad[1], hi[1] + pad[1]], autorange=False)
     fig = _finish(fig, title)
     fig.update_layout(height=520, margin=dict(b=90),
+                      showlegend=colouring.kind != "label" or len(label_names) <= LEGEND_MAX,
                       legend=dict(orientation="v", x=1.0, y=1.0, xanchor="left"))
     if len(frames) > 1:
         _player(fig, frames)

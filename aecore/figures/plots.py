@@ -4,10 +4,22 @@ from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
            "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+WIDE_PALETTE = [*qualitative.Dark24, *qualitative.Light24]  # beyond ten classes
+LEGEND_MAX = 50       # classes a legend lists (EMNIST Balanced's 47); beyond, colours repeat
+CONFUSION_MAX = 30    # classes a confusion matrix shows: the most confused ones beyond that
+ANNOTATED_MAX = 20    # cells carry their count up to this many classes a side
+BARS_MAX = 50         # per-class bars: the worst ones beyond that
+
+
+def class_colours(n: int) -> list[str]:
+    """A colour per class: MNIST's ten as ever, up to 48 distinct ones, then repeated."""
+    palette = PALETTE if n <= len(PALETTE) else WIDE_PALETTE
+    return [palette[c % len(palette)] for c in range(n)]
 
 
 def layout(fig: go.Figure, title: str = "", height: int = 360) -> go.Figure:
@@ -97,12 +109,19 @@ def _batch_lines(fig: go.Figure, batch_steps, values, steps_per_epoch: int, name
 
 
 def probability_bars(probabilities: list[float], label_names: list[str]) -> go.Figure:
+    """Every class's probability, or the ANNOTATED_MAX likeliest ones of more."""
+    order = np.argsort(probabilities)[::-1][:ANNOTATED_MAX]
+    if len(probabilities) <= ANNOTATED_MAX:
+        order = np.sort(order)
     best = int(np.argmax(probabilities))
-    colours = [PALETTE[0] if i != best else PALETTE[3] for i in range(len(probabilities))]
-    fig = go.Figure(go.Bar(x=label_names, y=probabilities, marker_color=colours))
+    colours = [PALETTE[3] if i == best else PALETTE[0] for i in order]
+    fig = go.Figure(go.Bar(x=[label_names[i] for i in order],
+                           y=[probabilities[i] for i in order], marker_color=colours))
     fig.update_yaxes(range=[0, 1], title="probability")
     fig.update_xaxes(type="category")
-    return layout(fig, "Prediction", height=280)
+    title = "Prediction" if len(order) == len(probabilities) else \
+        f"Prediction: the {len(order)} likeliest of {len(probabilities)} classes"
+    return layout(fig, title, height=280)
 
 
 def accuracy_bars(report: dict, latent_dim: int) -> go.Figure:
@@ -115,20 +134,55 @@ def accuracy_bars(report: dict, latent_dim: int) -> go.Figure:
     return layout(fig, "Test accuracy against baselines (same head)", height=320)
 
 
+def most_confused(confusion: np.ndarray, limit: int = CONFUSION_MAX) -> np.ndarray:
+    """The classes, in their order, whose test images are most often mistaken or mistaken
+    for: at most `limit` of them."""
+    errors = confusion.sum(0) + confusion.sum(1) - 2 * np.diag(confusion)
+    return np.sort(np.argsort(-errors, kind="stable")[:limit])
+
+
 def confusion_heatmap(confusion: list[list[int]], label_names: list[str]) -> go.Figure:
-    fig = go.Figure(go.Heatmap(z=confusion, x=label_names, y=label_names, colorscale="Blues",
-                               text=confusion, texttemplate="%{text}",
+    """The whole matrix up to CONFUSION_MAX classes; beyond, the most confused among them, so a
+    thousand-class dataset's figure stays readable and small."""
+    matrix = np.asarray(confusion)
+    shown = most_confused(matrix)
+    z, names = matrix[np.ix_(shown, shown)], [label_names[i] for i in shown]
+    annotate = dict(text=z, texttemplate="%{text}") if len(shown) <= ANNOTATED_MAX else {}
+    fig = go.Figure(go.Heatmap(z=z, x=names, y=names, colorscale="Blues", **annotate,
                                hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>"))
     fig.update_xaxes(title="predicted", type="category")
     fig.update_yaxes(title="true", type="category", autorange="reversed")
-    return layout(fig, "Confusion matrix (test set)", height=440)
+    title = "Confusion matrix (test set)" if len(shown) == len(matrix) else \
+        f"Confusion among the {len(shown)} most confused of {len(matrix)} classes (test set)"
+    return layout(fig, title, height=440)
 
 
 def per_class_bars(per_class: list[float], label_names: list[str]) -> go.Figure:
-    fig = go.Figure(go.Bar(x=label_names, y=per_class, marker_color=PALETTE[0]))
-    fig.update_yaxes(range=[min(per_class) - 0.05, 1.0], title="accuracy")
+    """Every class's accuracy, or the BARS_MAX worst of more."""
+    shown = np.arange(len(per_class))
+    if len(per_class) > BARS_MAX:
+        shown = np.argsort(per_class, kind="stable")[:BARS_MAX]
+    values = [per_class[i] for i in shown]
+    fig = go.Figure(go.Bar(x=[label_names[i] for i in shown], y=values,
+                           marker_color=PALETTE[0]))
+    fig.update_yaxes(range=[min(values) - 0.05, 1.0], title="accuracy")
     fig.update_xaxes(type="category")
-    return layout(fig, "Per-class accuracy", height=280)
+    title = "Per-class accuracy" if len(shown) == len(per_class) else \
+        f"Per-class accuracy: the {len(shown)} worst of {len(per_class)} classes"
+    return layout(fig, title, height=280)
+
+
+def class_groups(labels: np.ndarray, label_names: list[str]) -> list[tuple]:
+    """(name, indices, colour) per trace of a map coloured by label: a trace per class (the
+    legend toggles it) up to LEGEND_MAX classes; beyond, a trace per colour, since hundreds of
+    traces slow the browser, and the hover names each point's class."""
+    colours = class_colours(len(label_names))
+    if len(label_names) <= LEGEND_MAX:
+        return [(name, np.flatnonzero(labels == c), colours[c])
+                for c, name in enumerate(label_names)]
+    bucket = labels % len(WIDE_PALETTE)
+    return [(f"colour {b + 1}", np.flatnonzero(bucket == b), WIDE_PALETTE[b])
+            for b in range(len(WIDE_PALETTE))]
 
 
 def side_by_side(original: np.ndarray, reconstruction: np.ndarray, gap: int = 2) -> np.ndarray:
@@ -213,12 +267,14 @@ def pair_map_figure(embedding: np.ndarray, labels: np.ndarray, label_names: list
         fig.add_scattergl(x=embedding[~lit, 0], y=embedding[~lit, 1], mode="markers",
                           name="others", customdata=index[~lit], text=names[~lit],
                           hovertemplate=hover, marker=dict(size=3, color="#d9d9d9"))
-    for c, name in enumerate(label_names):
-        sel = (labels == c) & lit
+    for name, members, colour in class_groups(labels, label_names):
+        sel = np.zeros(len(embedding), bool)
+        sel[members] = True
+        sel &= lit
         fig.add_scattergl(x=embedding[sel, 0], y=embedding[sel, 1], mode="markers", name=name,
                           customdata=index[sel], text=names[sel], hovertemplate=hover,
-                          marker=dict(size=4 if highlight is None else 6,
-                                      color=PALETTE[c % len(PALETTE)]))
+                          showlegend=None if len(label_names) <= LEGEND_MAX else False,
+                          marker=dict(size=4 if highlight is None else 6, color=colour))
     fig.update_xaxes(showticklabels=False)
     fig.update_yaxes(showticklabels=False, scaleanchor="x")
     return layout(fig, title, height=460)

@@ -21,9 +21,11 @@ def build(name: str, latent_dim: int, beta: float = 1.0,
     return model(latent_dim, shape=shape)
 
 
-def from_config(cfg) -> Autoencoder:
-    """The untrained model of a TrainConfig, for its dataset's image shape."""
-    return build(cfg.model, cfg.latent_dim, cfg.beta, datasets.image_shape(cfg.dataset))
+def from_config(cfg, shape: tuple[int, ...] | None = None) -> Autoencoder:
+    """The untrained model of a TrainConfig, for its dataset's image shape (read from the
+    dataset's files unless given: a Ray task has the data but not the files)."""
+    return build(cfg.model, cfg.latent_dim, cfg.beta,
+                 shape or datasets.image_shape(cfg.dataset))
 
 
 __all__ = ["PIXELS", "REGISTRY", "Autoencoder", "as_pixels", "build", "from_config"]

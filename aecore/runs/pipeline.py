@@ -126,12 +126,12 @@ def train(cfg: TrainConfig, stop: threading.Event | None = None, device: str = "
             yield item
 
 
-def train_fresh(cfg: TrainConfig, stop: threading.Event | None, device: str
-                ) -> Iterator[Event | store.Files]:
-    """Train cfg from scratch, reading and writing no cache (a Ray task runs this on another
-    machine): its events, then the run folder's files, none if it stopped before its first
-    epoch ended."""
-    data = datasets.load(cfg.dataset)
+def train_fresh(cfg: TrainConfig, stop: threading.Event | None, device: str,
+                data: datasets.Dataset | None = None) -> Iterator[Event | store.Files]:
+    """Train cfg from scratch on data (by default its dataset, loaded), reading and writing no
+    cache (a Ray task runs this on another machine): its events, then the run folder's files,
+    none if it stopped before its first epoch ended."""
+    data = data if data is not None else datasets.load(cfg.dataset)
     for event in train_loop(cfg, data, stop, device):
         if isinstance(event, DoneEvent):
             if event.epochs_done:

@@ -1,7 +1,8 @@
 """Sweeps on a Ray cluster (`aecore sweep --backend ray [--address ADDR]`).
 
-Each config trains as a Ray task, which returns the run's files (bytes) to the caller; the
-caller writes them into its own cache atomically, so the cluster needs no shared filesystem.
+Each config trains as a Ray task on the dataset the caller ships it (once, through Ray's object
+store), and returns the run's files (bytes) to the caller; the caller writes them into its own
+cache atomically, so the cluster needs no shared filesystem and no copy of the data.
 The heads and the map are then computed here, as in a local sweep. Ray is an optional extra.
 """
 
@@ -15,6 +16,7 @@ from collections.abc import Callable, Iterator
 
 from aecore.core.config import TrainConfig
 from aecore.core.errors import AecoreError, ClusterUnavailable, InvalidConfig, MissingExtra
+from aecore.data import datasets
 from aecore.runs import pipeline, store
 from aecore.services.sweep import Outcome, derive, settle
 from aecore.training.loop import pick_device
@@ -31,10 +33,11 @@ def _ray():
     return ray
 
 
-def train_files(cfg_dict: dict, device: str) -> store.Files:
-    """Runs in a Ray task: train one config from scratch and return its run folder's files."""
+def train_files(cfg_dict: dict, device: str, data: datasets.Dataset) -> store.Files:
+    """Runs in a Ray task: train one config from scratch on the data shipped with it (an added
+    dataset exists only in the caller's cache) and return its run folder's files."""
     cfg = TrainConfig.from_dict(cfg_dict)
-    for item in pipeline.train_fresh(cfg, None, str(pick_device(device))):
+    for item in pipeline.train_fresh(cfg, None, str(pick_device(device)), data):
         if isinstance(item, dict):
             return item
     raise AecoreError("the training ended without a result")
@@ -154,12 +157,14 @@ def run_ray(configs: list[TrainConfig], address: str | None = None, device: str 
         remote = ray.remote(train_files).options(
             num_cpus=cpus_per_task, num_gpus=1 if device.startswith("cuda") else 0,
             max_retries=0)
-        pending, reused = {}, []
+        pending, reused, shipped = {}, [], {}
         for cfg in configs:  # every task first, so the cluster trains while this derives
             if (cached := pipeline.find_complete(cfg.key())) is not None:
                 reused.append((cfg, cached))
-            else:
-                pending[remote.remote(cfg.to_dict(), device)] = cfg
+                continue
+            if cfg.dataset not in shipped:  # stored once in the cluster, read by every task
+                shipped[cfg.dataset] = ray.put(datasets.load(cfg.dataset))
+            pending[remote.remote(cfg.to_dict(), device, shipped[cfg.dataset])] = cfg
         for cfg, cached in reused:
             step(f"reused {cfg.model} k={cfg.latent_dim}")
             yield settle(cfg, lambda run=cached: run, lambda r: derive(r, step))

@@ -199,7 +199,7 @@ def run(cfg: TrainConfig, data: Dataset, stop: threading.Event | None = None,
     """
     dev = pick_device(device)
     torch.manual_seed(cfg.seed)
-    model = from_config(cfg).to(dev)
+    model = from_config(cfg, data.image_shape).to(dev)
     if any(p.dim() == 4 for p in model.parameters()):
         # oneDNN's convolutions, transposed ones above all, run faster in NHWC on a CPU.
         model = model.to(memory_format=torch.channels_last)
