@@ -32,6 +32,22 @@ def tiny_run(model: str = "dense", k: int = 6) -> pipeline.Run:
     return train_tiny(TrainConfig(model=model, latent_dim=k, epochs=1, batch_size=32)).run
 
 
+def test_a_sprite_of_many_large_images_fits_the_projector():
+    """20,000 colour 64x64 images would make a 9,024-px sheet: the tiles shrink to 57 px
+    (8192 // 142), each its image's area average, so the sheet stays within 8,192 px."""
+    rng = np.random.default_rng(0)
+    images = torch.from_numpy(rng.integers(0, 256, (20_000, 64, 64, 3), dtype=np.uint8))
+    images[7] = 200  # a flat image stays flat
+    tiles = writers.sprite_tiles(images)
+    assert tiles.shape == (20_000, 57, 57, 3) and tiles.dtype == torch.uint8
+    assert (tiles[7] == 200).all()
+    assert abs(tiles.float().mean() - images.float().mean()) < 0.5
+    sheet = writers.sprite(tiles)
+    assert sheet.shape == (142 * 57, 142 * 57, 3) and sheet.shape[0] <= writers.SPRITE_MAX_PX
+    grey = torch.zeros(10_000, 64, 64, dtype=torch.uint8)
+    assert writers.sprite_tiles(grey) is grey  # 100 x 64 = 6,400 px: kept as they are
+
+
 @pytest.mark.slow
 def test_projector_bundle_reads_in_tensorboards_proto(tiny, tmp_path):
     pytest.importorskip("tensorboard", reason="the export extra: pip install -e '.[export]'")

@@ -8,6 +8,7 @@ import io
 import json
 import os
 import threading
+import time
 import zipfile
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from aecore import cli
 from aecore.core.config import DATASETS, HeadConfig, ProjectionConfig, TrainConfig
 from aecore.core.errors import DatasetExists, DatasetUnavailable, InvalidConfig
 from aecore.data import datasets, folders
-from aecore.runs import imported, pipeline
+from aecore.runs import imported, pipeline, store
 from benchmarks.shapes import CLASSES, make_folder, make_zip
 from tests.support import train_tiny
 
@@ -203,6 +204,29 @@ def test_an_interrupted_import_leaves_the_cache_as_it_was(cache, shapes_folder, 
     assert cache_listing(cache) == []
     with pytest.raises(DatasetUnavailable, match="no dataset called 'cut'"):
         datasets.load("cut")
+
+
+def test_a_long_import_outlives_the_sweep_of_stale_temp_folders(cache, shapes_folder,
+                                                                 monkeypatch):
+    """An import that runs past store.STALE_TMP_SECONDS: its work folder, made to look two
+    hours old after the first tick, is touched at the next, so the sweep leaves it."""
+    seen = []
+
+    def tick(done, total):
+        [work] = (cache / "datasets").glob(".tmp-slow.*")
+        if not seen:
+            os.utime(work, (time.time() - 7200, time.time() - 7200))
+        else:
+            assert store.sweep_temp() == 0
+        seen.append(done)
+
+    monkeypatch.setattr(folders.Progress, "TICK", 64)
+    m = imported.add(shapes_folder, "slow", on_progress=tick)
+    assert len(seen) >= 3 and m.images == 240 and cache_listing(cache) == ["slow"]
+    stale = cache / "datasets" / ".tmp-killed.abc"
+    stale.mkdir()
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))
+    assert store.sweep_temp() == 1 and cache_listing(cache) == ["slow"]
 
 
 def test_two_sessions_adding_one_name_make_one_dataset(cache, shapes_folder):

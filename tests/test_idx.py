@@ -11,8 +11,10 @@ import gzip
 import hashlib
 import http.server
 import io
+import os
 import struct
 import threading
+import time
 import zipfile
 from pathlib import Path
 
@@ -186,6 +188,9 @@ def test_downloaded_through_torchvision_from_a_mirror(cache, tmp_path, monkeypat
 
     monkeypatch.setenv("AECORE_DATA_DIR", str(tmp_path / "nowhere"))
     trust(monkeypatch, standins)
+    killed = cache / "data" / "KMNIST" / "raw" / f"{idx.DOWNLOAD_PREFIX}killed"
+    killed.mkdir(parents=True)
+    os.utime(killed, (time.time() - 2 * idx.STALE_DOWNLOAD_SECONDS,) * 2)
     monkeypatch.setattr(tv.KMNIST, "mirrors", [mirror])
     monkeypatch.setattr(tv.KMNIST, "resources",
                         [(f, md5(d)) for f, d in standins.kmnist.items()])

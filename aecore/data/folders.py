@@ -333,10 +333,15 @@ def _files_hash(entries: list[Entry]) -> str:
 
 
 class Progress:
-    """A bar on stderr while images decode (tqdm's), or nothing."""
+    """A bar on stderr while images decode (tqdm's), or nothing; every TICK images the work
+    folder is touched, so the store's sweep of stale temp folders (store.STALE_TMP_SECONDS)
+    never takes a long import for a killed one."""
 
-    def __init__(self, total: int, show: bool, callback: Callable[[int, int], None] | None):
-        self.total, self.callback, self.done = total, callback, 0
+    TICK = 256
+
+    def __init__(self, total: int, show: bool, callback: Callable[[int, int], None] | None,
+                 alive: Path | None = None):
+        self.total, self.callback, self.done, self.alive = total, callback, 0, alive
         self.bar = None
         if show:
             from tqdm import tqdm
@@ -346,7 +351,11 @@ class Progress:
         self.done += 1
         if self.bar is not None:
             self.bar.update()
-        if self.callback is not None and (self.done % 256 == 0 or self.done == self.total):
+        if self.done % self.TICK and self.done != self.total:
+            return
+        if self.alive is not None:
+            os.utime(self.alive)
+        if self.callback is not None:
             self.callback(self.done, self.total)
 
     def close(self) -> None:
@@ -442,7 +451,7 @@ def _write(found: Layout, work: Path, name: str, source: Path, size: int, colour
     # Decoded straight into a file: 200,000 images never sit twice in memory.
     images = _array_file(work / "all.npy", (n, *shape))
     ok = np.zeros(n, dtype=bool)
-    progress = Progress(n, show_progress, on_progress)
+    progress = Progress(n, show_progress, on_progress, alive=work)
     budget = Budget()
     try:
         for i, entry in enumerate(found.entries):

@@ -8,6 +8,7 @@ a zip member is decompressed in memory, never past the size its header count imp
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import io
@@ -17,6 +18,7 @@ import socket
 import struct
 import sys
 import tempfile
+import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -191,6 +193,19 @@ def reachable(urls: list[str], timeout: float = 5.0) -> bool:
     return False
 
 
+# Not the store's ".tmp-": its hourly sweep of stale temp folders would take a slow download.
+DOWNLOAD_PREFIX = ".download-"
+STALE_DOWNLOAD_SECONDS = 24 * 3600
+
+
+def _drop_stale_downloads(target: Path) -> None:
+    """A download killed midway leaves its folder: gone a day later, at the next download."""
+    for old in target.glob(f"{DOWNLOAD_PREFIX}*"):
+        with contextlib.suppress(OSError):
+            if time.time() - old.stat().st_mtime > STALE_DOWNLOAD_SECONDS:
+                shutil.rmtree(old)
+
+
 def fetch(name: str) -> Path:
     """Download the dataset's files with torchvision (its mirrors, md5s and progress bar) into
     a temporary folder beside the cache's raw folder, then rename each checked file into place,
@@ -208,7 +223,8 @@ def fetch(name: str) -> Path:
     target = raw_folder(cache_dir() / "data", name)
     target.mkdir(parents=True, exist_ok=True)
     print(f"downloading {source.folder} into {target} ...", file=sys.stderr)
-    work = Path(tempfile.mkdtemp(prefix=".tmp-", dir=target))
+    _drop_stale_downloads(target)
+    work = Path(tempfile.mkdtemp(prefix=DOWNLOAD_PREFIX, dir=target))
     try:
         if cls is tv.EMNIST:  # only the zip: torchvision would extract every split beside it
             download_url(cls.url, str(work / source.folder / "raw"), "gzip.zip", cls.md5)

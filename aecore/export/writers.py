@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from aecore.core import paths
 from aecore.core.config import HeadConfig, ProjectionConfig
@@ -31,6 +32,7 @@ from aecore.training import latents
 
 EXTRA = "pip install -e '.[export]' in a checkout, else pip install 'aecore[export]'"
 SPRITE_SIDE = 100  # tiles a side: the 10,000 test digits
+SPRITE_MAX_PX = 8192  # the largest sprite sheet TensorBoard's projector takes, a side
 PROJECTOR_FILES = ("tensors.tsv", "metadata.tsv", "sprite.png", "projector_config.pbtxt")
 ONNX_FILES = ("encoder.onnx", "decoder.onnx")
 LOCK_NAME = ".aecore-export.lock"  # in each folder an export writes to, for the whole export
@@ -256,6 +258,22 @@ def sprite(images: torch.Tensor, side: int | None = None) -> np.ndarray:
             .reshape(side * h, side * w, *channels))
 
 
+def sprite_tiles(images: torch.Tensor) -> torch.Tensor:
+    """The images as the sprite's tiles: as they are, or scaled down (by area, a chunk at a
+    time) so the sheet stays within SPRITE_MAX_PX a side: 64x64 images past 16,384 of them."""
+    n, h = images.shape[:2]
+    tile = SPRITE_MAX_PX // max(SPRITE_SIDE, math.ceil(math.sqrt(n)))
+    if tile >= h:
+        return images
+    colour = images.dim() == 4
+    out = []
+    for chunk in images.split(4096):
+        x = (chunk.permute(0, 3, 1, 2) if colour else chunk[:, None]).float()
+        x = F.interpolate(x, size=(tile, tile), mode="area").round().to(torch.uint8)
+        out.append(x.permute(0, 2, 3, 1) if colour else x[:, 0])
+    return torch.cat(out)
+
+
 def projector_config(run_id: str, shape: tuple[int, int], image: tuple[int, ...] = (28, 28)
                      ) -> str:
     """TensorBoard's ProjectorConfig as text format (what `tensorboard --logdir` reads)."""
@@ -275,13 +293,14 @@ def projector(run: pipeline.Run, folder: Path, digits: TestDigits | None = None)
     meta = pd.DataFrame({"label": names[d.labels], "reconstruction_error": d.errors})
     if d.predictions is not None:
         meta.insert(1, "prediction", names[d.predictions])
+    tiles = sprite_tiles(d.images)
     folder = _folder(folder)
     return [_write(folder / "tensors.tsv", tensors.getvalue()),
             _write(folder / "metadata.tsv", meta.to_csv(sep="\t", index=False,
                                                          float_format="%.6g")),
-            _write(folder / "sprite.png", tables.png_bytes(sprite(d.images))),
+            _write(folder / "sprite.png", tables.png_bytes(sprite(tiles))),
             _write(folder / "projector_config.pbtxt",
-                   projector_config(run.run_id, d.codes.shape, tuple(d.images.shape[1:3])))]
+                   projector_config(run.run_id, d.codes.shape, tuple(tiles.shape[1:3])))]
 
 
 # --- ONNX --------------------------------------------------------------------------------------
