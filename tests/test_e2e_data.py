@@ -3,12 +3,15 @@ rendered shapes uploaded on the Data page, trained on, mapped and classified."""
 
 from __future__ import annotations
 
-from benchmarks.shapes import make_folder, make_zip
+import pandas as pd
+
+from benchmarks.shapes import CLASSES, make_folder, make_zip
 from benchmarks.ui import slide_to
 from tests.e2e import (
     BROWSER_TEST,
     WAIT_MS,
     alert,
+    download,
     exceptions_on,
     new_page,
     screenshot,
@@ -49,6 +52,16 @@ def test_a_zip_uploaded_trained_mapped_and_classified(app_server, tmp_path):
         page.get_by_role("link", name="Classifier").click()
         page.get_by_role("button", name="Train classifier").click()
         page.get_by_text("Misclassified test images").wait_for(timeout=WAIT_MS)
+
+        # Exported as MNIST's runs are: the map's table and the run's one-file report.
+        page.get_by_role("link", name="Explore").click()
+        page.get_by_text("36 images, UMAP").first.wait_for(timeout=WAIT_MS)
+        table = pd.read_csv(download(page, "The map (CSV)"))
+        assert len(table) == 36 and set(table["label"]) == set(CLASSES)
+        page.get_by_text("Download this run").click()
+        sidebar = page.locator("[data-testid='stSidebar']")
+        report = open(download(page, "Report (one HTML file)", sidebar), encoding="utf-8").read()
+        assert "shapes" in report and "circle" in report and "data:image/png;base64," in report
         page.get_by_role("link", name="Draw").click()  # grey 28x28 with labels: drawable
         page.get_by_role("heading", name="Draw an image").wait_for()
         assert not exceptions_on(page)
