@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from aecore import cli_quality
 from aecore.core import metrics
 from aecore.core.config import (
     DATASETS,
@@ -539,6 +540,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cpus-per-task", type=_positive, default=1,
                    help="CPUs each Ray task asks for, above 0 (--backend ray)")
     p.set_defaults(func=cmd_sweep)
+
+    cli_quality.add_parsers(sub, run)
 
     p = sub.add_parser("report", help="every stored run as a table row", parents=[dataset])
     p.add_argument("--csv", action="store_true", help="print CSV")

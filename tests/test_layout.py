@@ -10,7 +10,7 @@ from pathlib import Path
 ENGINE = Path(__file__).resolve().parents[1] / "aecore"
 # Lowest first: a package may import its own modules and those of the packages before it.
 LAYERS = ["core", "data", "models", "training", "analysis", "figures", "runs", "services",
-          "export", "cli", "__main__"]
+          "export", "cli_quality", "cli", "__main__"]
 APP = ("streamlit", "dashboard", "views", "benchmarks")
 
 

@@ -11,6 +11,7 @@ tested; we only supply out-of-sample probabilities, which is the part its docs a
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,11 +61,25 @@ def cross_validated(codes: torch.Tensor, labels: torch.Tensor, n_classes: int,
     return probs
 
 
+def others(codes: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(indices [N, k], distances [N, k]): each code's k nearest other codes. Its own index is
+    dropped wherever it sits: among identical codes (a duplicate image) it need not be first."""
+    k = min(k, len(codes) - 1)
+    idx, dist = exact_knn(codes.float(), codes.float(), k + 1)
+    own = idx == torch.arange(len(codes))[:, None]
+    own[~own.any(1), -1] = True  # itself beyond the k + 1 ties: drop the farthest instead
+    keep = ~own
+    return idx[keep].reshape(len(codes), k), dist[keep].reshape(len(codes), k)
+
+
 def neighbour_vote(queries: torch.Tensor, codes: torch.Tensor, labels: torch.Tensor,
                    n_classes: int, skip_self: bool, k: int = VOTERS) -> np.ndarray:
     """float32 [Q, C]: the labels of each query's k nearest codes, as shares (a code never
     votes for itself when queries are the codes: skip_self)."""
-    idx, _ = exact_knn(queries.float(), codes.float(), k, skip_self=skip_self)
+    if skip_self:
+        idx, _ = others(codes, k)
+    else:
+        idx, _ = exact_knn(queries.float(), codes.float(), k)
     return F.one_hot(labels[idx], n_classes).float().mean(1).numpy()
 
 
@@ -103,8 +118,7 @@ def odd_and_pairs(codes: torch.Tensor, images: torch.Tensor, n: int = 50) -> Odd
     """The n images whose codes are farthest from their ODD_K-th neighbour, and the n closest
     pairs of codes (each pair once), with the pixel distance beside: 0 is the same image
     twice, a look-alike differs in its pixels."""
-    k = min(ODD_K, len(codes) - 1)
-    idx, dist = exact_knn(codes.float(), codes.float(), k, skip_self=True)
+    idx, dist = others(codes, ODD_K)
     kth = dist[:, -1].numpy()
     odd = np.argsort(-kth, kind="stable")[:n]
     first, nearest = np.arange(len(codes)), idx[:, 0].numpy()
@@ -131,9 +145,12 @@ class Clusters:
                                 # label; noise counts as wrong
 
     def summary(self) -> dict:
+        """JSON's numbers: null where there are no labels to score against."""
+        def number(v: float) -> float | None:
+            return None if math.isnan(v) else round(v, 4)
         return {"n_clusters": self.n_clusters, "noise_share": round(self.noise_share, 4),
-                "ari": round(self.ari, 4), "ami": round(self.ami, 4),
-                "clustering_accuracy": round(self.clustering_accuracy, 4)}
+                "ari": number(self.ari), "ami": number(self.ami),
+                "clustering_accuracy": number(self.clustering_accuracy)}
 
 
 def min_cluster_size(n: int) -> int:

@@ -8,7 +8,7 @@ from typing import NamedTuple
 from aecore.core.config import DATASETS
 from aecore.core.errors import DatasetExists, DatasetUnavailable
 from aecore.data import folders
-from aecore.runs import pipeline, store
+from aecore.runs import marks, pipeline, store
 
 # Names kept for datasets offered by name (built in, or known IDX sets in AECORE_DATA_DIR).
 RESERVED = (*DATASETS, "emnist", "data")
@@ -70,6 +70,7 @@ def remove(name: str) -> Removed:
     freed = sum(pipeline.remove_run(run_id) for run_id in runs)
     if _baselines(name).is_dir() and not _baselines(name).is_symlink():
         freed += store.remove_artefact(_baselines(name))
+    marks.path(name).unlink(missing_ok=True)  # its indices would name another dataset's images
     if (folders.root() / name).is_dir():
         folders.remove(name)
     return Removed(name, runs, freed)
