@@ -121,8 +121,9 @@ def test_a_runs_suspects_are_cached_and_the_cli_prints_them(planted, capsys):
     assert cli.main(["odd", run.run_id, "--top", "3", "--json"]) == 0
     odd = json.loads(capsys.readouterr().out)
     assert len(odd["odd"]) == 3 and len(odd["pairs"]) == 3
-    assert cli.main(["suspects", run.run_id, "--top", "0"]) == 2
-    assert "--top takes a whole number" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:
+        cli.main(["suspects", run.run_id, "--top", "0"])
+    assert refused.value.code == 2 and "--top takes a whole number" in capsys.readouterr().err
 
 
 def test_a_damaged_ranking_is_computed_again(planted):
