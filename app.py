@@ -33,6 +33,8 @@ pages = [
     st.Page("views/classify.py", title="Classifier", icon=":material/category:"),
     st.Page("views/compare.py", title="Compare", icon=":material/stacked_line_chart:"),
     st.Page("views/draw.py", title="Draw", icon=":material/draw:"),
+    st.Page("views/quality.py", title="Data quality", icon=":material/rule:",
+            url_path="quality"),
     st.Page("views/data.py", title="Data", icon=":material/folder_open:"),
 ]
 

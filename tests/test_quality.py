@@ -189,3 +189,41 @@ def test_no_labels_no_suspects(tiny, monkeypatch):
     run = train_tiny().run
     with pytest.raises(InvalidConfig, match="has no labels"):
         dataquality.suspects(run)
+
+
+def test_the_data_quality_page(planted, monkeypatch):
+    """Suspects found on a click and shown worst first; a verdict kept for the dataset (a new
+    session sees it), downloaded, and a head retrained; odd images, pairs and clusters."""
+    from tests.conftest import app_test
+    from tests.support import texts, visit
+
+    run, data, test_flipped, _ = planted
+    app = next(app_test(monkeypatch))
+    visit(app, "views/quality.py")
+    assert "Find suspect labels in the test split" in [b.label for b in app.button]
+    app.button(key="find_test").click().run()
+    assert not app.exception
+    first = int(dataquality.suspects(run, "test").order[0])
+    assert texts(app) and any(t.value.startswith(f"#{first} ·") for t in app.text)
+    verdict = app.segmented_control(key=f"verdict_test_{first}")
+    verdict.set_value("wrong").run()
+    [kept] = marks.read("mnist")
+    assert kept.index == first and kept.wrong
+    app.button(key="retrain_head").click().run()
+    assert "Retrained on the corrected labels" in [m.label for m in app.metric]
+    assert any(b.label == "Corrections (CSV)" for b in app.get("download_button"))
+
+    other = next(app_test(monkeypatch))  # another person's session sees the verdict
+    visit(other, "views/quality.py")
+    assert other.segmented_control(key=f"verdict_test_{first}").value == "wrong"
+
+    app.toggle(key="odd_test").set_value(True).run()
+    captions = [i.caption for e in app.get("image") for i in e.proto.imgs]
+    odd = dataquality.odd(run, "test")
+    assert any(c.startswith(f"#{odd.odd[0]} ") for c in captions)
+    a, b = odd.pairs[0]
+    assert any(c.startswith(f"#{a} #{b} · code") for c in captions)
+    app.toggle(key="clusters_on").set_value(True).run()
+    assert not app.exception and "Clusters" in [m.label for m in app.metric]
+    app.radio(key="quality_colour").set_value("label quality").run()
+    assert not app.exception

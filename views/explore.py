@@ -226,8 +226,8 @@ with widgets.errors_shown():
     st.caption(f"{line} Click {noun.with_article} to see its neighbours{place}; the box and "
                "lasso tools (top right) select a region.")
     if colour == "label" and len(data.label_names) > plots.LEGEND_MAX:
-        st.caption(f"{len(data.label_names):,} classes share {len(plots.WIDE_PALETTE)} colours, without a "
-                   "legend: hover a point for its class.")
+        st.caption(f"{len(data.label_names):,} classes share {len(plots.WIDE_PALETTE)} "
+                   "colours, without a legend: hover a point for its class.")
     if summary is not None and summary.collapsed:
         st.warning(f"Only {summary.distinct_codes:.0%} of the {noun.many} have a code of their "
                    "own: "

@@ -15,6 +15,8 @@ FRAME_MS = 40  # Play waits this long after each frame is drawn
 HOVER = "%{text}<br>index %{customdata}<extra></extra>"
 COLOURINGS = {"label": "label", "error": "reconstruction error",
               "correct": "classifier right / wrong", "trust": "map trust"}
+# Beyond Explore's: the Data quality page colours by cleanlab's label quality (0 to 1).
+NAMES = {**COLOURINGS, "quality": "label quality"}
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,8 @@ def _texts(names: np.ndarray, colouring: Colouring) -> np.ndarray:
     v = colouring.values
     if colouring.kind == "correct":
         return np.char.add(names, np.where(v, " · right", " · wrong"))
-    word = {"error": " · error ", "trust": " · neighbours kept "}[colouring.kind]
+    word = {"error": " · error ", "trust": " · neighbours kept ",
+            "quality": " · label quality "}[colouring.kind]
     return np.char.add(np.char.add(names, word), np.char.mod("%.3f", v))
 
 
@@ -40,6 +43,9 @@ def _marker(colouring: Colouring, values: np.ndarray | None = None) -> dict:
     if colouring.kind == "trust":  # red where the map tore a digit from its neighbours
         return dict(size=4, color=values, colorscale="RdYlBu", cmin=0, cmax=1, showscale=True,
                     colorbar=dict(title="kept"))
+    if colouring.kind == "quality":  # red where the label is doubtful
+        return dict(size=4, color=values, colorscale="RdYlBu", cmin=0, cmax=1, showscale=True,
+                    colorbar=dict(title="label quality"))
     return dict(size=4, color=values, colorscale="Viridis", showscale=True,
                 colorbar=dict(title="error"))
 
@@ -49,7 +55,7 @@ def _groups(labels: np.ndarray, label_names: list[str], colouring: Colouring) ->
     else one trace."""
     if colouring.kind == "label":
         return class_groups(labels, label_names)
-    return [(COLOURINGS[colouring.kind], np.arange(len(labels)), None)]
+    return [(NAMES[colouring.kind], np.arange(len(labels)), None)]
 
 
 def _point_traces(embedding: np.ndarray, labels: np.ndarray, label_names: list[str],
