@@ -86,7 +86,9 @@ def add_parsers(sub, run: argparse.ArgumentParser) -> None:
     """The three commands, each taking a run id (the parent parser `run`) and --json."""
     p = sub.add_parser("suspects", parents=[run],
                        help="the images whose labels the codes doubt, worst first")
-    p.add_argument("--split", choices=("test", "train"), default="test")
+    p.add_argument("--split", choices=("test", "train"), default="test",
+                   help="the test images (scored by the run's head) or the training images "
+                        "(by heads cross-validated over 5 folds)")
     p.add_argument("--top", type=_top, default=100, help="how many to list (default 100)")
     p.set_defaults(func=cmd_suspects)
     p = sub.add_parser("clusters", parents=[run],
@@ -94,6 +96,7 @@ def add_parsers(sub, run: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_clusters)
     p = sub.add_parser("odd", parents=[run],
                        help="the images least like any other, and near-duplicate pairs")
-    p.add_argument("--split", choices=("test", "train"), default="test")
+    p.add_argument("--split", choices=("test", "train"), default="test",
+                   help="the test or the training images")
     p.add_argument("--top", type=_top, default=50, help="how many of each (default 50)")
     p.set_defaults(func=cmd_odd)

@@ -30,6 +30,7 @@ from benchmarks.app_pages import app_figures
 from benchmarks.appserver import APP, browser, chromium_missing, streamlit_server
 from benchmarks.compare import aecore_json, bench_compare_render, bench_sweep_overhead
 from benchmarks.conv import bench_train_conv, time_to_quality_conv
+from benchmarks.data_quality import bench_suspects
 from benchmarks.explore import bench_explore
 from benchmarks.own_images import bench_own_images
 from benchmarks.targets import schema_problems, verdict_rows, verdicts
@@ -315,6 +316,7 @@ def run(mode: str = "full") -> dict:
     result["app"], result["draw"] = app_figures(mode)
     result["data"] = bench_own_images(data, per_class=25 if smoke else 350,
                                       epochs=1 if smoke else 10)
+    result["data_quality"] = bench_suspects(data, smoke)
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     # a smoke run's figures are of synthetic bars: no target speaks of them
     result["targets"] = verdict_rows({} if smoke else result)
@@ -396,6 +398,11 @@ def table(r: dict) -> str:
          f"{f(d['head_accuracy'], '', 3)} / {f(d['pixels_accuracy'], '', 3)} / "
          f"{f(d['pca_accuracy'], '', 3)}", ""),
         ("own images: map 2-D 5-NN accuracy", f(d["knn_accuracy_2d"], "", 3), ""),
+        (f"suspect labels: rank the {r['data_quality']['images']:,} training images",
+         f(r["data_quality"]["suspects_train_s"], " s", 1), "<= 60"),
+        ("suspect labels: 1 % flipped, share found in the top N (ours / head's confidence)",
+         f"{f(r['data_quality']['precision_at_n_1pct'], '', 3)} / "
+         f"{f(r['data_quality']['baseline_precision_at_n_1pct'], '', 3)}", ""),
     ]
     width = max(len(name) for name, _, _ in rows)
     m = r["machine"]

@@ -43,6 +43,9 @@ SCHEMA: dict[str, dict[str, str] | str] = {
              "test_loss": NUMBER, "seconds_per_epoch": NUMBER, "mnist_seconds_per_epoch": NUMBER,
              "epoch_over_mnist": NUMBER, "head_accuracy": NUMBER, "pixels_accuracy": NUMBER,
              "pca_accuracy": NUMBER, "knn_accuracy_2d": NUMBER},
+    # suspect labels of the default run (benchmarks/data_quality.py)
+    "data_quality": {"images": NUMBER, "suspects_train_s": NUMBER,
+                     "precision_at_n_1pct": NUMBER, "baseline_precision_at_n_1pct": NUMBER},
 }
 
 
@@ -123,6 +126,7 @@ TARGETS = [
     Target("draw.first_answer_new_run_s", 5, True),
     Target("app.rss_growth_mb_20", 200, True),
     Target("peak_rss_mb", 2000, True),
+    Target("data_quality.suspects_train_s", 60, True),
 ]
 
 

@@ -70,7 +70,8 @@ def sweep_derive(tasks: Tasks, worker: Worker | None) -> Callable[[pipeline.Run]
     def derive(run: pipeline.Run) -> None:
         heads = compare.HEADS.values() if datasets.classes(run.config.dataset) else ()
         jobs = [*(head_job(run, cfg, worker, ahead=True) for cfg in heads),
-                map_job(run, compare.MAP, worker, ahead=True)]
+                map_job(run, compare.MAP, worker, ahead=True),
+                derived_job("clusters", run, compare.MAP, worker, ahead=True)]
         for job in jobs:
             if pipeline.is_valid(job.folder):
                 continue

@@ -47,6 +47,8 @@ def start_map(r: pipeline.Run) -> None:
     20) starts when a person picks it: on a server shared by a class, fitting it after every
     training took a CPU-minute per run that nobody might look at."""
     background.start(server.tasks(), map_job(r, ahead=True))
+    # its clusters next (HDBSCAN on the map: a fraction of a second), for Compare's table
+    background.start(server.tasks(), derived_job("clusters", r, ahead=True))
 
 
 def head_job(r: pipeline.Run, head: str) -> background.Job:

@@ -41,9 +41,11 @@ def test_a_sweep_fills_the_table_and_curves(app):
     app.run()
     [frame] = [d.value for d in app.dataframe]
     assert sorted(frame["latent_dim"]) == [2, 4]
-    assert frame[list(compare.FIELDS)].notna().all().all()
+    # HDBSCAN may find no cluster in a 1-epoch run's collapsed 2-d codes: then no figure
+    figures = [f for f in compare.FIELDS if not f.startswith("cluster_")]
+    assert frame[figures].notna().all().all() and frame["cluster_accuracy"].notna().any()
     charts = app.get("plotly_chart")
-    assert len(charts) >= 4 + 2  # four curves, two maps
+    assert len(charts) >= 6 + 2  # six curves, two maps
     assert "Digits whose neighbourhoods changed most" in texts(app)
     assert "2 runs of mnist" in texts(app)
 

@@ -1,5 +1,7 @@
 """In Chromium, on the real path (server, queue, worker process): a zip of a folder of
-rendered shapes uploaded on the Data page, trained on, mapped and classified."""
+rendered shapes uploaded on the Data page, trained on, mapped, classified and exported; its
+suspect labels found, one marked wrong (seen from a second tab), the corrections downloaded, a
+head retrained with them, and a suspect shown on the map."""
 
 from __future__ import annotations
 
@@ -64,4 +66,24 @@ def test_a_zip_uploaded_trained_mapped_and_classified(app_server, tmp_path):
         assert "shapes" in report and "circle" in report and "data:image/png;base64," in report
         page.get_by_role("link", name="Draw").click()  # grey 28x28 with labels: drawable
         page.get_by_role("heading", name="Draw an image").wait_for()
+        assert not exceptions_on(page)
+
+        page.get_by_role("link", name="Data quality").click()
+        page.get_by_role("button", name="Find suspect labels in the test split").click()
+        page.get_by_text("most doubtful of 36 test images").wait_for(timeout=WAIT_MS)
+        # the worst suspect's caption: "#i · given → suggested"
+        worst = page.locator("[data-testid='stMain'] [data-testid='stText']").first.inner_text()
+        index = int(worst.split(" ")[0].lstrip("#"))
+        page.get_by_role("button", name="label is wrong").first.click()
+        page.get_by_text("1 marked on shapes: 1 labels wrong").wait_for(timeout=WAIT_MS)
+        corrections = pd.read_csv(download(page, "Corrections (CSV)"))
+        assert corrections.to_dict("records")[0]["index"] == index
+        assert list(corrections.columns) == ["split", "index", "given", "corrected"]
+        page.get_by_role("button", name="Retrain the head with the corrections").click()
+        page.get_by_text("Retrained on the corrected labels").wait_for(timeout=WAIT_MS)
+        with new_page() as other:  # another person on the same server sees the verdict
+            other.goto(f"{app_server}/quality?dataset=shapes")
+            other.get_by_text("1 marked on shapes").wait_for(timeout=WAIT_MS)
+        page.get_by_role("button", name="On the map").first.click()
+        page.get_by_text("1 selected image").first.wait_for(timeout=WAIT_MS)
         assert not exceptions_on(page)

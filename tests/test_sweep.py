@@ -63,7 +63,10 @@ def test_local_sweep_derives_everything_and_reuses_trained_runs(tiny):
     assert len(steps) == len(configs) * (1 + len(sweep.DERIVED))
     assert all(sweep.derived_left(pipeline.summary(c.key())) == 0 for c in configs)
     rows = compare.report().rows
-    assert all(getattr(r, f) is not None for r in rows for f in compare.FIELDS)
+    # HDBSCAN may find no cluster in a 1-epoch run's collapsed 2-d codes: then no figure
+    assert all(getattr(r, f) is not None for r in rows for f in compare.FIELDS
+               if not f.startswith("cluster_"))
+    assert rows[0].cluster_accuracy is not None  # the k=4 run (newest first)
 
     weights = {c: (store.run_dir(c.key()) / "weights.safetensors").stat().st_mtime_ns
                for c in configs}
@@ -145,7 +148,8 @@ def test_cli_sweep_then_report_as_json_and_csv(tiny, capsys):
     out = json.loads(capsys.readouterr().out)
     assert code == 0 and out["failed"] == []
     assert [(r["latent_dim"], r["complete"]) for r in out["rows"]] == [(2, True), (4, True)]
-    assert all(v is not None for r in out["rows"] for v in r.values())
+    assert all(v is not None for r in out["rows"] for k, v in r.items()
+               if not k.startswith("cluster_"))
 
     assert cli.main(["report", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)

@@ -15,7 +15,7 @@ import torch
 from aecore.analysis.projection import exact_knn
 from aecore.core import metrics
 from aecore.core.config import HeadConfig, ProjectionConfig
-from aecore.runs import pipeline, store
+from aecore.runs import dataquality, pipeline, store
 
 HEADS = {"linear": HeadConfig(head="linear"), "mlp": HeadConfig(head="mlp")}
 MAP = ProjectionConfig(method="umap")
@@ -41,15 +41,20 @@ class Row:
     # Settings off the defaults ("batch 64, β 4"): such runs are their own curve, never
     # averaged with the default runs as if they were seeds.
     variant: str = field(default="", compare=False)
+    # HDBSCAN's clusters of the map against the labels (aecore.runs.dataquality), once found
+    cluster_ari: float | None = None
+    cluster_ami: float | None = None
+    cluster_accuracy: float | None = None
 
     def to_dict(self) -> dict:
         return {name: getattr(self, name) for name in FIELDS}
 
 
 FIELDS = ("run_id", "model", "latent_dim", "epochs", "seed", "variant", "test_loss",
-          "linear_accuracy", "mlp_accuracy", "knn_accuracy_2d", "seconds_per_epoch", "complete")
-NUMBERS = ("test_loss", "linear_accuracy", "mlp_accuracy", "knn_accuracy_2d",
-           "seconds_per_epoch")
+          "linear_accuracy", "mlp_accuracy", "knn_accuracy_2d", "cluster_ari", "cluster_ami",
+          "cluster_accuracy", "seconds_per_epoch", "complete")
+NUMBERS = ("test_loss", "linear_accuracy", "mlp_accuracy", "knn_accuracy_2d", "cluster_ari",
+           "cluster_ami", "cluster_accuracy", "seconds_per_epoch")
 
 
 @dataclass(frozen=True)
@@ -95,11 +100,16 @@ def report(dataset: str | None = None) -> Report:
             if (value := metrics.number(base.get("pca"))) is not None:
                 pca[name][s.config.latent_dim] = value
         meta = _stored_json(pipeline.map_folder(s, MAP), "meta.json") or {}
+        found = _stored_json(dataquality.clusters_folder(s, MAP), "summary.json") or {}
         c, m = s.config, s.metrics
         rows.append(Row(run_id, c.model, c.latent_dim, c.epochs, c.seed,
                         metrics.number(m.get("test_loss")), accuracy["linear"], accuracy["mlp"],
                         metrics.number(meta.get("knn_accuracy_2d")),
-                        metrics.number(m.get("seconds_per_epoch")), s.complete, c.variant))
+                        metrics.number(m.get("seconds_per_epoch")), s.complete,
+                        cluster_ari=metrics.number(found.get("ari")),
+                        cluster_ami=metrics.number(found.get("ami")),
+                        cluster_accuracy=metrics.number(found.get("clustering_accuracy")),
+                        variant=c.variant))
     return Report(rows, Baselines(pixels, pca))
 
 
@@ -166,7 +176,9 @@ def curve(rows: list[Row], metric: str) -> list[CurvePoint]:
 METRICS = {"test_loss": "Test BCE (lower is better)",
            "linear_accuracy": "Linear head: test accuracy",
            "mlp_accuracy": "MLP head: test accuracy",
-           "knn_accuracy_2d": "Map: 2-D 5-NN accuracy"}
+           "knn_accuracy_2d": "Map: 2-D 5-NN accuracy",
+           "cluster_ari": "Map's clusters (HDBSCAN): adjusted Rand index",
+           "cluster_accuracy": "Map's clusters: accuracy (each read as its majority label)"}
 
 
 @dataclass(frozen=True)

@@ -138,6 +138,10 @@ class ClusterResult:
     embedding: np.ndarray   # float32 [N, 2]: the test map they were found on
 
 
+def clusters_folder(run: pipeline.Run | pipeline.RunSummary, cfg: ProjectionConfig) -> Path:
+    return run.derived_dir / f"clusters-{cfg.key()}-v{VERSION}"
+
+
 def clusters(run: pipeline.Run, cfg: ProjectionConfig | None = None) -> ClusterResult:
     """HDBSCAN's clusters of the run's test map, scored against the labels when there are."""
     cfg = cfg or ProjectionConfig()
@@ -151,7 +155,7 @@ def clusters(run: pipeline.Run, cfg: ProjectionConfig | None = None) -> ClusterR
                     "assignment": torch.from_numpy(found.assignment.astype(np.int64))}),
                 "summary.json": store.json_bytes(found.summary())}
 
-    folder = run.derived_dir / f"clusters-{cfg.key()}-v{VERSION}"
+    folder = clusters_folder(run, cfg)
     files, _ = store.get_or_compute(folder, compute, _check_clusters(len(fitted.embedding)))
     s = store.parse_json(files, "summary.json", folder)
     assignment = store.parse_tensors(files, "clusters.safetensors", folder)["assignment"]

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from aecore.core.config import HeadConfig, ProjectionConfig
-from aecore.runs import mapping, pipeline
+from aecore.runs import dataquality, mapping, pipeline
 
 
 class Derived(NamedTuple):
@@ -28,4 +28,6 @@ KINDS = {
                          "the map of all 70,000 images"),
     "map_trust": Derived(mapping.trust_folder, mapping.map_trust, ProjectionConfig,
                          "the map's trust"),
+    "clusters": Derived(dataquality.clusters_folder, dataquality.clusters, ProjectionConfig,
+                        "the map's clusters"),
 }

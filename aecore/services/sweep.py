@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from aecore.core.config import MODELS, TrainConfig, check_dataset_name
 from aecore.core.errors import AecoreError, InvalidConfig
 from aecore.data import datasets
-from aecore.runs import compare, pipeline
+from aecore.runs import compare, dataquality, pipeline
 
 LATENT_DIMS = (2, 4, 8, 16, 32, 64, 128)
 MAX_CONFIGS = 200
@@ -141,6 +141,7 @@ def derive(run: pipeline.Run, step: Callable[[str], None] = lambda _: None) -> N
             pipeline.classify(run, cfg)
         step(f"{name} head" if labelled else f"{name} head (no labels)")
     pipeline.embed(run, compare.MAP)
+    dataquality.clusters(run, compare.MAP)  # HDBSCAN on the map (a fraction of a second)
     step("map")
 
 
