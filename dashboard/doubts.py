@@ -16,13 +16,10 @@ from dashboard import cached
 BY_WEIGHTS = cached.BY_WEIGHTS
 
 
-def suspects_folder(r: pipeline.Run, split: str):
-    return r.derived_dir / f"suspects-{split}-v{dataquality.VERSION}"
-
-
 def stored(r: pipeline.Run, split: str) -> bool:
-    """Whether this run's ranking of the split is on disk (a few stats: no work)."""
-    return pipeline.is_stored(suspects_folder(r, split))
+    """Whether this run's ranking of the split is stored and reads right: a page load shows
+    it, never computes it (that takes the button)."""
+    return dataquality.suspects_ready(r, split)
 
 
 @st.cache_resource(max_entries=4, show_spinner=False, hash_funcs=BY_WEIGHTS)
@@ -37,6 +34,7 @@ def odd(r: pipeline.Run, split: str) -> quality.Odd:
 
 @st.cache_resource(max_entries=4, show_spinner=False, hash_funcs=BY_WEIGHTS)
 def clusters(r: pipeline.Run) -> dataquality.ClusterResult:
+    """Read once the background job (derive.derived_job("clusters")) stored them."""
     return dataquality.clusters(r, cached.UMAP)
 
 
@@ -63,3 +61,17 @@ def plain_images(r: pipeline.Run, split: str, indices) -> list[np.ndarray]:
 
 def verdicts(dataset: str) -> dict[tuple[str, int], marks.Mark]:
     return {(m.split, m.index): m for m in marks.checked(dataset)}
+
+
+def verdict_of(mark: marks.Mark | None) -> str | None:
+    return None if mark is None else ("wrong" if mark.wrong else "right")
+
+
+def correction(given: int, suggested: int, verdict: str | None) -> int | None:
+    """What a verdict stores: the suggested class for a wrong label (UNKNOWN when the
+    suggestion is the given label itself), the given one for a right label, None to forget."""
+    if verdict is None:
+        return None
+    if verdict == "right":
+        return given
+    return suggested if suggested != given else marks.UNKNOWN

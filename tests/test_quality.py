@@ -183,6 +183,39 @@ def test_marks_from_two_sessions_are_both_kept_and_a_damaged_file_says_so(tiny):
     assert not list(marks.folder().glob(".tmp-*"))
 
 
+def test_a_wrong_label_whose_suggestion_is_itself_is_left_out(planted):
+    """A verdict of "wrong" where the suggestion is the given label: the image is left out of
+    training (and of scoring, on the test split), never kept as if it were right."""
+    from dashboard import doubts
+
+    run, data, _, _ = planted
+    given = int(datasets.load("mnist").train_y[3])
+    marks.mark("mnist", "train", 3, doubts.correction(given, given, "wrong"))
+    [kept] = marks.checked("mnist")
+    assert kept.wrong and kept.corrected == marks.UNKNOWN
+    assert marks.csv_bytes("mnist").decode().splitlines()[1].endswith(",")
+    assert marks.retrain(run).train_fixed == 1
+
+
+def test_marks_of_another_dataset_of_the_same_name_are_dropped(planted):
+    served = datasets.load("mnist")
+    marks.mark("mnist", "test", 0, int(served.test_y[0]))
+    stale = marks.read("mnist")[0]
+    marks.path("mnist").write_text(json.dumps([{**stale.__dict__,
+                                                "given": (stale.given + 1) % 10}]))
+    assert marks.checked("mnist") == []  # its label there is not the image's here
+
+
+def test_the_clusters_figure_greys_noise_alone():
+    from aecore.figures import mapplots
+
+    assignment = np.array([-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9] * 3)
+    fig = mapplots.clusters_figure(np.zeros((33, 2)), assignment)
+    assert fig.data[0].name == "noise" and fig.data[0].marker.color == "#dddddd"
+    colours = [t.marker.color.lower() for t in fig.data[1:]]
+    assert len(set(colours)) == 10 and not set(colours) & mapplots.GREYS
+
+
 def test_no_labels_no_suspects(tiny, monkeypatch):
     unlabelled = dataclasses.replace(make_tiny(), labelled=False)
     monkeypatch.setattr(datasets, "load", serve_tiny(unlabelled))
@@ -195,7 +228,7 @@ def test_the_data_quality_page(planted, monkeypatch):
     """Suspects found on a click and shown worst first; a verdict kept for the dataset (a new
     session sees it), downloaded, and a head retrained; odd images, pairs and clusters."""
     from tests.conftest import app_test
-    from tests.support import texts, visit
+    from tests.support import poll, texts, visit
 
     run, data, test_flipped, _ = planted
     app = next(app_test(monkeypatch))
@@ -205,7 +238,7 @@ def test_the_data_quality_page(planted, monkeypatch):
     assert not app.exception
     first = int(dataquality.suspects(run, "test").order[0])
     assert texts(app) and any(t.value.startswith(f"#{first} ·") for t in app.text)
-    verdict = app.segmented_control(key=f"verdict_test_{first}")
+    verdict = app.segmented_control(key=f"verdict_mnist_test_{first}")
     verdict.set_value("wrong").run()
     [kept] = marks.read("mnist")
     assert kept.index == first and kept.wrong
@@ -215,15 +248,18 @@ def test_the_data_quality_page(planted, monkeypatch):
 
     other = next(app_test(monkeypatch))  # another person's session sees the verdict
     visit(other, "views/quality.py")
-    assert other.segmented_control(key=f"verdict_test_{first}").value == "wrong"
+    assert other.segmented_control(key=f"verdict_mnist_test_{first}").value == "wrong"
+    marks.mark("mnist", "test", first, None)  # withdrawn in that other session ...
+    app.run()  # ... and this one shows it withdrawn
+    assert app.segmented_control(key=f"verdict_mnist_test_{first}").value is None
 
-    app.toggle(key="odd_test").set_value(True).run()
+    app.toggle(key=f"odd_test_{run.run_id}").set_value(True).run()
     captions = [i.caption for e in app.get("image") for i in e.proto.imgs]
     odd = dataquality.odd(run, "test")
     assert any(c.startswith(f"#{odd.odd[0]} ") for c in captions)
     a, b = odd.pairs[0]
     assert any(c.startswith(f"#{a} #{b} · code") for c in captions)
-    app.toggle(key="clusters_on").set_value(True).run()
-    assert not app.exception and "Clusters" in [m.label for m in app.metric]
+    app.button(key="find_clusters").click().run()
+    poll(app, lambda a: "Clusters" in [m.label for m in a.metric])
     app.radio(key="quality_colour").set_value("label quality").run()
     assert not app.exception

@@ -7,7 +7,17 @@ import streamlit as st
 from aecore.core import metrics
 from aecore.figures import mapplots
 from aecore.runs import marks
-from dashboard import cached, doubts, downloads, links, session, widgets
+from dashboard import (
+    background,
+    cached,
+    derive,
+    doubts,
+    downloads,
+    links,
+    server,
+    session,
+    widgets,
+)
 
 GRID = 6         # images a row
 VERDICTS = {"wrong": "label is wrong", "right": "label is right"}
@@ -21,15 +31,20 @@ def show_on_map(split: str, index: int) -> None:
     image on the map of all images, where it follows the test ones."""
     test_size = len(cached.dataset(run.config.dataset).test_x)
     st.session_state["map_kind"] = "test" if split == "test" else "all"
+    st.session_state[links.UNCONFIRMED_MAP] = False  # this click asks for the map
     links.select_digits([index if split == "test" else test_size + index])
     st.switch_page("views/explore.py")
 
 
+def verdict_key(split: str, index: int) -> str:
+    return f"verdict_{run.config.dataset}_{split}_{index}"
+
+
 def record(split: str, index: int, suggested: int) -> None:
     """A verdict's widget changed: kept for the dataset at once (every session sees it)."""
-    choice = st.session_state.get(f"verdict_{split}_{index}")
     given = int(labels_of(split)[index])
-    corrected = None if choice is None else (suggested if choice == "wrong" else given)
+    corrected = doubts.correction(given, suggested,
+                                  st.session_state.get(verdict_key(split, index)))
     with widgets.errors_shown():
         marks.mark(run.config.dataset, split, index, corrected)
 
@@ -76,11 +91,9 @@ def suspects_part(split: str, names: list[str]) -> None:
                 st.image(picture, width="stretch")
                 st.text(f"#{i} · {names[given]} → {names[suggested]}\n"
                         f"score {found.scores[i]:.4f}")
-                mark = verdicts.get((split, i))
-                key = f"verdict_{split}_{i}"
-                if key not in st.session_state:
-                    st.session_state[key] = None if mark is None else \
-                        ("wrong" if mark.wrong else "right")
+                key = verdict_key(split, i)
+                # the stored verdict, each time: another session may have changed it
+                st.session_state[key] = doubts.verdict_of(verdicts.get((split, i)))
                 st.segmented_control("Verdict", list(VERDICTS), format_func=VERDICTS.get,
                                      key=key, label_visibility="collapsed",
                                      on_change=record, args=(split, i, suggested))
@@ -97,7 +110,8 @@ def marks_part() -> None:
         return
     wrong = sum(m.wrong for m in kept)
     st.caption(f"{len(kept)} marked on {data.nouns.name}: {wrong} labels wrong (corrected to "
-               f"the suggested class), {len(kept) - wrong} right.")
+               f"the suggested class, or left out where it is the given one), "
+               f"{len(kept) - wrong} right.")
     left, right = st.columns(2)
     with left:
         downloads.button("Corrections (CSV)", marks.csv_bytes(run.config.dataset),
@@ -105,10 +119,10 @@ def marks_part() -> None:
                          "dl_corrections")
     if right.button("Retrain the head with the corrections", key="retrain_head"):
         with st.spinner("Training a head on the corrected labels ..."):
-            st.session_state["retrained"] = (run.run_id, marks.retrain(run))
+            st.session_state["retrained"] = (run.run_id, kept, marks.retrain(run))
     result = st.session_state.get("retrained")
-    if result and result[0] == run.run_id:
-        r = result[1]
+    if result and result[:2] == (run.run_id, kept):  # not after the marks changed
+        r = result[2]
         a, b = st.columns(2)
         a.metric("Test accuracy, the run's head", f"{r.before:.2%}")
         b.metric("Retrained on the corrected labels", f"{r.after:.2%}",
@@ -119,7 +133,7 @@ def marks_part() -> None:
 
 def odd_part(split: str, names: list[str]) -> None:
     st.subheader("Odd images and near-duplicates")
-    if not st.toggle("Find them", key=f"odd_{split}"):
+    if not st.toggle("Find them", key=f"odd_{split}_{run.run_id}"):
         st.caption(f"The {data.nouns.many} least like any other (farthest from their 5th "
                    "nearest code), and the pairs whose codes nearly coincide, with their pixel "
                    "distance beside: 0 is the same image twice, more is a look-alike.")
@@ -139,13 +153,19 @@ def odd_part(split: str, names: list[str]) -> None:
 
 def clusters_part(names: list[str]) -> None:
     st.subheader("The clusters the codes form")
-    if not st.toggle("Find them (HDBSCAN on the test map)", key="clusters_on"):
+    job = derive.derived_job("clusters", run)
+    progress = background.follow(server.tasks(), job, start_now=False)
+    if progress != "ready":
         st.caption("scikit-learn's HDBSCAN on the run's UMAP map of the test images, against "
                    "their labels: adjusted Rand index, adjusted mutual information and the "
                    "clustering accuracy (each cluster read as its majority label).")
+        if progress == "absent" and st.button("Find the clusters", key="find_clusters"):
+            background.start(server.tasks(), job)
+            st.rerun()
+        elif progress == "running":
+            st.info("Clustering the map (fitting it first if needed) ...")
         return
-    with st.spinner("Clustering the map (fitting it first if needed) ..."):
-        result = doubts.clusters(run)
+    result = doubts.clusters(run)
     c = result.clusters
     cols = st.columns(5)
     cols[0].metric("Clusters", c.n_clusters)
@@ -153,13 +173,11 @@ def clusters_part(names: list[str]) -> None:
     for col, name, value in zip(cols[2:], ("ARI", "AMI", "Clustering accuracy"),
                                 (c.ari, c.ami, c.clustering_accuracy), strict=True):
         col.metric(name, metrics.text(None if np.isnan(value) else value, ".3f", "no labels"))
-    colour = st.radio("Colour the map by", ["cluster", "label quality"], horizontal=True,
-                      key="quality_colour", persist_state=session.KEEP)
+    colour = st.radio("Colour the map by", ["cluster", "label quality"] if data.labelled
+                      else ["cluster"], horizontal=True, key="quality_colour",
+                      persist_state=session.KEEP)
     if colour == "cluster":
-        cluster_names = ["noise", *(f"cluster {k + 1}" for k in range(c.n_clusters))]
-        fig = mapplots.map_figure(result.embedding, c.assignment + 1, cluster_names,
-                                  title="Clusters (grey: noise)")
-        fig.update_traces(marker_color="#cccccc", selector={"name": "noise"})
+        fig = mapplots.clusters_figure(result.embedding, c.assignment)
     elif doubts.stored(run, "test") and data.labelled:
         scores = doubts.suspects(run, "test").scores
         fig = mapplots.map_figure(result.embedding, labels_of("test"), names,
@@ -177,11 +195,15 @@ with widgets.errors_shown():
     split = st.radio("Images", ["test", "train"], horizontal=True, key="quality_split",
                      persist_state=session.KEEP,
                      format_func=lambda s: f"the {len(labels_of(s)):,} {s} {data.nouns.many}")
-    if data.labelled:
+if data.labelled:  # each part's error is its own: a damaged marks file hides only the marks
+    with widgets.errors_shown():
         suspects_part(split, names)
+    with widgets.errors_shown():
         marks_part()
-    else:
-        st.info(f"{data.nouns.name} has no labels, so no label can be suspect: the odd images, "
-                "near-duplicates and clusters still show.")
+else:
+    st.info(f"{data.nouns.name} has no labels, so no label can be suspect: the odd images, "
+            "near-duplicates and clusters still show.")
+with widgets.errors_shown():
     odd_part(split, names)
+with widgets.errors_shown():
     clusters_part(names)

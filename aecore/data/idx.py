@@ -25,6 +25,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import torch
+from filelock import FileLock
 
 from aecore.core.errors import DatasetCorrupt, DatasetUnavailable
 from aecore.core.paths import cache_dir, data_dirs
@@ -115,8 +116,23 @@ def check_bytes(path: Path, data: bytes, md5: str, size: int | None) -> None:
                              "delete it and load again")
 
 
+MAX_FILE_BYTES = 1 << 30  # a file of unpublished size (NIST's zip is 562 MB): read up to this
+
+
+def read_checked(path: Path, md5: str, size: int | None) -> bytes:
+    """The file's bytes once its size (from stat, before any read) and md5 are right."""
+    actual = path.stat().st_size
+    if actual != (size if size is not None else actual) or actual > MAX_FILE_BYTES:
+        raise DatasetCorrupt(f"{path} has {actual} bytes, expected "
+                             f"{size if size is not None else f'at most {MAX_FILE_BYTES}'}: it "
+                             "is truncated or not the original file; delete it and load again")
+    data = path.read_bytes()
+    check_bytes(path, data, md5, size)
+    return data
+
+
 def check_file(path: Path, md5: str, size: int | None) -> None:
-    check_bytes(path, path.read_bytes(), md5, size)
+    read_checked(path, md5, size)
 
 
 def _dims(name: str, part: str) -> tuple[int, ...]:
@@ -152,10 +168,8 @@ def _gunzip(stream, limit: int, where_from: str) -> bytes:
 def read(folder: Path, name: str) -> list[torch.Tensor]:
     """PARTS as tensors: images uint8 [N, 28, 28] upright, labels int64 from 0."""
     source = SOURCES[name]
-    checked: dict[str, bytes] = {}
-    for file, (md5, size) in source.files.items():
-        checked[file] = (folder / file).read_bytes()
-        check_bytes(folder / file, checked[file], md5, size)
+    checked = {file: read_checked(folder / file, md5, size)
+               for file, (md5, size) in source.files.items()}
     out = []
     for part, spec in zip(PARTS, source.parts, strict=True):
         dims = _dims(name, part)
@@ -221,12 +235,25 @@ def fetch(name: str) -> Path:
         raise unavailable(name, f"no download mirror answers ({hosts}): this machine seems "
                                 "offline")
     target = raw_folder(cache_dir() / "data", name)
-    target.mkdir(parents=True, exist_ok=True)
-    print(f"downloading {source.folder} into {target} ...", file=sys.stderr)
-    _drop_stale_downloads(target)
-    work = Path(tempfile.mkdtemp(prefix=DOWNLOAD_PREFIX, dir=target))
+    locks = cache_dir() / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(locks / f"download-{source.folder}.lock")):  # two sessions: one download
+        if (found := present(name)) is not None:  # the other's, finished meanwhile
+            return found
+        return _fetch_into(name, target, cls, tv.EMNIST, download_url)
+
+
+def _fetch_into(name: str, target: Path, cls, emnist, download_url) -> Path:
+    source = SOURCES[name]
     try:
-        if cls is tv.EMNIST:  # only the zip: torchvision would extract every split beside it
+        target.mkdir(parents=True, exist_ok=True)
+        _drop_stale_downloads(target)
+        work = Path(tempfile.mkdtemp(prefix=DOWNLOAD_PREFIX, dir=target))
+    except OSError as exc:
+        raise unavailable(name, f"{target} cannot be written ({exc.strerror})") from exc
+    print(f"downloading {source.folder} into {target} ...", file=sys.stderr)
+    try:
+        if cls is emnist:  # only the zip: torchvision would extract every split beside it
             download_url(cls.url, str(work / source.folder / "raw"), "gzip.zip", cls.md5)
         else:
             for train in (True, False):
@@ -234,8 +261,11 @@ def fetch(name: str) -> Path:
         for file, (md5, size) in source.files.items():
             check_file(work / source.folder / "raw" / file, md5, size)
             os.replace(work / source.folder / "raw" / file, target / file)
+    except DatasetCorrupt as exc:
+        raise unavailable(name, "the downloaded files are not the published ones (md5)") from exc
     except (OSError, RuntimeError) as exc:
-        raise unavailable(name, f"the download failed ({type(exc).__name__})") from exc
+        raise unavailable(name, f"the download failed ({type(exc).__name__}: "
+                                f"{str(exc)[:120]})") from exc
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return target

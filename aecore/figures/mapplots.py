@@ -116,6 +116,27 @@ def map_figure(embedding: np.ndarray, labels: np.ndarray, label_names: list[str]
     return _finish(fig, title)
 
 
+def clusters_figure(embedding: np.ndarray, assignment: np.ndarray) -> go.Figure:
+    """The map coloured by cluster (assignment -1: noise, light grey, drawn first); cluster
+    colours skip grey, so no cluster reads as noise."""
+    fig = go.Figure()
+    noise = np.flatnonzero(assignment < 0)
+    fig.add_scattergl(x=embedding[noise, 0], y=embedding[noise, 1], mode="markers",
+                      name="noise", customdata=noise, hovertemplate="noise · index "
+                      "%{customdata}<extra></extra>", marker=dict(size=3, color="#dddddd"))
+    palette = [c for c in WIDE_PALETTE if c.lower() not in GREYS]
+    n = int(assignment.max()) + 1 if len(assignment) else 0
+    for k in range(n):
+        members = np.flatnonzero(assignment == k)
+        fig.add_scattergl(x=embedding[members, 0], y=embedding[members, 1], mode="markers",
+                          name=f"cluster {k + 1}", customdata=members,
+                          hovertemplate=f"cluster {k + 1} · index %{{customdata}}<extra></extra>",
+                          showlegend=None if n <= LEGEND_MAX else False,
+                          marker=dict(size=4, color=palette[k % len(palette)]))
+    return _finish(fig, "Clusters (light grey: noise)")
+
+
+GREYS = {"#222a2a", "#778aae", "#6e899c", "#c9fbe5", "#fed4c4"}  # WIDE_PALETTE's near-greys
 TRUST_COLOURS = ["#d73027", "#fc8d59", "#fee090", "#91bfdb", "#4575b4"]
 ERROR_COLOURS = ["#440154", "#3b528b", "#21918c", "#5ec962", "#fde725"]
 

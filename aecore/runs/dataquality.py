@@ -89,6 +89,14 @@ def suspects(run: pipeline.Run, split: str = "test") -> SuspectResult:
                          t["order"].numpy(), labels, meta["seconds"])
 
 
+def suspects_ready(run: pipeline.Run, split: str) -> bool:
+    """Whether the split's ranking is stored and reads right (a damaged one is moved aside):
+    a page shows it, else offers the button that computes it."""
+    folder = run.derived_dir / f"suspects-{split}-v{VERSION}"
+    n = split_size(datasets.load(run.config.dataset), split)
+    return store.read_artefact(folder, check=_check_suspects(n)) is not None
+
+
 def split_size(data: datasets.Dataset, split: str) -> int:
     return len(data.test_y if split == "test" else data.train_y)
 

@@ -70,7 +70,8 @@ def remove(name: str) -> Removed:
     freed = sum(pipeline.remove_run(run_id) for run_id in runs)
     if _baselines(name).is_dir() and not _baselines(name).is_symlink():
         freed += store.remove_artefact(_baselines(name))
-    marks.path(name).unlink(missing_ok=True)  # its indices would name another dataset's images
+    with store.lock(f"marks-{name}"):  # its indices would name another dataset's images
+        marks.path(name).unlink(missing_ok=True)
     if (folders.root() / name).is_dir():
         folders.remove(name)
     return Removed(name, runs, freed)

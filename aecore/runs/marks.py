@@ -7,12 +7,12 @@ from __future__ import annotations
 import io
 import json
 import os
+import stat
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 
@@ -35,12 +35,15 @@ def path(dataset: str) -> Path:
     return folder() / f"{dataset}.json"
 
 
+UNKNOWN = -1  # a wrong label whose class the person did not name: left out, not corrected
+
+
 @dataclass(frozen=True)
 class Mark:
     split: str
     index: int
     given: int
-    corrected: int  # == given: the label is right
+    corrected: int  # == given: the label is right; UNKNOWN: wrong, class not named
 
     @property
     def wrong(self) -> bool:
@@ -50,18 +53,21 @@ class Mark:
 def read(dataset: str) -> list[Mark]:
     """The dataset's marks, oldest first; a damaged file reads as CacheCorrupt, never as none."""
     file = path(dataset)
-    try:
-        with open(file, "rb", opener=lambda p, f: os.open(p, f | os.O_NOFOLLOW)) as f:
-            blob = f.read(128 * MAX_MARKS + 1)
+    try:  # no symlink followed, no FIFO waited on: a regular file or nothing
+        fd = os.open(file, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except FileNotFoundError:
         return []
     except OSError as exc:
         raise CacheCorrupt(f"{file} cannot be read ({exc.strerror}): remove it") from exc
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise CacheCorrupt(f"{file} is not a regular file: remove it")
+        blob = f.read(128 * MAX_MARKS + 1)
     try:
         rows = json.loads(blob)
         marks = [Mark(str(r["split"]), int(r["index"]), int(r["given"]), int(r["corrected"]))
                  for r in rows]
-    except (ValueError, TypeError, KeyError) as exc:
+    except (ValueError, TypeError, KeyError, OverflowError, RecursionError) as exc:
         raise CacheCorrupt(f"{file} is not a list of marks: remove it") from exc
     if len(marks) > MAX_MARKS or any(m.split not in ("test", "train") for m in marks):
         raise CacheCorrupt(f"{file} is not a list of marks: remove it")
@@ -69,15 +75,18 @@ def read(dataset: str) -> list[Mark]:
 
 
 def checked(dataset: str) -> list[Mark]:
-    """read(), each mark checked against the dataset: an index or class it lacks is damage."""
+    """read(), each mark checked against the dataset: an index or class it lacks is damage;
+    a mark whose given label is not the image's (a dataset of that name added again since) is
+    dropped, never applied to another image."""
     data = datasets.load(dataset)
-    n = {"test": len(data.test_y), "train": len(data.train_y)}
+    labels = {"test": data.test_y, "train": data.train_y}
+    n = len(data.label_names)
     marks = read(dataset)
-    if any(not (0 <= m.index < n[m.split] and 0 <= m.given < len(data.label_names)
-                and 0 <= m.corrected < len(data.label_names)) for m in marks):
+    if any(not (0 <= m.index < len(labels[m.split]) and 0 <= m.given < n
+                and (0 <= m.corrected < n or m.corrected == UNKNOWN)) for m in marks):
         raise CacheCorrupt(f"{path(dataset)} names images or classes {dataset} lacks: remove "
                            "it")
-    return marks
+    return [m for m in marks if int(labels[m.split][m.index]) == m.given]
 
 
 def _write(dataset: str, marks: list[Mark]) -> None:
@@ -104,7 +113,8 @@ def mark(dataset: str, split: str, index: int, corrected: int | None) -> list[Ma
     labels = data.test_y if split == "test" else data.train_y
     if split not in ("test", "train") or not 0 <= index < len(labels):
         raise InvalidConfig(f"no {split} image {index} in {dataset}")
-    if corrected is not None and not 0 <= corrected < len(data.label_names):
+    if corrected is not None and corrected != UNKNOWN and \
+            not 0 <= corrected < len(data.label_names):
         raise InvalidConfig(f"{dataset} has no class {corrected}")
     with store.lock(f"marks-{dataset}"):
         marks = [m for m in checked(dataset) if (m.split, m.index) != (split, index)]
@@ -120,27 +130,38 @@ def csv_bytes(dataset: str) -> bytes:
     """split, index, given, corrected: with class names, one row per mark."""
     names = datasets.load(dataset).label_names
     table = pd.DataFrame([{"split": m.split, "index": m.index, "given": names[m.given],
-                           "corrected": names[m.corrected]} for m in checked(dataset)],
+                           "corrected": "" if m.corrected == UNKNOWN else names[m.corrected]}
+                          for m in checked(dataset)],
                          columns=["split", "index", "given", "corrected"])
     out = io.StringIO()
     table.to_csv(out, index=False)
     return out.getvalue().encode()
 
 
-def corrected_labels(labels: torch.Tensor, marks: list[Mark], split: str) -> torch.Tensor:
-    fixed = labels.clone()
+@dataclass(frozen=True)
+class Corrected:
+    labels: torch.Tensor  # int64 [N]: the marks' corrections applied
+    keep: torch.Tensor    # bool [N]: False where a label is wrong but its class not named
+    fixed: int            # labels changed or left out
+
+
+def corrected_labels(labels: torch.Tensor, marks: list[Mark], split: str) -> Corrected:
+    fixed, keep = labels.clone(), torch.ones(len(labels), dtype=torch.bool)
     for m in marks:
         if m.split == split and m.wrong:
-            fixed[m.index] = m.corrected
-    return fixed
+            if m.corrected == UNKNOWN:
+                keep[m.index] = False
+            else:
+                fixed[m.index] = m.corrected
+    return Corrected(fixed, keep, int(((fixed != labels) | ~keep).sum()))
 
 
 @dataclass(frozen=True)
 class Retrained:
     before: float        # the run's head, on the test labels as corrected
     after: float         # a head trained on the corrected training labels, on the same
-    train_fixed: int     # training labels changed
-    test_fixed: int      # test labels changed
+    train_fixed: int     # training labels changed or left out
+    test_fixed: int      # test labels changed or left out
     seconds: float
 
 
@@ -151,17 +172,13 @@ def retrain(run: pipeline.Run, cfg: HeadConfig | None = None) -> Retrained:
     start = time.perf_counter()
     data = datasets.load(run.config.dataset)
     marks = checked(run.config.dataset)
-    train_y = corrected_labels(data.train_y, marks, "train")
-    test_y = corrected_labels(data.test_y, marks, "test")
+    train = corrected_labels(data.train_y, marks, "train")
+    test = corrected_labels(data.test_y, marks, "test")
     train_codes, test_codes = pipeline.codes(run)
     n = len(data.label_names)
+    test_codes, test_y = test_codes[test.keep], test.labels[test.keep]
     before = pipeline.classify(run, cfg).head.probabilities(test_codes).argmax(1)
-    head = train_head(train_codes, train_y, cfg, n)
+    head = train_head(train_codes[train.keep], train.labels[train.keep], cfg, n)
     after = head.probabilities(test_codes).argmax(1)
     return Retrained(scores(before, test_y, n)["accuracy"], scores(after, test_y, n)["accuracy"],
-                     int((train_y != data.train_y).sum()), int((test_y != data.test_y).sum()),
-                     time.perf_counter() - start)
-
-
-def wrong_indices(marks: list[Mark], split: str) -> np.ndarray:
-    return np.array([m.index for m in marks if m.split == split and m.wrong], dtype=np.int64)
+                     train.fixed, test.fixed, time.perf_counter() - start)

@@ -157,13 +157,16 @@ def run_ray(configs: list[TrainConfig], address: str | None = None, device: str 
         remote = ray.remote(train_files).options(
             num_cpus=cpus_per_task, num_gpus=1 if device.startswith("cuda") else 0,
             max_retries=0)
-        pending, reused, shipped = {}, [], {}
-        for cfg in configs:  # every task first, so the cluster trains while this derives
+        pending, reused, todo = {}, [], []
+        for cfg in configs:
             if (cached := pipeline.find_complete(cfg.key())) is not None:
                 reused.append((cfg, cached))
-                continue
-            if cfg.dataset not in shipped:  # stored once in the cluster, read by every task
-                shipped[cfg.dataset] = ray.put(datasets.load(cfg.dataset))
+            else:
+                todo.append(cfg)
+        # Every dataset loaded before any task starts (one that cannot load stops the sweep
+        # with nothing left running), each put in the object store once for every task.
+        shipped = {name: ray.put(datasets.load(name)) for name in {c.dataset for c in todo}}
+        for cfg in todo:  # every task first, so the cluster trains while this derives
             pending[remote.remote(cfg.to_dict(), device, shipped[cfg.dataset])] = cfg
         for cfg, cached in reused:
             step(f"reused {cfg.model} k={cfg.latent_dim}")
