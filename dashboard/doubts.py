@@ -67,6 +67,14 @@ def verdict_of(mark: marks.Mark | None) -> str | None:
     return None if mark is None else ("wrong" if mark.wrong else "right")
 
 
+def kept_text(mark: marks.Mark | None, names: list[str]) -> str:
+    """What the stored verdict holds, which may come from another run's suggestion."""
+    if mark is None or not mark.wrong:
+        return ""
+    return "\nkept: left out" if mark.corrected == marks.UNKNOWN else \
+        f"\nkept: → {names[mark.corrected]}"
+
+
 def correction(given: int, suggested: int, verdict: str | None) -> int | None:
     """What a verdict stores: the suggested class for a wrong label (UNKNOWN when the
     suggestion is the given label itself), the given one for a right label, None to forget."""

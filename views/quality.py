@@ -20,7 +20,7 @@ from dashboard import (
 )
 
 GRID = 6         # images a row
-VERDICTS = {"wrong": "label is wrong", "right": "label is right"}
+VERDICTS = {"wrong": "✗ wrong", "right": "✓ right"}  # the given label
 
 st.title("What is wrong with the data")
 run = session.require_run()
@@ -32,6 +32,9 @@ def show_on_map(split: str, index: int) -> None:
     test_size = len(cached.dataset(run.config.dataset).test_x)
     st.session_state["map_kind"] = "test" if split == "test" else "all"
     st.session_state[links.UNCONFIRMED_MAP] = False  # this click asks for the map
+    # the same dataset and run there, whatever the page switch does to the sidebar's widgets
+    st.session_state["activate_dataset"] = run.config.dataset
+    st.session_state["activate_run"] = run.run_id
     links.select_digits([index if split == "test" else test_size + index])
     st.switch_page("views/explore.py")
 
@@ -40,12 +43,17 @@ def verdict_key(split: str, index: int) -> str:
     return f"verdict_{run.config.dataset}_{split}_{index}"
 
 
-def record(split: str, index: int, suggested: int) -> None:
-    """A verdict's widget changed: kept for the dataset at once (every session sees it)."""
-    given = int(labels_of(split)[index])
-    corrected = doubts.correction(given, suggested,
-                                  st.session_state.get(verdict_key(split, index)))
+def record(split: str, index: int, suggested: int, shown: str | None) -> None:
+    """A verdict's widget changed: kept for the dataset at once (every session sees it),
+    unless another session changed it since this page showed it."""
     with widgets.errors_shown():
+        now = doubts.verdicts(run.config.dataset).get((split, index))
+        if doubts.verdict_of(now) != shown:
+            st.toast(f"Another session changed the verdict on #{index}: it is shown now.")
+            return
+        given = int(labels_of(split)[index])
+        corrected = doubts.correction(given, suggested,
+                                      st.session_state.get(verdict_key(split, index)))
         marks.mark(run.config.dataset, split, index, corrected)
 
 
@@ -89,14 +97,15 @@ def suspects_part(split: str, names: list[str]) -> None:
             given, suggested = int(found.labels[i]), int(found.suggested[i])
             with column:
                 st.image(picture, width="stretch")
+                mark = verdicts.get((split, i))
                 st.text(f"#{i} · {names[given]} → {names[suggested]}\n"
-                        f"score {found.scores[i]:.4f}")
+                        f"score {found.scores[i]:.4f}" + doubts.kept_text(mark, names))
                 key = verdict_key(split, i)
                 # the stored verdict, each time: another session may have changed it
-                st.session_state[key] = doubts.verdict_of(verdicts.get((split, i)))
+                shown = st.session_state[key] = doubts.verdict_of(mark)
                 st.segmented_control("Verdict", list(VERDICTS), format_func=VERDICTS.get,
                                      key=key, label_visibility="collapsed",
-                                     on_change=record, args=(split, i, suggested))
+                                     on_change=record, args=(split, i, suggested, shown))
                 if st.button("On the map", key=f"map_{split}_{i}", icon=":material/map:"):
                     show_on_map(split, i)
 
@@ -117,12 +126,13 @@ def marks_part() -> None:
         downloads.button("Corrections (CSV)", marks.csv_bytes(run.config.dataset),
                          f"{run.config.dataset}-label-corrections.csv", downloads.CSV,
                          "dl_corrections")
+    these = (run.run_id, run.weights_id, kept)  # a result for these weights and these marks
     if right.button("Retrain the head with the corrections", key="retrain_head"):
         with st.spinner("Training a head on the corrected labels ..."):
-            st.session_state["retrained"] = (run.run_id, kept, marks.retrain(run))
+            st.session_state["retrained"] = (these, marks.retrain(run, marks=kept))
     result = st.session_state.get("retrained")
-    if result and result[:2] == (run.run_id, kept):  # not after the marks changed
-        r = result[2]
+    if result and result[0] == these:
+        r = result[1]
         a, b = st.columns(2)
         a.metric("Test accuracy, the run's head", f"{r.before:.2%}")
         b.metric("Retrained on the corrected labels", f"{r.after:.2%}",
@@ -189,12 +199,15 @@ def clusters_part(names: list[str]) -> None:
     st.plotly_chart(fig, key="quality_map")
 
 
+data = None
 with widgets.errors_shown():
     data = cached.dataset(run.config.dataset)
     names = data.label_names
     split = st.radio("Images", ["test", "train"], horizontal=True, key="quality_split",
                      persist_state=session.KEEP,
                      format_func=lambda s: f"the {len(labels_of(s)):,} {s} {data.nouns.many}")
+if data is None:  # the dataset cannot be read: said above
+    st.stop()
 if data.labelled:  # each part's error is its own: a damaged marks file hides only the marks
     with widgets.errors_shown():
         suspects_part(split, names)

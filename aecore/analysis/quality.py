@@ -21,6 +21,7 @@ from torch.nn import functional as F
 from aecore.analysis.classify import train_head
 from aecore.analysis.projection import exact_knn
 from aecore.core.config import HeadConfig
+from aecore.core.errors import InvalidConfig
 
 FOLDS = 5             # cross-validation folds on the training split
 VOTERS = 10           # nearest training codes whose labels vote
@@ -87,6 +88,9 @@ def rank(labels: np.ndarray, probabilities: np.ndarray, method: str = METHOD) ->
     """cleanlab's label-quality scores of `labels` under out-of-sample `probabilities`."""
     from cleanlab.rank import get_label_quality_scores
 
+    if not np.isfinite(probabilities).all():
+        raise InvalidConfig("the run's codes are not finite numbers (did its training "
+                            "diverge?): no label can be scored on them")
     probs = probabilities / probabilities.sum(1, keepdims=True)
     scores = get_label_quality_scores(labels, probs, method=method).astype(np.float32)
     return Suspects(method, scores, probs.argmax(1), np.argsort(scores, kind="stable"))
@@ -167,9 +171,12 @@ def clusters(points: np.ndarray, labels: np.ndarray | None) -> Clusters:
                     copy=True).fit_predict(np.asarray(points, dtype=np.float64))
     kept = found >= 0
     n_clusters = int(found.max() + 1) if kept.any() else 0
-    if labels is None or kept.sum() < 2:
+    if labels is None:
         return Clusters(found, n_clusters, float(1 - kept.mean()), float("nan"),
                         float("nan"), float("nan"))
+    if kept.sum() < 2:  # all noise: nothing to compare, and every image counts as wrong
+        return Clusters(found, n_clusters, float(1 - kept.mean()), float("nan"),
+                        float("nan"), 0.0)
     right = sum(np.bincount(labels[found == c]).max() for c in range(n_clusters))
     return Clusters(found, n_clusters, float(1 - kept.mean()),
                     float(adjusted_rand_score(labels[kept], found[kept])),

@@ -25,7 +25,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import torch
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 from aecore.core.errors import DatasetCorrupt, DatasetUnavailable
 from aecore.core.paths import cache_dir, data_dirs
@@ -210,6 +210,8 @@ def reachable(urls: list[str], timeout: float = 5.0) -> bool:
 # Not the store's ".tmp-": its hourly sweep of stale temp folders would take a slow download.
 DOWNLOAD_PREFIX = ".download-"
 STALE_DOWNLOAD_SECONDS = 24 * 3600
+DOWNLOAD_WAIT_S = 1800  # for another session's download of the same files
+STALL_S = 60            # a mirror silent this long fails the download
 
 
 def _drop_stale_downloads(target: Path) -> None:
@@ -237,10 +239,20 @@ def fetch(name: str) -> Path:
     target = raw_folder(cache_dir() / "data", name)
     locks = cache_dir() / "locks"
     locks.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(locks / f"download-{source.folder}.lock")):  # two sessions: one download
-        if (found := present(name)) is not None:  # the other's, finished meanwhile
-            return found
-        return _fetch_into(name, target, cls, tv.EMNIST, download_url)
+    lock = FileLock(str(locks / f"download-{source.folder}.lock"), timeout=DOWNLOAD_WAIT_S)
+    try:
+        with lock:  # two sessions: one download, the second served by it
+            if (found := present(name)) is not None:
+                return found
+            previous = socket.getdefaulttimeout()
+            socket.setdefaulttimeout(STALL_S)  # a stalled mirror fails, never hangs the lock
+            try:
+                return _fetch_into(name, target, cls, tv.EMNIST, download_url)
+            finally:
+                socket.setdefaulttimeout(previous)
+    except Timeout as exc:
+        raise unavailable(name, "another download of it has been running for "
+                                f"{DOWNLOAD_WAIT_S // 60} minutes") from exc
 
 
 def _fetch_into(name: str, target: Path, cls, emnist, download_url) -> Path:

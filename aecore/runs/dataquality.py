@@ -134,10 +134,24 @@ def odd(run: pipeline.Run, split: str = "test", n: int = 50) -> quality.Odd:
             "pair_pixel_distance": torch.from_numpy(found.pair_pixel_distance)})}
 
     folder = run.derived_dir / f"odd-{split}-{n}-v{VERSION}"
-    files, _ = store.get_or_compute(folder, compute)
+    size = split_size(datasets.load(run.config.dataset), split)
+    files, _ = store.get_or_compute(folder, compute, _check_odd(size))
     t = store.parse_tensors(files, "odd.safetensors", folder)
     return quality.Odd(*(t[k].numpy() for k in ("odd", "odd_distance", "pairs",
                                                 "pair_code_distance", "pair_pixel_distance")))
+
+
+def _check_odd(n: int) -> store.Check:
+    def check(files: store.Files, folder: Path) -> None:
+        t = store.parse_tensors(files, "odd.safetensors", folder)
+        keys = ("odd", "odd_distance", "pairs", "pair_code_distance", "pair_pixel_distance")
+        fine = all(k in t for k in keys) and len(t["odd"]) == len(t["odd_distance"]) and \
+            t["pairs"].dim() == 2 and t["pairs"].shape[1] == 2 and \
+            len(t["pairs"]) == len(t["pair_code_distance"]) == len(t["pair_pixel_distance"])
+        indices = torch.cat([t["odd"].flatten(), t["pairs"].flatten()]) if fine else None
+        if not fine or (len(indices) and (int(indices.min()) < 0 or int(indices.max()) >= n)):
+            raise CacheCorrupt(f"{folder}: not the odd images of {n}")
+    return check
 
 
 @dataclass(frozen=True)

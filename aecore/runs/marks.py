@@ -75,18 +75,16 @@ def read(dataset: str) -> list[Mark]:
 
 
 def checked(dataset: str) -> list[Mark]:
-    """read(), each mark checked against the dataset: an index or class it lacks is damage;
-    a mark whose given label is not the image's (a dataset of that name added again since) is
-    dropped, never applied to another image."""
+    """read(), each mark checked against the dataset as it is now: a mark naming an image or
+    class it lacks, or whose given label is not the image's (a dataset of that name added
+    again since), is dropped, never applied to another image."""
     data = datasets.load(dataset)
     labels = {"test": data.test_y, "train": data.train_y}
     n = len(data.label_names)
-    marks = read(dataset)
-    if any(not (0 <= m.index < len(labels[m.split]) and 0 <= m.given < n
-                and (0 <= m.corrected < n or m.corrected == UNKNOWN)) for m in marks):
-        raise CacheCorrupt(f"{path(dataset)} names images or classes {dataset} lacks: remove "
-                           "it")
-    return [m for m in marks if int(labels[m.split][m.index]) == m.given]
+    return [m for m in read(dataset)
+            if 0 <= m.index < len(labels[m.split]) and 0 <= m.given < n
+            and (0 <= m.corrected < n or m.corrected == UNKNOWN)
+            and int(labels[m.split][m.index]) == m.given]
 
 
 def _write(dataset: str, marks: list[Mark]) -> None:
@@ -165,13 +163,15 @@ class Retrained:
     seconds: float
 
 
-def retrain(run: pipeline.Run, cfg: HeadConfig | None = None) -> Retrained:
-    """The run's head against a head of the same config trained with the dataset's marks
-    applied to the training labels; both scored on the test labels with their marks applied."""
+def retrain(run: pipeline.Run, cfg: HeadConfig | None = None,
+            marks: list[Mark] | None = None) -> Retrained:
+    """The run's head against a head of the same config trained with the marks (by default
+    the dataset's) applied to the training labels; both scored on the test labels with their
+    marks applied."""
     cfg = cfg or HeadConfig()
     start = time.perf_counter()
     data = datasets.load(run.config.dataset)
-    marks = checked(run.config.dataset)
+    marks = checked(run.config.dataset) if marks is None else marks
     train = corrected_labels(data.train_y, marks, "train")
     test = corrected_labels(data.test_y, marks, "test")
     train_codes, test_codes = pipeline.codes(run)
