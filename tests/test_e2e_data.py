@@ -75,7 +75,7 @@ def test_a_zip_uploaded_trained_mapped_and_classified(app_server, tmp_path):
         worst = page.locator("[data-testid='stMain'] [data-testid='stText']").first.inner_text()
         index = int(worst.split(" ")[0].lstrip("#"))
         main = page.locator("[data-testid='stMain']")
-        main.get_by_text("✗ wrong", exact=True).first.click()  # the worst suspect's label
+        main.get_by_text("wrong", exact=True).first.click()  # the worst suspect's label
         page.get_by_text("1 marked on shapes: 1 labels wrong").wait_for(timeout=WAIT_MS)
         corrections = pd.read_csv(download(page, "Corrections (CSV)"))
         assert corrections.to_dict("records")[0]["index"] == index

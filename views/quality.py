@@ -20,7 +20,7 @@ from dashboard import (
 )
 
 GRID = 6         # images a row
-VERDICTS = {"wrong": "✗ wrong", "right": "✓ right"}  # the given label
+VERDICTS = {"wrong": "wrong", "right": "right"}  # the given label
 
 st.title("What is wrong with the data")
 run = session.require_run()
@@ -85,7 +85,8 @@ def suspects_part(split: str, names: list[str]) -> None:
     st.caption(f"The {shown} most doubtful of {len(found.order):,} {split} {noun.many}, worst "
                f"first: cleanlab's {found.method.replace('_', ' ')} score (0 surely wrong, 1 "
                "surely right) on out-of-sample probabilities. Each shows the image and its "
-               "reconstruction.")
+               "reconstruction, its given → suggested class, and buttons to say whether its "
+               "given label is wrong or right.")
     verdicts = doubts.verdicts(run.config.dataset)
     top = found.order[:shown]
     pictures = doubts.pairs(run, split, top)
