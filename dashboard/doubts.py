@@ -16,10 +16,17 @@ from dashboard import cached
 BY_WEIGHTS = cached.BY_WEIGHTS
 
 
+_READY: set[tuple[str, str]] = set()  # (the run's derived folder, split) found valid once
+
+
 def stored(r: pipeline.Run, split: str) -> bool:
     """Whether this run's ranking of the split is stored and reads right: a page load shows
-    it, never computes it (that takes the button)."""
-    return dataquality.suspects_ready(r, split)
+    it, never computes it (that takes the button). Checked in full once per weights: after
+    that it sits in `suspects`' cache, and a verdict's rerun does not read it again."""
+    key = (str(r.derived_dir), split)  # its path holds the cache, the run and its weights
+    if key not in _READY and dataquality.suspects_ready(r, split):
+        _READY.add(key)
+    return key in _READY
 
 
 @st.cache_resource(max_entries=4, show_spinner=False, hash_funcs=BY_WEIGHTS)

@@ -37,9 +37,6 @@ class Suspects:
     suggested: np.ndarray   # int64 [N]: the likeliest class by the out-of-sample probabilities
     order: np.ndarray       # int64 [N]: indices, worst first
 
-    def top(self, n: int) -> np.ndarray:
-        return self.order[:n]
-
 
 def cross_validated(codes: torch.Tensor, labels: torch.Tensor, n_classes: int,
                     cfg: HeadConfig | None = None, folds: int = FOLDS, seed: int = 0
